@@ -1,0 +1,5 @@
+import sys
+
+from neuromorph.cli import main
+
+sys.exit(main())

@@ -1,0 +1,104 @@
+"""Adaptive-threshold LIF (ALIF): the threshold rises after each spike and relaxes back.
+
+Per step::
+
+    v_pre_t  = beta * v_{t-1} + x_t
+    theta_t  = threshold + adapt * a_{t-1}          (effective threshold)
+    s_t      = H(v_pre_t - theta_t)
+    v_t      = v_pre_t - s_t * theta_t              reset="subtract"   (v_pre_t * (1 - s_t) for "zero")
+    a_t      = rho * a_{t-1} + s_t                  (spike-triggered adaptation trace)
+
+``beta`` and ``rho`` are decays in (0, 1) (sigmoid-parametrised), ``threshold`` and ``adapt`` are positive
+(softplus-parametrised); each may be learnable and scalar or per-neuron. The multi-step path runs through
+:func:`~neuromorph.neurons.recompute.run_sequence` (one autograd Function, per-step recomputing backward).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from neuromorph.neurons.base import SpikingModule
+from neuromorph.neurons.parametrize import Decay, Positive
+from neuromorph.neurons.recompute import run_sequence
+from neuromorph.surrogate import Surrogate, get_surrogate
+
+ALIF_RESETS = ("subtract", "zero")
+
+
+class ALIFParams(NamedTuple):
+    beta: Tensor
+    threshold: Tensor
+    rho: Tensor
+    adapt: Tensor
+    reset: str = "subtract"
+    detach_reset: bool = False
+
+
+class ALIFState(NamedTuple):
+    v: Tensor
+    a: Tensor
+
+
+def alif_step(x: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrogate
+              ) -> tuple[Tensor, ALIFState]:
+    """One ALIF step (plain autograd); see the module docstring."""
+    v_pre = params.beta * state.v + x
+    theta = params.threshold + params.adapt * state.a
+    spikes = surrogate(v_pre - theta)
+    reset_spikes = spikes.detach() if params.detach_reset else spikes
+    if params.reset == "subtract":
+        v = v_pre - reset_spikes * theta
+    elif params.reset == "zero":
+        v = v_pre * (1 - reset_spikes)
+    else:
+        raise ValueError(f"reset must be one of {ALIF_RESETS}, got {params.reset!r}")
+    a = params.rho * state.a + spikes
+    return spikes, ALIFState(v, a)
+
+
+def alif_sequence(x_seq: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrogate
+                  ) -> tuple[Tensor, ALIFState]:
+    """``T`` ALIF steps in one fused call; equal to looping :func:`alif_step`."""
+    reset, detach_reset = params.reset, params.detach_reset
+
+    def step(x: Tensor, s: tuple[Tensor, ...], p: tuple[Tensor, ...]):
+        out, new = alif_step(x, ALIFState(*s), ALIFParams(*p, reset, detach_reset), surrogate)
+        return out, tuple(new)
+
+    spikes, final = run_sequence(step, x_seq, tuple(state), params[:4])
+    return spikes, ALIFState(*final)
+
+
+class ALIF(SpikingModule):
+    """Adaptive-threshold LIF layer (see module docstring)."""
+
+    def __init__(self, beta: float = 0.9, threshold: float = 1.0, rho: float = 0.97, adapt: float = 0.2,
+                 reset: str = "subtract", surrogate: str | Surrogate = "atan", learn_beta: bool = False,
+                 learn_threshold: bool = False, learn_rho: bool = False, learn_adapt: bool = False,
+                 num_neurons: int | tuple[int, ...] | None = None, detach_reset: bool = False,
+                 step_mode: str = "multi") -> None:
+        super().__init__(step_mode)
+        if reset not in ALIF_RESETS:
+            raise ValueError(f"reset must be one of {ALIF_RESETS}, got {reset!r}")
+        self.beta = Decay("beta", beta, learn_beta, num_neurons)
+        self.threshold = Positive("threshold", threshold, learn_threshold, num_neurons)
+        self.rho = Decay("rho", rho, learn_rho, num_neurons)
+        self.adapt = Positive("adapt", adapt, learn_adapt, num_neurons)
+        self.reset_mode = reset
+        self.surrogate = get_surrogate(surrogate)
+        self.detach_reset = bool(detach_reset)
+
+    def params(self) -> ALIFParams:
+        return ALIFParams(self.beta(), self.threshold(), self.rho(), self.adapt(), self.reset_mode,
+                          self.detach_reset)
+
+    def init_state(self, like: Tensor) -> ALIFState:
+        return ALIFState(torch.zeros_like(like), torch.zeros_like(like))
+
+    def forward_single(self, x: Tensor, state: ALIFState) -> tuple[Tensor, ALIFState]:
+        return alif_step(x, state, self.params(), self.surrogate)
+
+    def forward_multi(self, x: Tensor, state: ALIFState) -> tuple[Tensor, ALIFState]:
+        return alif_sequence(x, state, self.params(), self.surrogate)

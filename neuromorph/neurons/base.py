@@ -1,0 +1,112 @@
+"""Stateful base class for spiking layers and whole-model state helpers.
+
+Layers own their state: it is created lazily from the first input, kept on the layer (``layer.state``),
+cleared by :meth:`SpikingModule.reset` and cut from the autograd graph by :meth:`SpikingModule.detach`.
+:func:`reset`, :func:`detach` and :func:`set_step_mode` walk ``model.modules()`` — there is no global
+registry, so two models never share state.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+STEP_MODES = ("single", "multi")
+
+
+def _check_step_mode(step_mode: str) -> str:
+    if step_mode not in STEP_MODES:
+        raise ValueError(f"step_mode must be one of {STEP_MODES}, got {step_mode!r}")
+    return step_mode
+
+
+class SpikingModule(nn.Module):
+    """Base for layers that carry a state between calls.
+
+    Subclasses implement ``init_state(x) -> NamedTuple`` (zeros shaped like one time step of ``x``),
+    ``forward_single(x, state) -> (out, state)`` and ``forward_multi(x_seq, state) -> (out_seq, state)``.
+    """
+
+    def __init__(self, step_mode: str = "multi") -> None:
+        super().__init__()
+        self.step_mode = _check_step_mode(step_mode)
+        self.state: Any = None
+
+    # -- state management ------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the state; the next call starts from rest."""
+        self.state = None
+
+    def detach(self) -> None:
+        """Keep the state values but cut them from the autograd graph (truncated BPTT)."""
+        if self.state is not None:
+            self.state = type(self.state)(*(s.detach() if isinstance(s, Tensor) else s for s in self.state))
+
+    def _step_shape(self, x: Tensor) -> torch.Size:
+        return x.shape[1:] if self.step_mode == "multi" else x.shape
+
+    def _get_state(self, x: Tensor) -> NamedTuple:
+        step_shape = self._step_shape(x)
+        if self.state is None:
+            return self.init_state(x.new_zeros(step_shape))
+        current = self.state[0].shape
+        if current != step_shape:
+            raise ValueError(
+                f"{type(self).__name__}: input step shape {tuple(step_shape)} does not match the stored state "
+                f"shape {tuple(current)}; call neuromorph.reset(model) before feeding a new batch shape")
+        return self.state
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{type(self).__name__} input must be a torch.Tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"{type(self).__name__} input must be floating point, got dtype {x.dtype}")
+        min_dim = 3 if self.step_mode == "multi" else 2
+        if x.dim() < min_dim:
+            layout = "[T, B, ...]" if self.step_mode == "multi" else "[B, ...]"
+            raise ValueError(f"{type(self).__name__} in step_mode={self.step_mode!r} expects input {layout} "
+                             f"with at least {min_dim} dims, got shape {tuple(x.shape)}")
+        state = self._get_state(x)
+        if self.step_mode == "multi":
+            out, self.state = self.forward_multi(x, state)
+        else:
+            out, self.state = self.forward_single(x, state)
+        return out
+
+    # -- to implement ----------------------------------------------------------------------------
+    def init_state(self, like: Tensor) -> NamedTuple:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward_single(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward_multi(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"step_mode={self.step_mode!r}"
+
+
+def reset(model: nn.Module) -> None:
+    """Reset the state of every :class:`SpikingModule` inside ``model``."""
+    for module in model.modules():
+        if isinstance(module, SpikingModule):
+            module.reset()
+
+
+def detach(model: nn.Module) -> None:
+    """Detach the state of every :class:`SpikingModule` inside ``model`` from the autograd graph."""
+    for module in model.modules():
+        if isinstance(module, SpikingModule):
+            module.detach()
+
+
+def set_step_mode(model: nn.Module, step_mode: str) -> nn.Module:
+    """Set ``step_mode`` ("single" or "multi") on every spiking layer of ``model``; resets their state."""
+    _check_step_mode(step_mode)
+    for module in model.modules():
+        if isinstance(module, SpikingModule):
+            module.step_mode = step_mode
+            module.reset()
+    return model

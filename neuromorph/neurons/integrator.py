@@ -1,0 +1,82 @@
+"""Leaky integrator (non-spiking readout) and the fused first-order linear filter it runs on.
+
+Per step: ``y_t = alpha * y_{t-1} + x_t``. The readout of a spiking network is usually the membrane of such
+an integrator (``LeakyIntegrator``), e.g. its last value or its time mean.
+
+:func:`leaky_filter` runs all ``T`` steps in one autograd Function; backward is the reverse filter
+``g_t = gy_t + alpha * g_{t+1}`` (plus the gradient of the returned final state at ``T-1``), with
+``dL/dx_t = g_t``, ``dL/dy_{-1} = alpha * g_0`` and ``dL/dalpha = sum_t g_t * y_{t-1}``.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from neuromorph.neurons._reduce import reduce_to
+from neuromorph.neurons.base import SpikingModule
+from neuromorph.neurons.parametrize import Decay
+
+
+class _LeakyFilter(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, y0: Tensor, alpha: Tensor) -> Tensor:  # type: ignore[override]
+        a = alpha.to(x.dtype)
+        y = torch.empty_like(x)
+        torch.addcmul(x[0], y0.to(x.dtype), a, out=y[0])
+        for t in range(1, x.shape[0]):
+            torch.addcmul(x[t], y[t - 1], a, out=y[t])
+        ctx.save_for_backward(y if ctx.needs_input_grad[2] else None, y0, alpha)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy: Tensor):  # type: ignore[override]
+        y, y0, alpha = ctx.saved_tensors
+        a = alpha.to(gy.dtype)
+        g = gy.clone()
+        for t in range(g.shape[0] - 2, -1, -1):
+            g[t].addcmul_(g[t + 1], a)
+        g_y0 = reduce_to(g[0] * a, y0.shape) if ctx.needs_input_grad[1] else None
+        g_alpha = None
+        if ctx.needs_input_grad[2]:
+            y_prev = torch.cat([y0.to(gy.dtype).expand_as(y[0]).unsqueeze(0), y[:-1]], dim=0)
+            g_alpha = reduce_to(g * y_prev, alpha.shape).to(alpha.dtype)
+        return g, g_y0, g_alpha
+
+
+def leaky_filter(x_seq: Tensor, y0: Tensor, alpha: Tensor) -> Tensor:
+    """Return ``y [T, ...]`` with ``y_t = alpha * y_{t-1} + x_t`` and ``y_{-1} = y0`` (fused)."""
+    if x_seq.shape[0] == 0:
+        raise ValueError("x_seq must contain at least one time step, got T=0")
+    return _LeakyFilter.apply(x_seq, y0, alpha)
+
+
+class IntegratorState(NamedTuple):
+    v: Tensor
+
+
+class LeakyIntegrator(SpikingModule):
+    """Non-spiking leaky readout: ``v_t = beta * v_{t-1} + x_t``; outputs the membrane ``v``.
+
+    Args:
+        beta: decay in (0, 1); ``learn_beta`` makes it learnable (sigmoid parametrisation).
+        num_neurons: None for a scalar decay, an int/shape for per-neuron decays.
+        step_mode: "multi" (``[T, B, ...]`` -> ``[T, B, ...]``) or "single".
+    """
+
+    def __init__(self, beta: float = 0.9, learn_beta: bool = False,
+                 num_neurons: int | tuple[int, ...] | None = None, step_mode: str = "multi") -> None:
+        super().__init__(step_mode)
+        self.beta = Decay("beta", beta, learn_beta, num_neurons)
+
+    def init_state(self, like: Tensor) -> IntegratorState:
+        return IntegratorState(torch.zeros_like(like))
+
+    def forward_single(self, x: Tensor, state: IntegratorState) -> tuple[Tensor, IntegratorState]:
+        v = self.beta() * state.v + x
+        return v, IntegratorState(v)
+
+    def forward_multi(self, x: Tensor, state: IntegratorState) -> tuple[Tensor, IntegratorState]:
+        v = leaky_filter(x, state.v, self.beta())
+        return v, IntegratorState(v[-1])

@@ -1,0 +1,235 @@
+"""Leaky integrate-and-fire neurons: pure step kernel, fused multi-step kernel, stateful layer.
+
+Per time step ``t`` with input current ``x_t`` (already weighted, e.g. the output of a Linear layer)::
+
+    v_pre_t = beta * v_{t-1} + x_t                      (leaky integration)
+    s_t     = H(v_pre_t - threshold)                    (spike; surrogate gradient in backward)
+    v_t     = v_pre_t - s_t * (threshold + penalty)     reset="subtract" (penalty = refractory_penalty)
+    v_t     = v_pre_t * (1 - s_t)                       reset="zero"
+    v_t     = v_pre_t                                   reset="none"
+
+With ``detach_reset=True`` the ``s_t`` inside the reset term is treated as a constant in backward.
+``refractory_penalty > 0`` gives the classic "refractory" LIF: a spike removes the threshold plus an extra
+penalty, so the neuron needs extra input before it can fire again.
+
+:func:`lif_sequence` runs ``T`` steps in one call of a custom autograd Function. Forward writes every step
+into preallocated buffers (3 tensor ops per step, no autograd graph); the surrogate derivative is evaluated
+for all steps at once afterwards. Backward runs the adjoint recurrence
+
+    g_vpre_t = g_s_t * sg_t + c_t * beta * g_vpre_{t+1}
+
+with ``sg_t = surrogate'(v_pre_t - threshold)`` and ``c_t`` the reset Jacobian (``1 - R sg_t`` for a subtract
+reset with ``R = threshold + penalty``, ``1`` when detached; ``1 - s_t - v_pre_t sg_t`` for a zero reset), one
+fused op per step. It stores ``sg`` (and ``v_pre``/spikes only when beta/threshold need gradients or the
+reset is "zero"), instead of an autograd graph of every step.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+from neuromorph.neurons._reduce import reduce_to
+from neuromorph.neurons.base import SpikingModule
+from neuromorph.neurons.parametrize import Decay, Positive
+from neuromorph.surrogate import Surrogate, get_surrogate
+
+RESETS = ("subtract", "zero", "none")
+
+
+class LIFParams(NamedTuple):
+    beta: Tensor
+    threshold: Tensor
+    reset: str = "subtract"
+    refractory_penalty: float = 0.0
+    detach_reset: bool = False
+
+
+class LIFState(NamedTuple):
+    v: Tensor
+    last_spikes: Optional[Tensor] = None  # only used by layers with delay=True
+
+
+def lif_step(x: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate) -> tuple[Tensor, LIFState]:
+    """One LIF step (plain autograd). Returns ``(spikes, new_state)``; see the module docstring."""
+    v_pre = params.beta * state.v + x
+    spikes = surrogate(v_pre - params.threshold)
+    reset_spikes = spikes.detach() if params.detach_reset else spikes
+    if params.reset == "subtract":
+        v = v_pre - reset_spikes * (params.threshold + params.refractory_penalty)
+    elif params.reset == "zero":
+        v = v_pre * (1 - reset_spikes)
+    elif params.reset == "none":
+        v = v_pre
+    else:
+        raise ValueError(f"reset must be one of {RESETS}, got {params.reset!r}")
+    return spikes, LIFState(v, state.last_spikes)
+
+
+class _LIFSequence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, v0: Tensor, beta: Tensor, threshold: Tensor, surrogate: Surrogate,  # type: ignore[override]
+                reset: str, penalty: float, detach_reset: bool):
+        beta_c = beta.to(x.dtype)
+        thr_c = threshold.to(x.dtype)
+        v_pre = torch.empty_like(x)
+        spikes = torch.empty_like(x)
+        u = v0.to(x.dtype).expand_as(x[0]).clone()
+        neg_reset = -(thr_c + penalty)
+        for t in range(x.shape[0]):
+            torch.addcmul(x[t], u, beta_c, out=v_pre[t])
+            torch.ge(v_pre[t], thr_c, out=spikes[t])
+            if reset == "subtract":
+                torch.addcmul(v_pre[t], spikes[t], neg_reset, out=u)
+            elif reset == "zero":
+                torch.addcmul(v_pre[t], spikes[t], v_pre[t], value=-1, out=u)
+            else:
+                u.copy_(v_pre[t])
+        sg = surrogate.derivative(v_pre - thr_c)
+        need_trace = ctx.needs_input_grad[2] or ctx.needs_input_grad[3] or reset == "zero"
+        if need_trace:
+            ctx.save_for_backward(sg, v_pre, spikes, v0, beta, threshold)
+        else:
+            ctx.save_for_backward(sg, None, None, v0, beta, threshold)
+            del v_pre
+        ctx.reset, ctx.penalty, ctx.detach_reset = reset, penalty, detach_reset
+        return spikes, u
+
+    @staticmethod
+    def backward(ctx, g_spikes: Tensor, g_u_last: Tensor):  # type: ignore[override]
+        sg, v_pre, spikes, v0, beta, threshold = ctx.saved_tensors
+        reset, penalty, detach_reset = ctx.reset, ctx.penalty, ctx.detach_reset
+        dtype = g_spikes.dtype
+        beta_c, thr_c = beta.to(dtype), threshold.to(dtype)
+        R = thr_c + penalty
+
+        # c_t * beta: the per-step factor of the adjoint recurrence
+        if reset == "subtract" and not detach_reset:
+            cb = (1 - R * sg) * beta_c
+        elif reset == "zero":
+            c = 1 - spikes if detach_reset else 1 - spikes - v_pre * sg
+            cb = c * beta_c
+        else:
+            cb = None
+        T = sg.shape[0]
+        gx = g_spikes * sg
+        # last step: the gradient reaching u_{T-1} comes from the returned state
+        if reset == "subtract" and not detach_reset:
+            gx[T - 1].addcmul_(g_u_last, 1 - R * sg[T - 1])
+        elif reset == "zero":
+            gx[T - 1].addcmul_(g_u_last, c[T - 1])
+        else:
+            gx[T - 1].add_(g_u_last)
+        if cb is None:
+            for t in range(T - 2, -1, -1):
+                gx[t].addcmul_(gx[t + 1], beta_c)
+        else:
+            for t in range(T - 2, -1, -1):
+                gx[t].addcmul_(gx[t + 1], cb[t])
+
+        g_v0 = g_beta = g_thr = None
+        if ctx.needs_input_grad[1]:
+            g_v0 = reduce_to(gx[0] * beta_c, v0.shape)
+        if ctx.needs_input_grad[2] or ctx.needs_input_grad[3]:
+            # g_u_t = beta * g_vpre_{t+1} (t < T-1), g_u_{T-1} = g_u_last
+            g_u = torch.cat([gx[1:] * beta_c, g_u_last.unsqueeze(0)], dim=0)
+            if ctx.needs_input_grad[2]:
+                if reset == "subtract":
+                    u = v_pre - spikes * R
+                elif reset == "zero":
+                    u = v_pre * (1 - spikes)
+                else:
+                    u = v_pre
+                u_prev = torch.cat([v0.to(dtype).expand_as(u[0]).unsqueeze(0), u[:-1]], dim=0)
+                g_beta = reduce_to(gx * u_prev, beta.shape).to(beta.dtype)
+            if ctx.needs_input_grad[3]:
+                # dL/ds_t (total) = g_s_t + reset path; ds_t/dthr = -sg_t
+                g_s_total = g_spikes
+                if not detach_reset:
+                    if reset == "subtract":
+                        g_s_total = g_spikes - R * g_u
+                    elif reset == "zero":
+                        g_s_total = g_spikes - v_pre * g_u
+                g_thr_full = -g_s_total * sg
+                if reset == "subtract":
+                    g_thr_full = g_thr_full - g_u * spikes
+                g_thr = reduce_to(g_thr_full, threshold.shape).to(threshold.dtype)
+        return gx, g_v0, g_beta, g_thr, None, None, None, None
+
+
+def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
+                 ) -> tuple[Tensor, LIFState]:
+    """Run ``T = x_seq.shape[0]`` LIF steps in one fused call. Same results and gradients as looping
+    :func:`lif_step`; returns ``(spikes [T, ...], final_state)``."""
+    if params.reset not in RESETS:
+        raise ValueError(f"reset must be one of {RESETS}, got {params.reset!r}")
+    if x_seq.shape[0] == 0:
+        raise ValueError("x_seq must contain at least one time step, got T=0")
+    spikes, v = _LIFSequence.apply(x_seq, state.v, params.beta, params.threshold, surrogate,
+                                   params.reset, float(params.refractory_penalty), bool(params.detach_reset))
+    return spikes, LIFState(v, state.last_spikes)
+
+
+def _check_penalty(refractory_penalty: float) -> float:
+    if isinstance(refractory_penalty, bool) or not isinstance(refractory_penalty, (int, float)) \
+            or refractory_penalty < 0:
+        raise ValueError(f"refractory_penalty must be a number >= 0, got {refractory_penalty!r}")
+    return float(refractory_penalty)
+
+
+class LIF(SpikingModule):
+    """Leaky integrate-and-fire layer (see the module docstring for the update equations).
+
+    Args:
+        beta: membrane decay in (0, 1).
+        threshold: firing threshold (> 0).
+        reset: "subtract" (default), "zero" or "none".
+        refractory_penalty: extra amount removed from the membrane on a spike (>= 0).
+        delay: if True the layer outputs the previous step's spikes (zeros at the first step).
+        surrogate: surrogate gradient name or :class:`~neuromorph.surrogate.Surrogate`.
+        learn_beta / learn_threshold: learn them through sigmoid / softplus parametrisations.
+        num_neurons: None for scalar parameters, an int (or shape tuple) for per-neuron parameters.
+        detach_reset: treat the reset as a constant in backward.
+        step_mode: "multi" for ``[T, B, ...]`` input (fused kernel) or "single" for ``[B, ...]``.
+    """
+
+    def __init__(self, beta: float = 0.9, threshold: float = 1.0, reset: str = "subtract",
+                 refractory_penalty: float = 0.0, delay: bool = False, surrogate: str | Surrogate = "atan",
+                 learn_beta: bool = False, learn_threshold: bool = False,
+                 num_neurons: int | tuple[int, ...] | None = None, detach_reset: bool = False,
+                 step_mode: str = "multi") -> None:
+        super().__init__(step_mode)
+        if reset not in RESETS:
+            raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
+        self.beta = Decay("beta", beta, learn_beta, num_neurons)
+        self.threshold = Positive("threshold", threshold, learn_threshold, num_neurons)
+        self.reset_mode = reset
+        self.refractory_penalty = _check_penalty(refractory_penalty)
+        self.delay = bool(delay)
+        self.surrogate = get_surrogate(surrogate)
+        self.detach_reset = bool(detach_reset)
+
+    def params(self) -> LIFParams:
+        return LIFParams(self.beta(), self.threshold(), self.reset_mode, self.refractory_penalty,
+                         self.detach_reset)
+
+    def init_state(self, like: Tensor) -> LIFState:
+        return LIFState(torch.zeros_like(like), torch.zeros_like(like) if self.delay else None)
+
+    def forward_single(self, x: Tensor, state: LIFState) -> tuple[Tensor, LIFState]:
+        spikes, state = lif_step(x, state, self.params(), self.surrogate)
+        if self.delay:
+            return state.last_spikes, LIFState(state.v, spikes)
+        return spikes, state
+
+    def forward_multi(self, x: Tensor, state: LIFState) -> tuple[Tensor, LIFState]:
+        spikes, state = lif_sequence(x, state, self.params(), self.surrogate)
+        if self.delay:
+            out = torch.cat([state.last_spikes.unsqueeze(0), spikes[:-1]], dim=0)
+            return out, LIFState(state.v, spikes[-1])
+        return spikes, state
+
+    def extra_repr(self) -> str:
+        return (f"reset={self.reset_mode!r}, refractory_penalty={self.refractory_penalty}, delay={self.delay}, "
+                f"surrogate={self.surrogate}, detach_reset={self.detach_reset}, step_mode={self.step_mode!r}")

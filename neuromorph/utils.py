@@ -1,0 +1,51 @@
+"""Small shared helpers: progress bars, argument checks, seeding."""
+from __future__ import annotations
+
+import random
+import sys
+from typing import Iterable, Iterator, TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+
+def progress(iterable: Iterable[T], desc: str = "", total: int | None = None, enable: bool | None = None,
+             **kwargs) -> Iterator[T]:
+    """Wrap ``iterable`` in a tqdm progress bar written to stderr.
+
+    ``enable=None`` shows the bar when stderr is a terminal or ``NEUROMORPH_PROGRESS=1`` is set.
+    """
+    import os
+
+    from tqdm.auto import tqdm
+
+    if enable is None:
+        enable = sys.stderr.isatty() or os.environ.get("NEUROMORPH_PROGRESS") == "1"
+    return iter(tqdm(iterable, desc=desc, total=total, disable=not enable, leave=False,
+                     dynamic_ncols=True, **kwargs))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch RNGs."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def check_tensor(name: str, value: object, *, ndim: int | tuple[int, ...] | None = None,
+                 floating: bool = False, finite: bool = False) -> torch.Tensor:
+    """Validate a tensor argument; raise a ``TypeError``/``ValueError`` naming ``name`` otherwise."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if value.dim() not in allowed:
+            raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimensions, "
+                             f"got shape {tuple(value.shape)}")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
+    if finite and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return value
