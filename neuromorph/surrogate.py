@@ -40,6 +40,11 @@ class Surrogate:
     def derivative(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def derivative_(self, x: Tensor) -> Tensor:
+        """In-place :meth:`derivative` (overwrites and returns ``x``); used by the fused kernels to avoid
+        temporaries. Subclasses override it with a chain of in-place ops."""
+        return x.copy_(self.derivative(x))
+
     def __call__(self, x: Tensor) -> Tensor:
         return _Heaviside.apply(x, self)
 
@@ -59,6 +64,9 @@ class ATan(Surrogate):
     def derivative(self, x: Tensor) -> Tensor:
         return (self.alpha / 2) / (1 + (math.pi / 2 * self.alpha * x).square())
 
+    def derivative_(self, x: Tensor) -> Tensor:
+        return x.mul_(math.pi / 2 * self.alpha).square_().add_(1).reciprocal_().mul_(self.alpha / 2)
+
 
 @dataclass(frozen=True)
 class FastSigmoid(Surrogate):
@@ -70,6 +78,9 @@ class FastSigmoid(Surrogate):
     def derivative(self, x: Tensor) -> Tensor:
         return (1 + self.slope * x.abs()).square().reciprocal()
 
+    def derivative_(self, x: Tensor) -> Tensor:
+        return x.abs_().mul_(self.slope).add_(1).square_().reciprocal_()
+
 
 @dataclass(frozen=True)
 class Triangle(Surrogate):
@@ -80,6 +91,9 @@ class Triangle(Surrogate):
 
     def derivative(self, x: Tensor) -> Tensor:
         return (1 - x.abs() / self.width).clamp_min(0) / self.width
+
+    def derivative_(self, x: Tensor) -> Tensor:
+        return x.abs_().mul_(-1 / self.width).add_(1).clamp_min_(0).mul_(1 / self.width)
 
 
 @dataclass(frozen=True)

@@ -86,13 +86,13 @@ class _LIFSequence(torch.autograd.Function):
                 torch.addcmul(v_pre[t], spikes[t], v_pre[t], value=-1, out=u)
             else:
                 u.copy_(v_pre[t])
-        sg = surrogate.derivative(v_pre - thr_c)
         need_trace = ctx.needs_input_grad[2] or ctx.needs_input_grad[3] or reset == "zero"
         if need_trace:
+            sg = surrogate.derivative_(v_pre - thr_c)
             ctx.save_for_backward(sg, v_pre, spikes, v0, beta, threshold)
-        else:
+        else:  # v_pre is not needed by backward: turn it into the surrogate derivative in place
+            sg = surrogate.derivative_(v_pre.sub_(thr_c))
             ctx.save_for_backward(sg, None, None, v0, beta, threshold)
-            del v_pre
         ctx.reset, ctx.penalty, ctx.detach_reset = reset, penalty, detach_reset
         return spikes, u
 

@@ -115,3 +115,10 @@ def test_alif_sequence_matches_stepwise_autograd(reset, detach_reset):
     torch.testing.assert_close(s_f, s_r)
     for gf, gr in zip(g_f, g_r):
         torch.testing.assert_close(gf, gr, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("surrogate", [ATan(alpha=3.0), FastSigmoid(slope=10.0), Triangle(width=0.7), Sigmoid()])
+def test_inplace_surrogate_derivative_equals_out_of_place(surrogate):
+    x = torch.linspace(-3, 3, 101, dtype=torch.float64)
+    expected = surrogate.derivative(x)
+    torch.testing.assert_close(surrogate.derivative_(x.clone()), expected)

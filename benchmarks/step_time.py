@@ -1,0 +1,144 @@
+"""Training-step time and memory of a 784-H-H-10 LIF MLP: neuromorph vs peers vs the non-spiking floor.
+
+One fwd+bwd step (cross-entropy on the time-mean output spikes, gradients of every parameter) is timed for
+each library, interleaved round by round so machine noise hits all of them alike; the median per library is
+divided by the floor's median (the same Linear layers run non-spiking on T*B rows). Peak memory is measured
+at T=100 in a fresh subprocess per library: the growth of the process's peak RSS over one step, and the bytes
+of tensors autograd saves for backward (exact, via ``torch.autograd.graph.saved_tensors_hooks``).
+
+    python benchmarks/step_time.py                 # the three configs of the README, 2 threads
+    python benchmarks/step_time.py --quick         # a fast smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import BUILDERS, available  # noqa: E402
+
+CONFIGS = [(25, 128, 512), (100, 64, 256), (25, 32, 128)]
+TARGETS = {(25, 128, 512): 1.10, (100, 64, 256): 1.25, (25, 32, 128): 1.6}
+LIBS = ["floor", "neuromorph", "snntorch", "spikingjelly", "norse", "tracetorch"]
+
+
+def make_batch(T: int, B: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(T, B, 784, generator=g) < 0.25).float() * 1.5
+    y = torch.randint(0, 10, (B,), generator=g)
+    return x, y
+
+
+def train_step(net: nn.Module, run, x: torch.Tensor, y: torch.Tensor) -> None:
+    for p in net.parameters():
+        p.grad = None
+    loss = nn.functional.cross_entropy(run(x) * 5, y)
+    loss.backward()
+
+
+def time_config(T: int, B: int, H: int, libs: list[str], rounds: int, warmup: int = 2) -> dict[str, float]:
+    x, y = make_batch(T, B)
+    models = {}
+    for name in libs:
+        torch.manual_seed(0)
+        models[name] = BUILDERS[name](H)
+    for name, (net, run) in models.items():
+        for _ in range(warmup):
+            train_step(net, run, x, y)
+    samples: dict[str, list[float]] = {name: [] for name in libs}
+    for _ in range(rounds):
+        for name, (net, run) in models.items():
+            start = time.perf_counter()
+            train_step(net, run, x, y)
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def memory_child(lib: str, T: int, B: int, H: int) -> None:
+    """Runs in a subprocess: print JSON with peak-RSS growth and saved-tensor bytes of one step."""
+    torch.manual_seed(0)
+    net, run = BUILDERS[lib](H)
+    x, y = make_batch(T, B)
+    saved = {"bytes": 0}
+
+    def pack(t: torch.Tensor):
+        saved["bytes"] += t.numel() * t.element_size()
+        return t
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = nn.functional.cross_entropy(run(x) * 5, y)
+    loss.backward()
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"rss_growth_mb": (after - before) / 1024, "saved_mb": saved["bytes"] / 2**20}))
+
+
+def measure_memory(lib: str, T: int, B: int, H: int, threads: int) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", lib, str(T), str(B), str(H),
+                          "--threads", str(threads)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small configs and few rounds (smoke test)")
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds per config (default 15)")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--libs", default=",".join(LIBS[1:]), help="comma-separated libraries to compare")
+    parser.add_argument("--memory-child", nargs=4, metavar=("LIB", "T", "B", "H"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.memory_child:
+        lib, T, B, H = args.memory_child
+        memory_child(lib, int(T), int(B), int(H))
+        return 0
+
+    wanted = [name for name in args.libs.split(",") if name]
+    unknown = [n for n in wanted if n not in BUILDERS]
+    if unknown:
+        parser.error(f"--libs has unknown names {unknown}; choose from {LIBS[1:]}")
+    libs = list(available(["floor"] + [n for n in wanted if n != "floor"]))
+    missing = [n for n in wanted if n not in libs]
+    configs = [(5, 16, 64), (10, 8, 32)] if args.quick else CONFIGS
+    rounds = 3 if args.quick else args.rounds
+    print(f"torch {torch.__version__}, {args.threads} threads, median of {rounds} interleaved rounds; "
+          f"ratio = step time / floor step time" + (f"; not installed: {', '.join(missing)}" if missing else ""))
+    header = "| config | " + " | ".join(libs[1:]) + " | neuromorph target | fastest |"
+    print(header)
+    print("|" + "---|" * (len(libs) + 2))
+    for T, B, H in configs:
+        med = time_config(T, B, H, libs, rounds)
+        ratios = {n: med[n] / med["floor"] for n in libs}
+        peers = [n for n in libs if n not in ("floor", "neuromorph")]
+        fastest = min(peers + ["neuromorph"], key=lambda n: ratios[n])
+        target = TARGETS.get((T, B, H))
+        cells = " | ".join(f"{ratios[n]:.2f}x" for n in libs[1:])
+        print(f"| T{T} B{B} H{H} (floor {med['floor'] * 1e3:.1f} ms) | {cells} | "
+              f"{'<= %.2fx' % target if target else '-'} | {fastest} |", flush=True)
+
+    T, B, H = (20, 16, 64) if args.quick else (100, 64, 256)
+    print(f"\nMemory of one training step at T{T} B{B} H{H} (fresh process per library)")
+    print("| library | peak RSS growth (MB) | autograd saved tensors (MB) |")
+    print("|---|---|---|")
+    mem = {n: measure_memory(n, T, B, H, args.threads) for n in libs}
+    for n in libs:
+        print(f"| {n} | {mem[n]['rss_growth_mb']:.1f} | {mem[n]['saved_mb']:.1f} |")
+    peers = [n for n in libs if n not in ("floor", "neuromorph")]
+    if peers and "neuromorph" in mem and min(mem[n]["rss_growth_mb"] for n in peers) > 0:
+        best = min(peers, key=lambda n: mem[n]["rss_growth_mb"])
+        print(f"neuromorph peak RSS growth / best peer ({best}): "
+              f"{mem['neuromorph']['rss_growth_mb'] / mem[best]['rss_growth_mb']:.2f}x (target <= 0.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
