@@ -29,15 +29,34 @@ def floor(hidden: int):
 
 
 def neuromorph_mlp(hidden: int):
-    from neuromorph import LIF
+    from neuromorph import LIF, SpikeLinear
 
-    net = nn.Sequential(nn.Linear(IN, hidden), LIF(BETA), nn.Linear(hidden, hidden), LIF(BETA),
-                        nn.Linear(hidden, OUT), LIF(BETA))
+    net = nn.Sequential(SpikeLinear(IN, hidden), LIF(BETA), SpikeLinear(hidden, hidden), LIF(BETA),
+                        SpikeLinear(hidden, OUT), LIF(BETA))
 
     def run(x: Tensor) -> Tensor:
         import neuromorph
         neuromorph.reset(net)
         return net(x).mean(0)
+    return net, run
+
+
+def neuromorph_torchops_mlp(hidden: int):
+    """neuromorph with its compiled CPU kernel switched off (the fused torch-ops path used on GPUs)."""
+    import os
+
+    net, run_native = neuromorph_mlp(hidden)
+
+    def run(x: Tensor) -> Tensor:
+        previous = os.environ.get("NEUROMORPH_NATIVE")
+        os.environ["NEUROMORPH_NATIVE"] = "0"
+        try:
+            return run_native(x)
+        finally:
+            if previous is None:
+                del os.environ["NEUROMORPH_NATIVE"]
+            else:
+                os.environ["NEUROMORPH_NATIVE"] = previous
     return net, run
 
 
@@ -123,6 +142,7 @@ def tracetorch_mlp(hidden: int):
 BUILDERS: dict[str, Builder] = {
     "floor": floor,
     "neuromorph": neuromorph_mlp,
+    "neuromorph-torchops": neuromorph_torchops_mlp,
     "snntorch": snntorch_mlp,
     "spikingjelly": spikingjelly_mlp,
     "norse": norse_mlp,

@@ -30,10 +30,12 @@ from typing import NamedTuple, Optional
 import torch
 from torch import Tensor
 
+from neuromorph.neurons import native as _native
 from neuromorph.neurons._reduce import reduce_to
 from neuromorph.neurons.base import SpikingModule
 from neuromorph.neurons.parametrize import Decay, Positive
-from neuromorph.surrogate import Surrogate, get_surrogate
+from neuromorph.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
+from neuromorph.surrogate import get_surrogate
 
 RESETS = ("subtract", "zero", "none")
 
@@ -67,33 +69,87 @@ def lif_step(x: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
     return spikes, LIFState(v, state.last_spikes)
 
 
+_RESET_CODE = {"subtract": 0, "zero": 1, "none": 2}
+_SURROGATE_ARG = {ATan: (0, "alpha"), FastSigmoid: (1, "slope"), Triangle: (2, "width"), Sigmoid: (3, "slope")}
+
+
+def _use_native(x: Tensor, surrogate: Surrogate) -> bool:
+    """The compiled kernel applies to CPU float32/float64 tensors with a built-in surrogate."""
+    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+            and type(surrogate) in _SURROGATE_ARG and _native.load() is not None)
+
+
+def _flat(t: Tensor, step_shape: torch.Size, dtype: torch.dtype) -> Tensor:
+    return t.to(dtype).expand(step_shape).contiguous().reshape(-1)
+
+
+def _forward_torch(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor, reset: str
+                   ) -> tuple[Tensor, Tensor, Tensor]:
+    """Forward recurrence on torch ops (3 ops per step); returns ``(spikes, v_pre, final v)``."""
+    v_pre = torch.empty_like(x)
+    spikes = torch.empty_like(x)
+    u = v0.to(x.dtype).expand_as(x[0]).clone()
+    neg_reset = -R
+    for t in range(x.shape[0]):
+        torch.addcmul(x[t], u, beta_c, out=v_pre[t])
+        torch.ge(v_pre[t], thr_c, out=spikes[t])
+        if reset == "subtract":
+            torch.addcmul(v_pre[t], spikes[t], neg_reset, out=u)
+        elif reset == "zero":
+            torch.addcmul(v_pre[t], spikes[t], v_pre[t], value=-1, out=u)
+        else:
+            u.copy_(v_pre[t])
+    return spikes, v_pre, u
+
+
+def _adjoint_torch(g_spikes: Tensor, g_u_last: Tensor, sg: Tensor, spikes: Optional[Tensor],
+                   v_pre: Optional[Tensor], beta_c: Tensor, R: Tensor, reset: str, detach_reset: bool) -> Tensor:
+    """Adjoint recurrence on torch ops (one fused op per step); returns ``dL/dx`` (= dL/dv_pre)."""
+    if reset == "subtract" and not detach_reset:
+        c = 1 - R * sg
+    elif reset == "zero":
+        c = 1 - spikes if detach_reset else 1 - spikes - v_pre * sg
+    else:
+        c = None
+    T = sg.shape[0]
+    gx = g_spikes * sg
+    # last step: the gradient reaching u_{T-1} comes from the returned state
+    if c is None:
+        gx[T - 1].add_(g_u_last)
+        for t in range(T - 2, -1, -1):
+            gx[t].addcmul_(gx[t + 1], beta_c)
+    else:
+        gx[T - 1].addcmul_(g_u_last, c[T - 1])
+        cb = c.mul_(beta_c)
+        for t in range(T - 2, -1, -1):
+            gx[t].addcmul_(gx[t + 1], cb[t])
+    return gx
+
+
 class _LIFSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, v0: Tensor, beta: Tensor, threshold: Tensor, surrogate: Surrogate,  # type: ignore[override]
                 reset: str, penalty: float, detach_reset: bool):
-        beta_c = beta.to(x.dtype)
-        thr_c = threshold.to(x.dtype)
-        v_pre = torch.empty_like(x)
-        spikes = torch.empty_like(x)
-        u = v0.to(x.dtype).expand_as(x[0]).clone()
-        neg_reset = -(thr_c + penalty)
-        for t in range(x.shape[0]):
-            torch.addcmul(x[t], u, beta_c, out=v_pre[t])
-            torch.ge(v_pre[t], thr_c, out=spikes[t])
-            if reset == "subtract":
-                torch.addcmul(v_pre[t], spikes[t], neg_reset, out=u)
-            elif reset == "zero":
-                torch.addcmul(v_pre[t], spikes[t], v_pre[t], value=-1, out=u)
-            else:
-                u.copy_(v_pre[t])
+        beta_c, thr_c = beta.to(x.dtype), threshold.to(x.dtype)
+        R = thr_c + penalty
         need_trace = ctx.needs_input_grad[2] or ctx.needs_input_grad[3] or reset == "zero"
-        if need_trace:
-            sg = surrogate.derivative_(v_pre - thr_c)
-            ctx.save_for_backward(sg, v_pre, spikes, v0, beta, threshold)
-        else:  # v_pre is not needed by backward: turn it into the surrogate derivative in place
-            sg = surrogate.derivative_(v_pre.sub_(thr_c))
-            ctx.save_for_backward(sg, None, None, v0, beta, threshold)
         ctx.reset, ctx.penalty, ctx.detach_reset = reset, penalty, detach_reset
+        ctx.native = _native.load() if _use_native(x, surrogate) else None
+        if ctx.native is not None:
+            step = x.shape[1:]
+            kind, arg = _SURROGATE_ARG[type(surrogate)]
+            outs = ctx.native.lif_forward(
+                x.contiguous(), _flat(v0, step, x.dtype), _flat(beta_c, step, x.dtype), _flat(thr_c, step, x.dtype),
+                _flat(R, step, x.dtype), _RESET_CODE[reset], kind, float(getattr(surrogate, arg)), need_trace)
+            spikes, sg, u = outs[0], outs[1], outs[2].reshape(step)
+            v_pre = outs[3] if need_trace else None
+        else:
+            spikes, v_pre, u = _forward_torch(x, v0, beta_c, thr_c, R, reset)
+            if need_trace:
+                sg = surrogate.derivative_(v_pre - thr_c)
+            else:  # v_pre is not needed by backward: turn it into the surrogate derivative in place
+                sg, v_pre = surrogate.derivative_(v_pre.sub_(thr_c)), None
+        ctx.save_for_backward(sg, v_pre, spikes if need_trace else None, v0, beta, threshold)
         return spikes, u
 
     @staticmethod
@@ -103,30 +159,16 @@ class _LIFSequence(torch.autograd.Function):
         dtype = g_spikes.dtype
         beta_c, thr_c = beta.to(dtype), threshold.to(dtype)
         R = thr_c + penalty
-
-        # c_t * beta: the per-step factor of the adjoint recurrence
-        if reset == "subtract" and not detach_reset:
-            cb = (1 - R * sg) * beta_c
-        elif reset == "zero":
-            c = 1 - spikes if detach_reset else 1 - spikes - v_pre * sg
-            cb = c * beta_c
+        if ctx.native is not None:
+            step = sg.shape[1:]
+            empty = sg.new_empty(0)
+            gx = ctx.native.lif_backward(
+                g_spikes.contiguous(), _flat(g_u_last, step, dtype), sg,
+                spikes if spikes is not None else empty, v_pre if v_pre is not None else empty,
+                _flat(beta_c, step, dtype), _flat(R, step, dtype), _RESET_CODE[reset], detach_reset
+            ).reshape(sg.shape)
         else:
-            cb = None
-        T = sg.shape[0]
-        gx = g_spikes * sg
-        # last step: the gradient reaching u_{T-1} comes from the returned state
-        if reset == "subtract" and not detach_reset:
-            gx[T - 1].addcmul_(g_u_last, 1 - R * sg[T - 1])
-        elif reset == "zero":
-            gx[T - 1].addcmul_(g_u_last, c[T - 1])
-        else:
-            gx[T - 1].add_(g_u_last)
-        if cb is None:
-            for t in range(T - 2, -1, -1):
-                gx[t].addcmul_(gx[t + 1], beta_c)
-        else:
-            for t in range(T - 2, -1, -1):
-                gx[t].addcmul_(gx[t + 1], cb[t])
+            gx = _adjoint_torch(g_spikes, g_u_last, sg, spikes, v_pre, beta_c, R, reset, detach_reset)
 
         g_v0 = g_beta = g_thr = None
         if ctx.needs_input_grad[1]:

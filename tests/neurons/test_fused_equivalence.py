@@ -122,3 +122,24 @@ def test_inplace_surrogate_derivative_equals_out_of_place(surrogate):
     x = torch.linspace(-3, 3, 101, dtype=torch.float64)
     expected = surrogate.derivative(x)
     torch.testing.assert_close(surrogate.derivative_(x.clone()), expected)
+
+
+@pytest.mark.parametrize("reset,detach_reset", [("subtract", False), ("subtract", True), ("zero", False),
+                                                ("zero", True), ("none", False)])
+def test_compiled_and_torch_kernels_agree(monkeypatch, reset, detach_reset):
+    """Both backends of lif_sequence (compiled C++ and torch ops) give the same spikes and gradients."""
+    from neuromorph.neurons import lif as lif_module
+    from neuromorph.neurons import native
+
+    if native.load() is None:
+        pytest.skip("compiled kernel not available on this machine (torch-ops path is tested above)")
+    x, v0, beta, thr = _inputs(True, dtype=torch.float32, seed=5)
+    params = LIFParams(beta, thr, reset, 0.25 if reset == "subtract" else 0.0, detach_reset)
+    results = []
+    for use_native in (True, False):
+        monkeypatch.setattr(lif_module, "_use_native", lambda x, s, flag=use_native: flag)
+        s, st = lif_sequence(x, LIFState(v0), params, FastSigmoid())
+        grads = torch.autograd.grad(_loss(s, st.v), [x, v0, beta, thr])
+        results.append((s, st.v, *grads))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

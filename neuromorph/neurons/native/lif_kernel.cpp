@@ -1,0 +1,190 @@
+// Fused CPU kernels for the LIF recurrence (forward and adjoint), one pass over time per neuron.
+//
+// Layout: every sequence tensor is [T, N] contiguous (N = all non-time elements flattened); per-neuron
+// parameters are [N] (broadcast in Python before the call). Each thread owns a contiguous range of neurons
+// and walks time over it, keeping that range's membrane in a private buffer; every element is read once.
+//
+// Forward, per neuron i and step t:
+//   v_pre = beta * u + x_t ;  s_t = v_pre >= thr ;  sg_t = surrogate'(v_pre - thr)
+//   u = v_pre - s_t * R (reset 0: subtract, R = thr + penalty) | v_pre * (1 - s_t) (reset 1: zero) | v_pre (2)
+// Backward (adjoint), t = T-1 .. 0, with G = g_u_last at t = T-1 and G = beta * gx_{t+1} otherwise:
+//   gx_t = g_s_t * sg_t + c_t * G,  c_t = 1 - R sg_t (subtract), 1 - s_t - v_pre_t sg_t (zero), 1 (none or
+//   detached reset; for a detached zero reset c_t = 1 - s_t).
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace {
+
+// Neurons per task: each task owns a contiguous range of neurons and walks time over the whole range
+// (streaming rows, no cache-set conflicts between time steps); at least ~32k element-steps per task so tiny
+// problems stay on one thread.
+inline int64_t grain(int64_t T) { return std::max<int64_t>(64, 32768 / std::max<int64_t>(T, 1)); }
+
+template <typename scalar_t, int KIND>
+inline scalar_t surrogate_grad(scalar_t a, scalar_t x) {
+  if constexpr (KIND == 0) {  // atan
+    const scalar_t k = static_cast<scalar_t>(M_PI / 2) * a * x;
+    return (a / 2) / (1 + k * k);
+  } else if constexpr (KIND == 1) {  // fast sigmoid
+    const scalar_t d = 1 + a * std::abs(x);
+    return 1 / (d * d);
+  } else if constexpr (KIND == 2) {  // triangle, a = width
+    const scalar_t t = 1 - std::abs(x) / a;
+    return std::max(t, scalar_t(0)) / a;
+  } else {  // sigmoid
+    const scalar_t s = 1 / (1 + std::exp(-a * x));
+    return a * s * (1 - s);
+  }
+}
+
+// Branch-free inner loops (the surrogate, reset and outputs are template parameters) so they vectorise.
+template <typename scalar_t, int KIND, int RESET, bool KEEP>
+void forward_impl(const scalar_t* __restrict x, const scalar_t* __restrict v0, const scalar_t* __restrict beta,
+                  const scalar_t* __restrict thr, const scalar_t* __restrict R, scalar_t* __restrict spikes,
+                  scalar_t* __restrict sg, scalar_t* __restrict v_pre_out, scalar_t* __restrict u_out,
+                  int64_t T, int64_t N, scalar_t a) {
+  at::parallel_for(0, N, grain(T), [&](int64_t lo, int64_t hi) {
+    {
+      const int64_t n = hi - lo;
+      std::vector<scalar_t> u_buf(n);
+      scalar_t* __restrict u = u_buf.data();
+      for (int64_t j = 0; j < n; ++j) u[j] = v0[lo + j];
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t off = t * N + lo;
+        for (int64_t j = 0; j < n; ++j) {
+          const scalar_t vp = beta[lo + j] * u[j] + x[off + j];
+          const scalar_t d = vp - thr[lo + j];
+          const scalar_t s = d >= 0 ? scalar_t(1) : scalar_t(0);
+          spikes[off + j] = s;
+          sg[off + j] = surrogate_grad<scalar_t, KIND>(a, d);
+          if constexpr (KEEP) v_pre_out[off + j] = vp;
+          if constexpr (RESET == 0) {
+            u[j] = vp - s * R[lo + j];
+          } else if constexpr (RESET == 1) {
+            u[j] = vp * (1 - s);
+          } else {
+            u[j] = vp;
+          }
+        }
+      }
+      for (int64_t j = 0; j < n; ++j) u_out[lo + j] = u[j];
+    }
+  });
+}
+
+template <typename scalar_t, int RESET, bool DETACH>
+void backward_impl(const scalar_t* __restrict g_s, const scalar_t* __restrict g_u_last,
+                   const scalar_t* __restrict sg, const scalar_t* __restrict spikes,
+                   const scalar_t* __restrict v_pre, const scalar_t* __restrict beta, const scalar_t* __restrict R,
+                   scalar_t* __restrict gx, int64_t T, int64_t N) {
+  at::parallel_for(0, N, grain(T), [&](int64_t lo, int64_t hi) {
+    {
+      const int64_t n = hi - lo;
+      std::vector<scalar_t> G_buf(n);
+      scalar_t* __restrict G = G_buf.data();
+      for (int64_t j = 0; j < n; ++j) G[j] = g_u_last[lo + j];
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const int64_t off = t * N + lo;
+        for (int64_t j = 0; j < n; ++j) {
+          const scalar_t s_g = sg[off + j];
+          scalar_t c;
+          if constexpr (RESET == 0 && !DETACH) {
+            c = 1 - R[lo + j] * s_g;
+          } else if constexpr (RESET == 1 && DETACH) {
+            c = 1 - spikes[off + j];
+          } else if constexpr (RESET == 1) {
+            c = 1 - spikes[off + j] - v_pre[off + j] * s_g;
+          } else {
+            c = 1;
+          }
+          const scalar_t g = g_s[off + j] * s_g + c * G[j];
+          gx[off + j] = g;
+          G[j] = beta[lo + j] * g;
+        }
+      }
+    }
+  });
+}
+
+template <typename scalar_t, int KIND>
+void forward_reset(int reset, bool keep, const scalar_t* x, const scalar_t* v0, const scalar_t* beta,
+                   const scalar_t* thr, const scalar_t* R, scalar_t* spikes, scalar_t* sg, scalar_t* v_pre,
+                   scalar_t* u, int64_t T, int64_t N, scalar_t a) {
+#define NM_FWD(RS, KP) forward_impl<scalar_t, KIND, RS, KP>(x, v0, beta, thr, R, spikes, sg, v_pre, u, T, N, a)
+  if (reset == 0) { if (keep) NM_FWD(0, true); else NM_FWD(0, false); }
+  else if (reset == 1) { if (keep) NM_FWD(1, true); else NM_FWD(1, false); }
+  else { if (keep) NM_FWD(2, true); else NM_FWD(2, false); }
+#undef NM_FWD
+}
+
+template <typename scalar_t>
+void forward_dispatch(int kind, int reset, bool keep, const scalar_t* x, const scalar_t* v0, const scalar_t* beta,
+                      const scalar_t* thr, const scalar_t* R, scalar_t* spikes, scalar_t* sg, scalar_t* v_pre,
+                      scalar_t* u, int64_t T, int64_t N, scalar_t a) {
+  switch (kind) {
+    case 0: forward_reset<scalar_t, 0>(reset, keep, x, v0, beta, thr, R, spikes, sg, v_pre, u, T, N, a); break;
+    case 1: forward_reset<scalar_t, 1>(reset, keep, x, v0, beta, thr, R, spikes, sg, v_pre, u, T, N, a); break;
+    case 2: forward_reset<scalar_t, 2>(reset, keep, x, v0, beta, thr, R, spikes, sg, v_pre, u, T, N, a); break;
+    default: forward_reset<scalar_t, 3>(reset, keep, x, v0, beta, thr, R, spikes, sg, v_pre, u, T, N, a);
+  }
+}
+
+template <typename scalar_t>
+void backward_dispatch(int reset, bool detach, const scalar_t* g_s, const scalar_t* g_u_last, const scalar_t* sg,
+                       const scalar_t* spikes, const scalar_t* v_pre, const scalar_t* beta, const scalar_t* R,
+                       scalar_t* gx, int64_t T, int64_t N) {
+  if (reset == 0 && !detach) {
+    backward_impl<scalar_t, 0, false>(g_s, g_u_last, sg, spikes, v_pre, beta, R, gx, T, N);
+  } else if (reset == 1 && detach) {
+    backward_impl<scalar_t, 1, true>(g_s, g_u_last, sg, spikes, v_pre, beta, R, gx, T, N);
+  } else if (reset == 1) {
+    backward_impl<scalar_t, 1, false>(g_s, g_u_last, sg, spikes, v_pre, beta, R, gx, T, N);
+  } else {  // none, or a detached subtract reset: c = 1
+    backward_impl<scalar_t, 2, true>(g_s, g_u_last, sg, spikes, v_pre, beta, R, gx, T, N);
+  }
+}
+
+}  // namespace
+
+std::vector<torch::Tensor> lif_forward(torch::Tensor x, torch::Tensor v0, torch::Tensor beta, torch::Tensor thr,
+                                       torch::Tensor R, int64_t reset, int64_t kind, double a, bool keep_v_pre) {
+  const int64_t T = x.size(0);
+  const int64_t N = x.numel() / T;
+  auto spikes = torch::empty_like(x);
+  auto sg = torch::empty_like(x);
+  auto v_pre = keep_v_pre ? torch::empty_like(x) : torch::Tensor();
+  auto u = torch::empty({N}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lif_forward", [&] {
+    forward_dispatch<scalar_t>(static_cast<int>(kind), static_cast<int>(reset), keep_v_pre,
+                               x.data_ptr<scalar_t>(), v0.data_ptr<scalar_t>(), beta.data_ptr<scalar_t>(),
+                               thr.data_ptr<scalar_t>(), R.data_ptr<scalar_t>(), spikes.data_ptr<scalar_t>(),
+                               sg.data_ptr<scalar_t>(), keep_v_pre ? v_pre.data_ptr<scalar_t>() : nullptr,
+                               u.data_ptr<scalar_t>(), T, N, static_cast<scalar_t>(a));
+  });
+  if (keep_v_pre) return {spikes, sg, u, v_pre};
+  return {spikes, sg, u};
+}
+
+torch::Tensor lif_backward(torch::Tensor g_s, torch::Tensor g_u_last, torch::Tensor sg, torch::Tensor spikes,
+                           torch::Tensor v_pre, torch::Tensor beta, torch::Tensor R, int64_t reset,
+                           bool detach_reset) {
+  const int64_t T = g_s.size(0);
+  const int64_t N = g_s.numel() / T;
+  auto gx = torch::empty_like(g_s);
+  AT_DISPATCH_FLOATING_TYPES(g_s.scalar_type(), "lif_backward", [&] {
+    backward_dispatch<scalar_t>(static_cast<int>(reset), detach_reset, g_s.data_ptr<scalar_t>(),
+                                g_u_last.data_ptr<scalar_t>(), sg.data_ptr<scalar_t>(),
+                                spikes.numel() ? spikes.data_ptr<scalar_t>() : nullptr,
+                                v_pre.numel() ? v_pre.data_ptr<scalar_t>() : nullptr, beta.data_ptr<scalar_t>(),
+                                R.data_ptr<scalar_t>(), gx.data_ptr<scalar_t>(), T, N);
+  });
+  return gx;
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("lif_forward", &lif_forward, "fused LIF forward over time (CPU)");
+  m.def("lif_backward", &lif_backward, "fused LIF adjoint over time (CPU)");
+}

@@ -1,0 +1,86 @@
+"""Dense synapses for spike inputs: a drop-in ``nn.Linear`` that stores binary inputs compactly for backward.
+
+``y = x W^T + b`` exactly as :class:`torch.nn.Linear`, over any leading dims (``[T, B, F]`` runs as one
+matmul on ``T*B`` rows). The weight gradient ``dL/dW = g^T x`` needs the input in backward; a plain Linear
+keeps it as float32 (4 bytes per element). When the input holds only 0s and 1s and comes out of another
+layer — spikes — this layer keeps it as ``uint8`` (1 byte) and widens it chunk by chunk in backward, so the
+activation memory of a spiking network's synapses drops 4x with bit-identical gradients. Other inputs are
+kept by reference, exactly like ``nn.Linear``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+_CHUNK_ROWS = 2048  # rows per chunk when checking / widening the compact input (bounds transient memory)
+
+
+def _compact(x: Tensor) -> tuple[Tensor, bool]:
+    """``(uint8 copy, True)`` when ``x`` holds only 0/1 and is an intermediate of the autograd graph (e.g.
+    the spikes of a LIF layer, which would otherwise stay alive only for this backward); else ``(x, False)``.
+    A leaf input such as a data batch is referenced, not copied: its owner keeps it alive anyway."""
+    if not x.is_floating_point() or x.numel() == 0 or x.grad_fn is None:
+        return x, False
+    x2 = x.reshape(-1, x.shape[-1])
+    x_u8 = torch.empty(x2.shape, dtype=torch.uint8, device=x.device)
+    for start in range(0, x2.shape[0], _CHUNK_ROWS):
+        rows = x2[start:start + _CHUNK_ROWS]
+        chunk = x_u8[start:start + _CHUNK_ROWS]
+        chunk.copy_(rows)
+        if not bool(((rows == 0) | (rows == 1)).all()):
+            return x, False
+    return x_u8, True
+
+
+def _weight_grad(g2: Tensor, saved: Tensor, dtype: torch.dtype) -> Tensor:
+    """``g2^T x`` with ``x`` widened chunk by chunk from its compact storage."""
+    x2 = saved.reshape(-1, saved.shape[-1])
+    out = None
+    for start in range(0, x2.shape[0], _CHUNK_ROWS * 4):
+        part = g2[start:start + _CHUNK_ROWS * 4].t().matmul(x2[start:start + _CHUNK_ROWS * 4].to(dtype))
+        out = part if out is None else out.add_(part)
+    return out
+
+
+class _SpikeLinearFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # type: ignore[override]
+        out = nn.functional.linear(x, weight, bias)
+        saved, ctx.binary = _compact(x) if ctx.needs_input_grad[1] else (None, False)
+        ctx.x_dtype = x.dtype
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(saved, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, g: Tensor):  # type: ignore[override]
+        saved, weight = ctx.saved_tensors
+        g_x = g_w = g_b = None
+        if ctx.needs_input_grad[0]:
+            g_x = g.matmul(weight.to(g.dtype))
+        g2 = g.reshape(-1, g.shape[-1])
+        if ctx.needs_input_grad[1]:
+            if ctx.binary:
+                g_w = _weight_grad(g2, saved, g.dtype).to(weight.dtype)
+            else:
+                g_w = g2.t().matmul(saved.reshape(-1, saved.shape[-1]).to(g.dtype)).to(weight.dtype)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            g_b = g2.sum(0)
+        return g_x, g_w, g_b
+
+
+class SpikeLinear(nn.Linear):
+    """``nn.Linear`` whose saved input is stored as ``uint8`` when it is binary (see module docstring).
+
+    Under autocast or for non-float inputs it falls back to :class:`torch.nn.Linear` behaviour.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"SpikeLinear input must be a torch.Tensor, got {type(x).__name__}")
+        if x.shape[-1:] != (self.in_features,):
+            raise ValueError(f"SpikeLinear expects input [..., {self.in_features}], got shape {tuple(x.shape)}")
+        if not torch.is_grad_enabled() or torch.is_autocast_enabled(x.device.type) or x.dtype != self.weight.dtype:
+            return super().forward(x)
+        return _SpikeLinearFn.apply(x, self.weight, self.bias)

@@ -1,0 +1,49 @@
+import pytest
+import torch
+from torch import nn
+
+from neuromorph import SpikeLinear
+
+
+def _saved_bytes(fn):
+    total = {"bytes": 0}
+
+    def pack(t):
+        total["bytes"] += t.numel() * t.element_size()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return out, total["bytes"]
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_spike_linear_matches_nn_linear(binary):
+    torch.manual_seed(0)
+    ref = nn.Linear(20, 7)
+    layer = SpikeLinear(20, 7)
+    layer.load_state_dict(ref.state_dict())
+    leaf = (torch.rand(5, 3, 20) < 0.3).float() if binary else torch.randn(5, 3, 20)
+    leaf.requires_grad_()
+    x = leaf * 1.0  # an intermediate of the graph, like the spikes of a LIF layer
+    g = torch.randn(5, 3, 7)
+    out_ref = ref(x)
+    out, saved = _saved_bytes(lambda: layer(x))
+    torch.testing.assert_close(out, out_ref)
+    grads = torch.autograd.grad(out, [x, layer.weight, layer.bias], g)
+    grads_ref = torch.autograd.grad(out_ref, [x, ref.weight, ref.bias], g)
+    for a, b in zip(grads, grads_ref):
+        torch.testing.assert_close(a, b)
+    input_bytes = x.numel() * (1 if binary else 4)
+    assert saved == input_bytes + layer.weight.numel() * 4
+
+
+def test_spike_linear_rejects_wrong_feature_size():
+    with pytest.raises(ValueError, match=r"\[\.\.\., 4\]"):
+        SpikeLinear(4, 2)(torch.ones(3, 5))
+
+
+def test_leaf_inputs_are_referenced_not_copied():
+    layer = SpikeLinear(6, 2)
+    x = (torch.rand(4, 6) < 0.5).float()
+    _, saved = _saved_bytes(lambda: layer(x))
+    assert saved == x.numel() * 4 + layer.weight.numel() * 4
