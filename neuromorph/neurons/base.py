@@ -24,7 +24,8 @@ def _check_step_mode(step_mode: str) -> str:
 class SpikingModule(nn.Module):
     """Base for layers that carry a state between calls.
 
-    Subclasses implement ``init_state(x) -> NamedTuple`` (zeros shaped like one time step of ``x``),
+    Subclasses implement ``init_state(like) -> NamedTuple`` (zeros shaped like ``like``, one time step of
+    the input; ``like`` must only be used for its shape, dtype and device),
     ``forward_single(x, state) -> (out, state)`` and ``forward_multi(x_seq, state) -> (out_seq, state)``.
     """
 
@@ -49,7 +50,7 @@ class SpikingModule(nn.Module):
     def _get_state(self, x: Tensor) -> NamedTuple:
         step_shape = self._step_shape(x)
         if self.state is None:
-            return self.init_state(x.new_zeros(step_shape))
+            return self.init_state(x[0] if self.step_mode == "multi" else x)
         current = self.state[0].shape
         if current != step_shape:
             raise ValueError(

@@ -80,7 +80,13 @@ def _use_native(x: Tensor, surrogate: Surrogate) -> bool:
 
 
 def _flat(t: Tensor, step_shape: torch.Size, dtype: torch.dtype) -> Tensor:
-    return t.to(dtype).expand(step_shape).contiguous().reshape(-1)
+    """A parameter/state as the compiled kernel takes it: one value, or one value per element of a step."""
+    t = t.to(dtype)
+    if t.numel() == 1:
+        return t.reshape(1)
+    if all(stride == 0 for stride in t.stride()):  # a broadcast scalar, e.g. a fresh zero state
+        return t.as_strided((1,), (1,))
+    return t.expand(step_shape).contiguous().reshape(-1)
 
 
 def _forward_torch(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor, reset: str
@@ -257,7 +263,9 @@ class LIF(SpikingModule):
                          self.detach_reset)
 
     def init_state(self, like: Tensor) -> LIFState:
-        return LIFState(torch.zeros_like(like), torch.zeros_like(like) if self.delay else None)
+        # a broadcast zero: costs no memory and no fill until the first step writes a real membrane
+        zero = like.new_zeros(()).expand(like.shape)
+        return LIFState(zero, zero if self.delay else None)
 
     def forward_single(self, x: Tensor, state: LIFState) -> tuple[Tensor, LIFState]:
         spikes, state = lif_step(x, state, self.params(), self.surrogate)

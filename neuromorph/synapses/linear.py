@@ -22,6 +22,13 @@ def _compact(x: Tensor) -> tuple[Tensor, bool]:
     A leaf input such as a data batch is referenced, not copied: its owner keeps it alive anyway."""
     if not x.is_floating_point() or x.numel() == 0 or x.grad_fn is None:
         return x, False
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        from neuromorph.neurons import native
+
+        kernel = native.load()
+        if kernel is not None:
+            x_u8, ok = kernel.compact_binary(x)
+            return (x_u8, True) if ok else (x, False)
     x2 = x.reshape(-1, x.shape[-1])
     x_u8 = torch.empty(x2.shape, dtype=torch.uint8, device=x.device)
     for start in range(0, x2.shape[0], _CHUNK_ROWS):

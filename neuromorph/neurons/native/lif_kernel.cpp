@@ -13,6 +13,8 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 #include <algorithm>
+#include <atomic>
+#include <tuple>
 #include <cmath>
 #include <vector>
 
@@ -147,6 +149,15 @@ void backward_dispatch(int reset, bool detach, const scalar_t* g_s, const scalar
   }
 }
 
+// A per-neuron parameter given as one value (scalar) or N values; returns a pointer to N values.
+template <typename scalar_t>
+const scalar_t* full_param(const torch::Tensor& p, int64_t N, std::vector<scalar_t>& storage) {
+  if (p.numel() == N) return p.data_ptr<scalar_t>();
+  TORCH_CHECK(p.numel() == 1, "neuromorph LIF kernel: parameter must have 1 or ", N, " elements, got ", p.numel());
+  storage.assign(N, p.data_ptr<scalar_t>()[0]);
+  return storage.data();
+}
+
 }  // namespace
 
 std::vector<torch::Tensor> lif_forward(torch::Tensor x, torch::Tensor v0, torch::Tensor beta, torch::Tensor thr,
@@ -158,9 +169,11 @@ std::vector<torch::Tensor> lif_forward(torch::Tensor x, torch::Tensor v0, torch:
   auto v_pre = keep_v_pre ? torch::empty_like(x) : torch::Tensor();
   auto u = torch::empty({N}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lif_forward", [&] {
+    std::vector<scalar_t> s0, s1, s2, s3;
     forward_dispatch<scalar_t>(static_cast<int>(kind), static_cast<int>(reset), keep_v_pre,
-                               x.data_ptr<scalar_t>(), v0.data_ptr<scalar_t>(), beta.data_ptr<scalar_t>(),
-                               thr.data_ptr<scalar_t>(), R.data_ptr<scalar_t>(), spikes.data_ptr<scalar_t>(),
+                               x.data_ptr<scalar_t>(), full_param<scalar_t>(v0, N, s0),
+                               full_param<scalar_t>(beta, N, s1), full_param<scalar_t>(thr, N, s2),
+                               full_param<scalar_t>(R, N, s3), spikes.data_ptr<scalar_t>(),
                                sg.data_ptr<scalar_t>(), keep_v_pre ? v_pre.data_ptr<scalar_t>() : nullptr,
                                u.data_ptr<scalar_t>(), T, N, static_cast<scalar_t>(a));
   });
@@ -175,16 +188,41 @@ torch::Tensor lif_backward(torch::Tensor g_s, torch::Tensor g_u_last, torch::Ten
   const int64_t N = g_s.numel() / T;
   auto gx = torch::empty_like(g_s);
   AT_DISPATCH_FLOATING_TYPES(g_s.scalar_type(), "lif_backward", [&] {
+    std::vector<scalar_t> s0, s1, s2;
     backward_dispatch<scalar_t>(static_cast<int>(reset), detach_reset, g_s.data_ptr<scalar_t>(),
-                                g_u_last.data_ptr<scalar_t>(), sg.data_ptr<scalar_t>(),
+                                full_param<scalar_t>(g_u_last, N, s0), sg.data_ptr<scalar_t>(),
                                 spikes.numel() ? spikes.data_ptr<scalar_t>() : nullptr,
-                                v_pre.numel() ? v_pre.data_ptr<scalar_t>() : nullptr, beta.data_ptr<scalar_t>(),
-                                R.data_ptr<scalar_t>(), gx.data_ptr<scalar_t>(), T, N);
+                                v_pre.numel() ? v_pre.data_ptr<scalar_t>() : nullptr,
+                                full_param<scalar_t>(beta, N, s1), full_param<scalar_t>(R, N, s2),
+                                gx.data_ptr<scalar_t>(), T, N);
   });
   return gx;
 }
 
+// Spike storage: a uint8 copy of x and whether every element was exactly 0 or 1 (one pass).
+std::tuple<torch::Tensor, bool> compact_binary(torch::Tensor x) {
+  auto xc = x.contiguous();
+  auto out = torch::empty(xc.sizes(), xc.options().dtype(torch::kUInt8));
+  const int64_t n = xc.numel();
+  std::atomic<bool> ok{true};
+  AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "compact_binary", [&] {
+    const scalar_t* src = xc.data_ptr<scalar_t>();
+    uint8_t* dst = out.data_ptr<uint8_t>();
+    at::parallel_for(0, n, 1 << 16, [&](int64_t lo, int64_t hi) {
+      bool good = true;
+      for (int64_t i = lo; i < hi; ++i) {
+        const scalar_t v = src[i];
+        good &= (v == scalar_t(0)) | (v == scalar_t(1));
+        dst[i] = static_cast<uint8_t>(v != scalar_t(0));
+      }
+      if (!good) ok = false;
+    });
+  });
+  return {out, ok.load()};
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("compact_binary", &compact_binary, "uint8 copy of a 0/1 tensor and whether it was binary (CPU)");
   m.def("lif_forward", &lif_forward, "fused LIF forward over time (CPU)");
   m.def("lif_backward", &lif_backward, "fused LIF adjoint over time (CPU)");
 }
