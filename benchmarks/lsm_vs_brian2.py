@@ -7,7 +7,8 @@ project's environment is not touched)::
 
 Run (the neuromorph part in this interpreter, the Brian2 part in ``--brian-python``)::
 
-    python benchmarks/lsm_vs_brian2.py --sizes 1000,10000,100000 --k 100 --steps 200
+    python benchmarks/lsm_vs_brian2.py --sizes 1000,10000,100000 --k 100 --steps 500
+    python benchmarks/lsm_vs_brian2.py --propagation      # csr vs event synapse paths only
 
 The network for each ``N``: the central reservoir of :class:`neuromorph.models.lsm.LiquidStateMachine`
 (3-D grid, 80/20 E/I, ``K`` distance-dependent synapses per neuron, Dale's law), dt = 1 ms, tau = 20 ms,
@@ -124,6 +125,35 @@ def neuromorph_run(n: int, k: int, steps: int, threads: int, methods: list[str],
     return out
 
 
+def propagation_table(k: int, threads: int, repeats: int) -> None:
+    """Time one synaptic propagation ``s @ W`` by the "csr" and "event" paths for random spikes."""
+    import torch
+
+    from neuromorph.models.reservoir import build_connectivity, make_synapses, propagate
+
+    torch.set_num_threads(threads)
+    print(f"# propagation s @ W, K={k}, torch threads={threads}, best of {repeats} x 20 calls, ms per call")
+    print(f"{'N':>6} {'B':>4} {'rate':>5} {'csr ms':>8} {'event ms':>9}")
+    for n, batches in ((1000, (1, 64, 512)), (10000, (1, 32))):
+        g = torch.Generator().manual_seed(0)
+        pre, post, inh = build_connectivity(n, k, generator=g)
+        syn = make_synapses(pre, post, torch.rand(pre.numel(), generator=g) * torch.where(inh[pre], -1.0, 1.0),
+                            n, n)
+        for b in batches:
+            for rate in (0.01, 0.05, 0.2):
+                s = (torch.rand(b, n, generator=g) < rate).float()
+                ms = {}
+                for m in ("csr", "event"):
+                    best = float("inf")
+                    for _ in range(repeats):
+                        t0 = time.perf_counter()
+                        for _ in range(20):
+                            propagate(s, syn, m)
+                        best = min(best, (time.perf_counter() - t0) / 20)
+                    ms[m] = best * 1e3
+                print(f"{n:>6} {b:>4} {rate:>5.2f} {ms['csr']:>8.3f} {ms['event']:>9.3f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1000,10000,100000", help="comma-separated N values")
@@ -139,17 +169,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--brian-max", type=int, default=100000, help="skip Brian2 for N above this")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="", help="also write the results to this JSON file")
+    ap.add_argument("--propagation", action="store_true",
+                    help="only time the csr vs event propagation paths (no Brian2)")
     ap.add_argument("--brian-worker", nargs=3, metavar=("NPZ", "STEPS", "REPEATS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.brian_worker:
         print(json.dumps(brian_worker(args.brian_worker[0], int(args.brian_worker[1]), int(args.brian_worker[2]))))
         return 0
+    if args.propagation:
+        propagation_table(args.k, args.threads, args.repeats)
+        return 0
     sizes = [int(s) for s in args.sizes.split(",") if s]
     methods = [m for m in args.methods.split(",") if m]
+    bad = [m for m in methods if m not in ("auto", "csr", "event")]
+    if bad:
+        raise SystemExit(f"--methods must be a comma list of auto,csr,event; got {bad}")
     lo, hi = (float(v) for v in args.drive.split(","))
     results = []
-    print(f"# K={args.k}, steps={args.steps} (best of {args.repeats}), dt=1 ms, tau={TAU} ms, B=1, torch threads={args.threads}, "
-          f"Brian2 target=numpy ({args.brian_python or 'skipped'})")
+    print(f"# K={args.k}, steps={args.steps} (best of {args.repeats}), dt=1 ms, tau={TAU} ms, B=1, "
+          f"torch threads={args.threads}, Brian2 target=numpy ({args.brian_python or 'skipped'})")
     print(f"{'N':>7} {'synapses':>10} {'simulator':>18} {'steps/s':>10} {'rate/step':>10} {'build s':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:

@@ -24,6 +24,19 @@ import neuromorph as nm
 from neuromorph.learning.online import OnlineTrainer
 
 
+class _Held:
+    """A saved tensor plus a callback that runs when autograd releases it."""
+
+    __slots__ = ("tensor", "release")
+
+    def __init__(self, tensor: torch.Tensor, release) -> None:
+        self.tensor = tensor
+        self.release = release
+
+    def __del__(self) -> None:
+        self.release(self.tensor.numel() * self.tensor.element_size())
+
+
 class SavedTensorMeter:
     """Live and peak bytes of tensors saved for backward (see the module docstring)."""
 
@@ -32,24 +45,17 @@ class SavedTensorMeter:
         self.peak = 0
         self.extra = lambda: 0
 
-    def _pack(self, tensor: torch.Tensor):
-        meter = self
-        nbytes = tensor.numel() * tensor.element_size()
-        meter.live += nbytes
-        meter.peak = max(meter.peak, meter.live + meter.extra())
+    def _release(self, nbytes: int) -> None:
+        self.live -= nbytes
 
-        class _Holder:
-            def __init__(self) -> None:
-                self.tensor = tensor
-
-            def __del__(self) -> None:
-                meter.live -= nbytes
-
-        return _Holder()
+    def _pack(self, tensor: torch.Tensor) -> _Held:
+        self.live += tensor.numel() * tensor.element_size()
+        self.peak = max(self.peak, self.live + self.extra())
+        return _Held(tensor, self._release)
 
     @staticmethod
-    def _unpack(holder) -> torch.Tensor:
-        return holder.tensor
+    def _unpack(held: _Held) -> torch.Tensor:
+        return held.tensor
 
     def hooks(self):
         return torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)

@@ -1,0 +1,151 @@
+"""``neuromorph demo``: train a spiking MLP and a same-size ReLU MLP, compare them, save plots.
+
+Example::
+
+    python -m neuromorph demo                       # digits, about a minute on 2 CPU cores
+    python -m neuromorph demo --dataset mnist --hidden 800 --steps 10 --epochs 12
+
+Prints a table (test accuracy, training time, mean spike rate) and writes ``spike_raster.png``,
+``accuracy.png``, ``firing_rates.png`` and ``results.json`` into ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from neuromorph.data import DATASETS, MNISTNotAvailableError, load_dataset
+from neuromorph.encoding import rate_encode
+from neuromorph.models import FeedForwardMLP, SpikingMLP, fit, measure_spike_rates
+from neuromorph.utils import seed_everything
+from neuromorph.viz import plot_curves, plot_raster, plot_rate_histogram
+
+ENCODINGS = ("direct", "rate")
+# per-dataset defaults: epochs, hidden widths, time steps, learning rate, dropout
+DEFAULTS = {
+    "digits": dict(epochs=10, hidden=[128], steps=8, lr=2e-3, dropout=0.0, batch_size=64),
+    "mnist": dict(epochs=12, hidden=[800], steps=10, lr=1e-3, dropout=0.2, batch_size=128),
+}
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("demo", help="train an SNN and a same-size MLP on digits or MNIST and compare",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", choices=DATASETS, default="digits", help="data set (default: digits)")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="training epochs (digits 10, mnist 12)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="time steps T (digits 8, mnist 10)")
+    p.add_argument("--hidden", type=_positive_int, nargs="+", default=None,
+                   help="hidden layer widths (digits 128, mnist 800)")
+    p.add_argument("--encoding", choices=ENCODINGS, default="direct",
+                   help="input coding: constant input current (direct) or Bernoulli rate spikes")
+    p.add_argument("--readout", choices=("membrane", "rate"), default="membrane",
+                   help="SNN output: time-mean of a leaky integrator membrane, or output spike counts")
+    p.add_argument("--beta", type=float, default=0.9, help="LIF membrane decay")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (digits 2e-3, mnist 1e-3)")
+    p.add_argument("--dropout", type=float, default=None, help="dropout after hidden layers (digits 0, mnist 0.2)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (digits 64, mnist 128)")
+    p.add_argument("--train-limit", type=_positive_int, default=None, help="use only the first N training examples")
+    p.add_argument("--test-limit", type=_positive_int, default=None, help="use only the first N test examples")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--threads", type=_positive_int, default=1,
+                   help="torch CPU threads (default 1: fastest for these small layers on a shared machine)")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="folder for PNGs (default runs/demo)")
+    p.set_defaults(func=run)
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = dict(DEFAULTS[args.dataset])
+    for key in ("epochs", "hidden", "steps", "lr", "dropout", "batch_size"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    if not 0.0 <= cfg["dropout"] < 1.0:
+        raise SystemExit(f"--dropout must be in [0, 1), got {cfg['dropout']}")
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    try:
+        data = load_dataset(args.dataset).subset(args.train_limit, args.test_limit)
+    except MNISTNotAvailableError as err:
+        print(f"error: {err}")
+        return 1
+    steps = cfg["steps"]
+    sizes = [data.num_features, *cfg["hidden"], data.num_classes]
+    print(f"dataset {args.dataset}: {data.x_train.shape[0]} train / {data.x_test.shape[0]} test, "
+          f"network {'-'.join(map(str, sizes))}, T={steps}, encoding={args.encoding}, readout={args.readout}, "
+          f"epochs={cfg['epochs']}, threads={torch.get_num_threads()}", flush=True)
+
+    if args.encoding == "rate":
+        gen = torch.Generator().manual_seed(args.seed)
+
+        def encode(x: torch.Tensor) -> torch.Tensor:
+            return rate_encode(x, steps, generator=gen)
+    else:
+        encode = None
+
+    common = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], x_test=data.x_test,
+                  y_test=data.y_test, seed=args.seed)
+
+    def report(name: str):
+        def on_epoch(epoch: int, hist) -> None:
+            print(f"  {name} epoch {epoch + 1}/{cfg['epochs']}: loss {hist.train_loss[-1]:.4f} "
+                  f"train {hist.train_acc[-1]:.4f} test {hist.test_acc[-1]:.4f} ({hist.epoch_time[-1]:.1f} s)",
+                  flush=True)
+        return on_epoch
+
+    torch.manual_seed(args.seed)
+    snn = SpikingMLP(sizes, beta=args.beta, num_steps=steps, readout=args.readout, dropout=cfg["dropout"])
+    snn_hist = fit(snn, data.x_train, data.y_train, encode=encode, desc="SNN", on_epoch=report("SNN"), **common)
+    torch.manual_seed(args.seed)
+    mlp = FeedForwardMLP(sizes, dropout=cfg["dropout"])
+    mlp_hist = fit(mlp, data.x_train, data.y_train, desc="MLP", on_epoch=report("MLP"), **common)
+
+    rates = measure_spike_rates(snn, data.x_test, encode=encode)
+    snn_acc = snn_hist.test_acc[-1]
+    mlp_acc = mlp_hist.test_acc[-1]
+    rows = [("model", "test accuracy", "train time (s)", "spike rate (spikes/neuron/step)"),
+            (f"SNN (LIF, T={steps})", f"{snn_acc:.4f}", f"{snn_hist.train_time:.1f}", f"{rates['all']:.4f}"),
+            ("MLP (ReLU)", f"{mlp_acc:.4f}", f"{mlp_hist.train_time:.1f}", "n/a")]
+    print()
+    print(_table(rows))
+    print("per-layer spike rates: " + ", ".join(f"{k} {v:.4f}" for k, v in rates.items() if k != "all"))
+
+    out: Path = args.out
+    snn.record_spikes(True)
+    with torch.no_grad():
+        snn.eval()
+        sample = data.x_test[:16]
+        snn(encode(sample) if encode else sample)
+    snn.record_spikes(False)
+    raster = plot_raster(snn.recorder.spikes["lif0"], out / "spike_raster.png", sample=0,
+                         title=f"SNN hidden layer 1, test digit {int(data.y_test[0])}")
+    acc_plot = plot_curves({"SNN test": snn_hist.test_acc, "MLP test": mlp_hist.test_acc,
+                            "SNN train": snn_hist.train_acc, "MLP train": mlp_hist.train_acc},
+                           out / "accuracy.png", title=f"{args.dataset}: SNN vs same-size MLP")
+    snn(data.x_test[:512] if encode is None else encode(data.x_test[:512]))
+    hist_plot = plot_rate_histogram(snn.neuron_rates(), out / "firing_rates.png")
+    results = {"dataset": args.dataset, "sizes": sizes, "steps": steps, "encoding": args.encoding,
+               "readout": args.readout, "config": cfg, "seed": args.seed, "threads": torch.get_num_threads(),
+               "snn": {"test_acc": snn_acc, "train_time_s": snn_hist.train_time, "spike_rates": rates,
+                       "test_acc_per_epoch": snn_hist.test_acc},
+               "mlp": {"test_acc": mlp_acc, "train_time_s": mlp_hist.train_time,
+                       "test_acc_per_epoch": mlp_hist.test_acc},
+               "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    print(f"saved {raster}, {acc_plot}, {hist_plot}, {out / 'results.json'}")
+    return 0

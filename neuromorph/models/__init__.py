@@ -1,0 +1,11 @@
+"""Spiking network models and their training loop."""
+from neuromorph.models.mlp import FeedForwardMLP, SpikingCNN, SpikingMLP
+from neuromorph.models.training import FitHistory, evaluate, fit, measure_spike_rates
+from neuromorph.models.spikformer import (FlatBatchNorm, SpikformerBlock, Spikformer, SpikingMLPBlock,
+                                          SpikingSelfAttention, image_to_patches)
+from neuromorph.models.reservoir import (ReservoirParams, ReservoirState, SparseSynapses, build_connectivity,
+                                         make_synapses, propagate, reservoir_step)
+from neuromorph.models.lsm import LiquidStateMachine, RidgeReadout, digits_rows, ridge_fit
+from neuromorph.models.genome import Genome, MutationConfig, NeuronGene, SynapseGene, minimal_genome, mutate, prune
+from neuromorph.models.evolvable import (EvolutionConfig, EvolutionResult, EvolvedParams, EvolvedSNN, Task,
+                                         compile_genome, evolve, evolved_step, make_task, run_evolved)

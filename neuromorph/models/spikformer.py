@@ -1,0 +1,300 @@
+"""Spikformer-style spiking transformer (after Zhou et al. 2022), multi-step ``[T, B, N, D]``.
+
+Notation: ``SN`` is a :class:`~neuromorph.neurons.lif.LIF` layer in ``step_mode="multi"`` (default here:
+``beta=0.5, threshold=1.0, reset="zero", detach_reset=True``, i.e. the hard-reset LIF with tau = 2 used by
+Spikformer), ``BN`` is ``BatchNorm1d`` over the feature dimension applied to the flattened ``[T*B*N, D]`` tensor.
+
+Spiking self-attention (:class:`SpikingSelfAttention`) with ``H`` heads of size ``d = D / H``::
+
+    Q = SN(BN(X W_q)),  K = SN(BN(X W_k)),  V = SN(BN(X W_v))            # binary, [T, B, N, D]
+    A_h[t] = SN_attn( Q_h[t] K~_h[t]^T V~_h[t] * s )                     # no softmax, s = 0.125 by default
+    SSA(X) = SN(BN(Concat_h(A_h) W_o + b_o))
+
+``SN_attn`` has threshold 0.5 (as in Spikformer). Because Q, K, V are 0/1, ``(Q K^T) V == Q (K^T V)`` exactly in
+floating point (all partial sums are small integers), so the cheaper order is chosen from ``N`` and ``d``.
+
+Per-head time shift ("phase-shifted" attention, optional): head ``h`` has a delay ``d_h`` in ``{0, ..., T-1}``
+and attends to keys/values emitted ``d_h`` steps earlier::
+
+    K~_h[t] = K_h[t - d_h] if t >= d_h else 0,      V~_h[t] = V_h[t - d_h] if t >= d_h else 0
+
+With all ``d_h = 0`` (the default) this is plain Spikformer SSA. A padding mask ``M`` (``[B, N]``, True = real token)
+zeroes masked keys and values: ``K <- K * M``, ``V <- V * M``.
+
+Block (:class:`SpikformerBlock`): ``X <- X + SSA(X)``, then ``X <- X + MLP(X)`` with
+``MLP(X) = SN(BN(SN(BN(X W_1 + b_1)) W_2 + b_2))``.
+
+Classifier (:class:`Spikformer`): an input embedding ``E`` (patches: ``Linear(P, D)``; tokens: ``Embedding`` with
+``padding_idx=0``) plus a learned position embedding, repeated over the ``T`` steps (direct encoding), then
+``SN(BN(.))``, ``depth`` blocks, mean over the (unmasked) positions, a linear head, and the mean of the logits over
+time: ``logits = (1/T) sum_t W_c mean_n X[t, :, n] + b_c``.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from neuromorph.neurons.base import reset as reset_states
+from neuromorph.neurons.lif import LIF
+
+DEFAULT_LIF: dict[str, Any] = {"beta": 0.5, "threshold": 1.0, "reset": "zero", "detach_reset": True}
+
+
+def _lif(lif_kwargs: dict[str, Any] | None, **override: Any) -> LIF:
+    kwargs = {**DEFAULT_LIF, **(lif_kwargs or {}), **override}
+    kwargs["step_mode"] = "multi"
+    return LIF(**kwargs)
+
+
+class FlatBatchNorm(nn.BatchNorm1d):
+    """``BatchNorm1d`` over the last (feature) dimension of a ``[..., D]`` tensor, flattened to ``[-1, D]``."""
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        if x.shape[-1] != self.num_features:
+            raise ValueError(f"FlatBatchNorm expects last dim {self.num_features}, got shape {tuple(x.shape)}")
+        return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+
+class _LinearBNLIF(nn.Module):
+    """``SN(BN(x W + b))`` on ``[T, B, N, D_in]``."""
+
+    def __init__(self, d_in: int, d_out: int, lif_kwargs: dict[str, Any] | None, bias: bool = True) -> None:
+        super().__init__()
+        self.linear = nn.Linear(d_in, d_out, bias=bias)
+        self.bn = FlatBatchNorm(d_out)
+        self.lif = _lif(lif_kwargs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.lif(self.bn(self.linear(x)))
+
+
+def shift_time(x: Tensor, shifts: Sequence[int], head_dim: int = 2) -> Tensor:
+    """Delay each head along time: ``out[t, ..., h, ...] = x[t - shifts[h], ..., h, ...]`` (zero for ``t < shift``).
+
+    ``x`` is ``[T, ...]`` with the heads on dimension ``head_dim``; ``len(shifts)`` must equal ``x.shape[head_dim]``.
+    """
+    steps = x.shape[0]
+    if len(shifts) != x.shape[head_dim]:
+        raise ValueError(f"shifts must have one entry per head ({x.shape[head_dim]}), got {len(shifts)}")
+    parts = []
+    for h, d in enumerate(shifts):
+        xh = x.select(head_dim, h)
+        if d == 0:
+            parts.append(xh)
+        elif d >= steps:
+            parts.append(torch.zeros_like(xh))
+        else:
+            parts.append(torch.cat([xh.new_zeros((d, *xh.shape[1:])), xh[: steps - d]], dim=0))
+    return torch.stack(parts, dim=head_dim)
+
+
+def _check_shifts(time_shifts: Sequence[int] | None, num_heads: int) -> tuple[int, ...] | None:
+    if time_shifts is None:
+        return None
+    shifts = tuple(time_shifts)
+    if len(shifts) != num_heads or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                           for d in shifts):
+        raise ValueError(f"time_shifts must be None or {num_heads} non-negative ints (one per head), "
+                         f"got {time_shifts!r}")
+    return shifts if any(shifts) else None
+
+
+class SpikingSelfAttention(nn.Module):
+    """Spike-product self-attention without softmax (see the module docstring for the equations).
+
+    Args:
+        dim: model width ``D`` (divisible by ``num_heads``).
+        num_heads: number of heads ``H``.
+        scale: the constant ``s`` multiplying ``Q K^T V`` (Spikformer: 0.125).
+        time_shifts: None, or one non-negative delay ``d_h`` (time steps) per head.
+        attn_threshold: threshold of the LIF after the attention product (Spikformer: 0.5).
+        lif_kwargs: overrides of the LIF defaults ``DEFAULT_LIF`` for every LIF in the layer.
+    """
+
+    def __init__(self, dim: int, num_heads: int = 4, scale: float = 0.125, time_shifts: Sequence[int] | None = None,
+                 attn_threshold: float = 0.5, lif_kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        if not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be a positive int, got {dim!r}")
+        if not isinstance(num_heads, int) or num_heads < 1 or dim % num_heads:
+            raise ValueError(f"num_heads must be a positive int dividing dim={dim}, got {num_heads!r}")
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0, got {scale!r}")
+        self.dim, self.num_heads, self.scale = dim, num_heads, float(scale)
+        self.head_dim = dim // num_heads
+        self.time_shifts = _check_shifts(time_shifts, num_heads)
+        self.q = _LinearBNLIF(dim, dim, lif_kwargs, bias=False)
+        self.k = _LinearBNLIF(dim, dim, lif_kwargs, bias=False)
+        self.v = _LinearBNLIF(dim, dim, lif_kwargs, bias=False)
+        self.attn_lif = _lif(lif_kwargs, threshold=attn_threshold)
+        self.proj = _LinearBNLIF(dim, dim, lif_kwargs)
+
+    def _heads(self, x: Tensor) -> Tensor:  # [T, B, N, D] -> [T, B, H, N, d]
+        t, b, n, _ = x.shape
+        return x.reshape(t, b, n, self.num_heads, self.head_dim).transpose(2, 3)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """``x``: ``[T, B, N, D]``; ``mask``: optional bool ``[B, N]`` (True = keep).
+
+        Returns spikes ``[T, B, N, D]``.
+        """
+        if x.dim() != 4 or x.shape[-1] != self.dim:
+            raise ValueError(f"x must be [T, B, N, {self.dim}], got shape {tuple(x.shape)}")
+        t, b, n, _ = x.shape
+        q, k, v = self.q(x), self.k(x), self.v(x)
+        if mask is not None:
+            if mask.shape != (b, n) or mask.dtype != torch.bool:
+                raise ValueError(f"mask must be a bool tensor of shape {(b, n)}, got {mask.dtype} {tuple(mask.shape)}")
+            keep = mask[None, :, :, None].to(k.dtype)
+            k, v = k * keep, v * keep
+        q, k, v = self._heads(q), self._heads(k), self._heads(v)
+        if self.time_shifts is not None:
+            k, v = shift_time(k, self.time_shifts), shift_time(v, self.time_shifts)
+        if n > self.head_dim:
+            out = q @ (k.transpose(-2, -1) @ v)      # [T,B,H,N,d] @ [T,B,H,d,d]
+        else:
+            out = (q @ k.transpose(-2, -1)) @ v      # [T,B,H,N,N] @ [T,B,H,N,d]
+        out = out.transpose(2, 3).reshape(t, b, n, self.dim) * self.scale
+        return self.proj(self.attn_lif(out))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, num_heads={self.num_heads}, scale={self.scale}, time_shifts={self.time_shifts}"
+
+
+class SpikingMLPBlock(nn.Module):
+    """``SN(BN(SN(BN(x W_1 + b_1)) W_2 + b_2))`` on ``[T, B, N, D]`` with hidden width ``hidden``."""
+
+    def __init__(self, dim: int, hidden: int, lif_kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.fc1 = _LinearBNLIF(dim, hidden, lif_kwargs)
+        self.fc2 = _LinearBNLIF(hidden, dim, lif_kwargs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.fc1(x))
+
+
+class SpikformerBlock(nn.Module):
+    """``X <- X + SSA(X); X <- X + MLP(X)`` (residuals add spike tensors, so X holds small integers)."""
+
+    def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, scale: float = 0.125,
+                 time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        if not mlp_ratio > 0:
+            raise ValueError(f"mlp_ratio must be > 0, got {mlp_ratio!r}")
+        self.attn = SpikingSelfAttention(dim, num_heads, scale, time_shifts, lif_kwargs=lif_kwargs)
+        self.mlp = SpikingMLPBlock(dim, max(1, int(round(dim * mlp_ratio))), lif_kwargs)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        x = x + self.attn(x, mask)
+        return x + self.mlp(x)
+
+
+class Spikformer(nn.Module):
+    """Spikformer classifier for patch sequences or token sequences.
+
+    Give either ``in_features`` and ``num_patches`` (input ``[B, N, P]`` float patches, or ``[T, B, N, P]`` already
+    time-resolved input) or ``vocab_size`` and ``max_len`` (input ``[B, L]`` int64 token ids, 0 = padding).
+    Every forward call starts from rest (all LIF states are reset first), so batches are independent.
+
+    Args:
+        num_classes: output classes.
+        dim, depth, num_heads, mlp_ratio: transformer width, number of blocks, heads, MLP hidden ratio.
+        T: time steps the static input is repeated for (Spikformer: 4).
+        scale: attention scale ``s``.
+        time_shifts: per-head delays (applied in every block), see :class:`SpikingSelfAttention`.
+        lif_kwargs: overrides of ``DEFAULT_LIF``.
+    """
+
+    def __init__(self, num_classes: int, *, in_features: int | None = None, num_patches: int | None = None,
+                 vocab_size: int | None = None, max_len: int | None = None, dim: int = 64, depth: int = 2,
+                 num_heads: int = 4, mlp_ratio: float = 4.0, T: int = 4, scale: float = 0.125,
+                 time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        for name, value in (("num_classes", num_classes), ("depth", depth), ("T", T)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        patches = in_features is not None or num_patches is not None
+        tokens = vocab_size is not None or max_len is not None
+        if patches == tokens:
+            raise ValueError("give either in_features and num_patches (patch input) or vocab_size and max_len "
+                             "(token input)")
+        length = num_patches if patches else max_len
+        width = in_features if patches else vocab_size
+        for name, value in (("in_features" if patches else "vocab_size", width),
+                            ("num_patches" if patches else "max_len", length)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if time_shifts is not None and any(isinstance(d, int) and d >= T for d in time_shifts):
+            raise ValueError(f"time_shifts must be < T={T}, got {time_shifts!r}")
+        self.mode = "patches" if patches else "tokens"
+        self.T, self.length, self.num_classes = T, int(length), num_classes
+        self.embed: nn.Module = nn.Linear(width, dim) if patches else nn.Embedding(width, dim, padding_idx=0)
+        self.pos = nn.Parameter(torch.zeros(self.length, dim))
+        nn.init.trunc_normal_(self.pos, std=0.02)
+        self.embed_bn = FlatBatchNorm(dim)
+        self.embed_lif = _lif(lif_kwargs)
+        self.blocks = nn.ModuleList(SpikformerBlock(dim, num_heads, mlp_ratio, scale, time_shifts, lif_kwargs)
+                                    for _ in range(depth))
+        self.head = nn.Linear(dim, num_classes)
+
+    def _embed(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        if self.mode == "tokens":
+            if x.dim() != 2 or x.dtype != torch.long or x.shape[1] != self.length:
+                raise ValueError(f"x must be int64 token ids [B, {self.length}], got {x.dtype} {tuple(x.shape)}")
+            mask = x != 0
+            e = (self.embed(x) + self.pos).unsqueeze(0).expand(self.T, -1, -1, -1)
+            return e, mask
+        if not x.is_floating_point():
+            raise TypeError(f"x must be floating point patches, got dtype {x.dtype}")
+        if x.dim() == 3:
+            x = x.unsqueeze(0).expand(self.T, -1, -1, -1)
+        if x.dim() != 4 or x.shape[2] != self.length or x.shape[0] != self.T:
+            raise ValueError(f"x must be [B, {self.length}, P] or [{self.T}, B, {self.length}, P], "
+                             f"got shape {tuple(x.shape)}")
+        return self.embed(x) + self.pos, None
+
+    def features(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Spike tensor after the last block, ``[T, B, N, D]``, and the padding mask (tokens) or None."""
+        reset_states(self)
+        e, mask = self._embed(x)
+        h = self.embed_lif(self.embed_bn(e))
+        if mask is not None:
+            h = h * mask[None, :, :, None].to(h.dtype)
+        for block in self.blocks:
+            h = block(h, mask)
+        return h, mask
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits ``[B, num_classes]`` (time-averaged)."""
+        h, mask = self.features(x)
+        if mask is None:
+            pooled = h.mean(dim=2)
+        else:
+            m = mask[None, :, :, None].to(h.dtype)
+            pooled = (h * m).sum(dim=2) / m.sum(dim=2).clamp_min(1.0)
+        return self.head(pooled).mean(dim=0)
+
+
+def image_to_patches(images: Tensor, patch_size: int) -> Tensor:
+    """Split ``[B, H, W]`` or ``[B, C, H, W]`` images into non-overlapping ``patch_size`` squares.
+
+    Returns ``[B, (H/p)(W/p), C p p]`` in row-major patch order; H and W must be divisible by ``patch_size``.
+    """
+    if not isinstance(images, Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    if images.dim() != 4:
+        raise ValueError(f"images must be [B, H, W] or [B, C, H, W], got shape {tuple(images.shape)}")
+    b, c, h, w = images.shape
+    if not isinstance(patch_size, int) or patch_size < 1 or h % patch_size or w % patch_size:
+        raise ValueError(f"patch_size must be a positive int dividing H={h} and W={w}, got {patch_size!r}")
+    p = patch_size
+    x = images.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(b, (h // p) * (w // p), c * p * p)
+
+
+__all__ = ["FlatBatchNorm", "SpikingSelfAttention", "SpikingMLPBlock", "SpikformerBlock", "Spikformer",
+           "image_to_patches", "shift_time", "DEFAULT_LIF"]

