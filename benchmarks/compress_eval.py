@@ -24,7 +24,7 @@ METHODS = {
               "simhash2048", "sd1-2048", "sd2-2048", "sd3-2048", "population8x4"),
     "minilm": ("float", "int8", "scalar5", "ternary", "thermo4", "sign", "simhash768", "matryoshka",
                "simhash240", "sdg1-240", "sdg2-240", "sdg3-240", "simhash2048", "sd1-2048", "sd2-2048", "sd3-2048",
-               "simhash4096", "sd3-4096", "population8x4"),
+               "simhash8192", "sd2-8192", "sd3-8192", "population8x4"),
 }
 SWEEP = (25, 50, 100)
 

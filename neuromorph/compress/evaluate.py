@@ -155,7 +155,8 @@ def parse_methods(names: Sequence[str], dim: int, seed: int = 0, matryoshka_step
             if not all(p.isdigit() for p in parts):
                 raise ValueError(f"matryoshka prefixes must be ints (matryoshka-48-128-512), got {name!r}")
             prefixes = tuple(int(p) for p in parts) or matryoshka_prefixes(dim)
-            shared = _SharedMatryoshka(prefixes, steps=matryoshka_steps, seed=seed)
+            weights = (3.0,) + (1.0,) * (len(prefixes) - 1)      # emphasise the shortest (32x) prefix
+            shared = _SharedMatryoshka(prefixes, prefix_weights=weights, steps=matryoshka_steps, seed=seed)
             out += [Method(f"matryoshka {m}b", shared.fitter(m)) for m in prefixes]
         elif name.startswith("population"):
             spec = name[10:] or "8x4"

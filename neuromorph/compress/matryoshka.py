@@ -59,7 +59,7 @@ class MatryoshkaBinary(BinaryQuantizer):
     name = "matryoshka"
 
     def __init__(self, prefixes: Sequence[int] = (64, 128, 256, 512), prefix_weights: Sequence[float] | None = None,
-                 steps: int = 400, batch_size: int = 512, lr: float = 5e-3, kl_weight: float = 1.0,
+                 steps: int = 400, batch_size: int = 512, lr: float = 2e-3, kl_weight: float = 1.0,
                  tau: float = 0.05, beta: float = 3.0, init: str = "identity", seed: int = 0,
                  show_progress: bool | None = None) -> None:
         super().__init__()

@@ -2,8 +2,8 @@
 
 Every quantiser follows one interface (:class:`Quantizer`): ``fit(x)`` calibrates on float embeddings
 ``[N, D]``, ``encode(x) -> codes`` (integer tensor), ``decode(codes) -> float [N, D']`` (the vectors whose
-``metric`` -- cosine, Hamming (cosine of +-1 signs) or L1 -- is the method's similarity), ``pack(codes) -> uint8 [N, bytes_per_vector]``
-(the exact stored bytes), ``unpack(packed) -> codes``. ``num_bits`` is the information bits per vector;
+``metric`` -- cosine, Hamming (cosine of +-1 signs), L1 or Euclidean -- is the method's similarity),
+``pack(codes) -> uint8 [N, bytes_per_vector]`` (the exact stored bytes), ``unpack(packed) -> codes``. ``num_bits`` is the information bits per vector;
 ``bytes_per_vector`` the packed storage. Quantisers with ``hamming = True`` store plain bit strings whose
 Hamming distance is the search distance (FAISS binary indexes can search them).
 
@@ -75,7 +75,7 @@ class Quantizer(ABC):
     """Base class: validation, ``dim`` bookkeeping and the storage figures."""
 
     name: str = "quantizer"
-    metric: str = "cosine"      # how decoded vectors are compared: "cosine", "hamming" or "l1"
+    metric: str = "cosine"      # how decoded vectors are compared: "cosine", "hamming", "l1" or "euclidean"
     hamming: bool = False       # packed codes are bit strings searched by Hamming distance
 
     def __init__(self) -> None:

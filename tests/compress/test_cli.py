@@ -18,7 +18,7 @@ def test_compress_cli_prints_the_table_and_writes_files(tmp_path, capsys):
     assert "| float32 | 32.00 | 200 | 1.0x | 100.0 | 100.0 | 100.0 | 100.0 |" in out
     assert "| sign | 1.00 | 7 | 28.6x |" in out
     assert csv_path.read_text().startswith("method,bits_per_dim,bytes_per_vector,ratio,")
-    assert md_path.read_text().count("\n") == 5
+    assert md_path.read_text().count("\n") == 6
 
 
 def test_compress_cli_rejects_bad_options(capsys):
