@@ -20,10 +20,11 @@
 
 namespace {
 
-// Neurons per task: each task owns a contiguous range of neurons and walks time over the whole range
-// (streaming rows, no cache-set conflicts between time steps); at least ~32k element-steps per task so tiny
-// problems stay on one thread.
-inline int64_t grain(int64_t T) { return std::max<int64_t>(64, 32768 / std::max<int64_t>(T, 1)); }
+// Each task owns a contiguous range of neurons, split into blocks of kBlock neurons whose state stays in L1
+// while time is walked over the block (each time row of a block is a contiguous 8 KiB run, prefetch friendly).
+// A task gets at least ~256k element-steps, so small problems stay on one thread (no thread wake-up cost).
+constexpr int64_t kBlock = 2048;
+inline int64_t grain(int64_t T) { return std::max<int64_t>(kBlock, 262144 / std::max<int64_t>(T, 1)); }
 
 template <typename scalar_t, int KIND>
 inline scalar_t surrogate_grad(scalar_t a, scalar_t x) {
@@ -48,11 +49,10 @@ void forward_impl(const scalar_t* __restrict x, const scalar_t* __restrict v0, c
                   const scalar_t* __restrict thr, const scalar_t* __restrict R, scalar_t* __restrict spikes,
                   scalar_t* __restrict sg, scalar_t* __restrict v_pre_out, scalar_t* __restrict u_out,
                   int64_t T, int64_t N, scalar_t a) {
-  at::parallel_for(0, N, grain(T), [&](int64_t lo, int64_t hi) {
-    {
-      const int64_t n = hi - lo;
-      std::vector<scalar_t> u_buf(n);
-      scalar_t* __restrict u = u_buf.data();
+  at::parallel_for(0, N, grain(T), [&](int64_t task_lo, int64_t task_hi) {
+    scalar_t u[kBlock];
+    for (int64_t lo = task_lo; lo < task_hi; lo += kBlock) {
+      const int64_t n = std::min(task_hi, lo + kBlock) - lo;
       for (int64_t j = 0; j < n; ++j) u[j] = v0[lo + j];
       for (int64_t t = 0; t < T; ++t) {
         const int64_t off = t * N + lo;
@@ -82,11 +82,10 @@ void backward_impl(const scalar_t* __restrict g_s, const scalar_t* __restrict g_
                    const scalar_t* __restrict sg, const scalar_t* __restrict spikes,
                    const scalar_t* __restrict v_pre, const scalar_t* __restrict beta, const scalar_t* __restrict R,
                    scalar_t* __restrict gx, int64_t T, int64_t N) {
-  at::parallel_for(0, N, grain(T), [&](int64_t lo, int64_t hi) {
-    {
-      const int64_t n = hi - lo;
-      std::vector<scalar_t> G_buf(n);
-      scalar_t* __restrict G = G_buf.data();
+  at::parallel_for(0, N, grain(T), [&](int64_t task_lo, int64_t task_hi) {
+    scalar_t G[kBlock];
+    for (int64_t lo = task_lo; lo < task_hi; lo += kBlock) {
+      const int64_t n = std::min(task_hi, lo + kBlock) - lo;
       for (int64_t j = 0; j < n; ++j) G[j] = g_u_last[lo + j];
       for (int64_t t = T - 1; t >= 0; --t) {
         const int64_t off = t * N + lo;
