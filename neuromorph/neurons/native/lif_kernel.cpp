@@ -208,13 +208,13 @@ std::tuple<torch::Tensor, bool> compact_binary(torch::Tensor x) {
     const scalar_t* src = xc.data_ptr<scalar_t>();
     uint8_t* dst = out.data_ptr<uint8_t>();
     at::parallel_for(0, n, 1 << 16, [&](int64_t lo, int64_t hi) {
-      bool good = true;
+      int bad = 0;  // v * v == v holds exactly for v in {0, 1} (and is false for NaN)
       for (int64_t i = lo; i < hi; ++i) {
         const scalar_t v = src[i];
-        good &= (v == scalar_t(0)) | (v == scalar_t(1));
+        bad |= static_cast<int>(v * v != v);
         dst[i] = static_cast<uint8_t>(v != scalar_t(0));
       }
-      if (!good) ok = false;
+      if (bad) ok = false;
     });
   });
   return {out, ok.load()};
