@@ -22,6 +22,7 @@ from neuromorph.encoding import rate_encode
 from neuromorph.models import FeedForwardMLP, SpikingMLP, fit, measure_spike_rates
 from neuromorph.utils import seed_everything
 from neuromorph.viz import plot_curves, plot_raster, plot_rate_histogram
+from neuromorph.cli._args import positive_int
 
 ENCODINGS = ("direct", "rate")
 # per-dataset defaults: epochs, hidden widths, time steps, learning rate, dropout
@@ -31,20 +32,13 @@ DEFAULTS = {
 }
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("demo", help="train an SNN and a same-size MLP on digits or MNIST and compare",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=DATASETS, default="digits", help="data set (default: digits)")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="training epochs (digits 10, mnist 12)")
-    p.add_argument("--steps", type=_positive_int, default=None, help="time steps T (digits 8, mnist 10)")
-    p.add_argument("--hidden", type=_positive_int, nargs="+", default=None,
+    p.add_argument("--epochs", type=positive_int, default=None, help="training epochs (digits 10, mnist 12)")
+    p.add_argument("--steps", type=positive_int, default=None, help="time steps T (digits 8, mnist 10)")
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=None,
                    help="hidden layer widths (digits 128, mnist 800)")
     p.add_argument("--encoding", choices=ENCODINGS, default="direct",
                    help="input coding: constant input current (direct) or Bernoulli rate spikes")
@@ -53,11 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--beta", type=float, default=0.9, help="LIF membrane decay")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (digits 2e-3, mnist 1e-3)")
     p.add_argument("--dropout", type=float, default=None, help="dropout after hidden layers (digits 0, mnist 0.2)")
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="batch size (digits 64, mnist 128)")
-    p.add_argument("--train-limit", type=_positive_int, default=None, help="use only the first N training examples")
-    p.add_argument("--test-limit", type=_positive_int, default=None, help="use only the first N test examples")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (digits 64, mnist 128)")
+    p.add_argument("--train-limit", type=positive_int, default=None, help="use only the first N training examples")
+    p.add_argument("--test-limit", type=positive_int, default=None, help="use only the first N test examples")
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--threads", type=_positive_int, default=1,
+    p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default 1: fastest for these small layers on a shared machine)")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="folder for PNGs (default runs/demo)")
     p.set_defaults(func=run)

@@ -24,28 +24,22 @@ from neuromorph.models.evolvable import EvolutionConfig, evolve, make_task
 from neuromorph.models.genome import MutationConfig
 from neuromorph.utils import seed_everything
 from neuromorph.viz import plot_curves
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+from neuromorph.cli._args import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evolve", help="evolve a spiking network (mutation, (mu+lambda) selection, pruning)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", choices=("digits", "xor"), default="digits", help="task (default digits)")
-    p.add_argument("--generations", type=_positive_int, default=100, help="generations (default 100)")
-    p.add_argument("--mu", type=_positive_int, default=10, help="parents kept per generation (default 10)")
-    p.add_argument("--lam", type=_positive_int, default=30, help="children per generation (default 30)")
+    p.add_argument("--generations", type=positive_int, default=100, help="generations (default 100)")
+    p.add_argument("--mu", type=positive_int, default=10, help="parents kept per generation (default 10)")
+    p.add_argument("--lam", type=positive_int, default=30, help="children per generation (default 30)")
     p.add_argument("--connect-prob", type=float, default=None,
                    help="initial input->output connection probability (digits 1.0, xor 0.5)")
     p.add_argument("--size-penalty", type=float, default=0.0, help="fitness penalty per enabled synapse")
     p.add_argument("--prune-eps", type=float, default=0.05, help="synapses with |w| below this are pruned")
     p.add_argument("--seed", type=int, default=0, help="random seed (the run is deterministic given it)")
-    p.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--out", type=Path, default=Path("runs/evolve"), help="output folder")
     p.set_defaults(func=run)
 

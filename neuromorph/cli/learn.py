@@ -8,13 +8,7 @@
 from __future__ import annotations
 
 import argparse
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}")
-    return value
+from neuromorph.cli._args import positive_int
 
 
 def _run_online(args: argparse.Namespace) -> int:
@@ -76,31 +70,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     online = modes.add_parser("online", help="online (eligibility traces) vs BPTT on digits / MNIST")
     online.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
     online.add_argument("--mode", choices=("both", "online", "bptt"), default="both")
-    online.add_argument("--steps", type=_positive_int, default=25, help="time steps T of the rate code")
-    online.add_argument("--hidden", type=_positive_int, default=128)
-    online.add_argument("--epochs", type=_positive_int, default=10)
-    online.add_argument("--batch-size", type=_positive_int, default=64)
+    online.add_argument("--steps", type=positive_int, default=25, help="time steps T of the rate code")
+    online.add_argument("--hidden", type=positive_int, default=128)
+    online.add_argument("--epochs", type=positive_int, default=10)
+    online.add_argument("--batch-size", type=positive_int, default=64)
     online.add_argument("--lr", type=float, default=2e-3)
-    online.add_argument("--train-subset", type=_positive_int, default=None)
-    online.add_argument("--test-subset", type=_positive_int, default=None)
+    online.add_argument("--train-subset", type=positive_int, default=None)
+    online.add_argument("--test-subset", type=positive_int, default=None)
     online.set_defaults(func=_run_online)
 
     cart = modes.add_parser("cartpole", help="spiking actor-critic with three-factor eligibility traces")
-    cart.add_argument("--episodes", type=_positive_int, default=600, help="episode budget")
+    cart.add_argument("--episodes", type=positive_int, default=600, help="episode budget")
     cart.add_argument("--env", default="CartPole-v0")
     cart.add_argument("--target", type=float, default=195.0)
-    cart.add_argument("--sim-steps", type=_positive_int, default=6)
-    cart.add_argument("--hidden", type=_positive_int, default=64)
+    cart.add_argument("--sim-steps", type=positive_int, default=6)
+    cart.add_argument("--hidden", type=positive_int, default=64)
     cart.add_argument("--no-stop", action="store_true", help="keep training after reaching the target")
     cart.set_defaults(func=_run_cartpole)
 
     stdp = modes.add_parser("stdp", help="unsupervised STDP + winner-take-all on digits, linear readout")
-    stdp.add_argument("--neurons", type=_positive_int, default=100)
-    stdp.add_argument("--steps", type=_positive_int, default=30)
-    stdp.add_argument("--epochs", type=_positive_int, default=2)
+    stdp.add_argument("--neurons", type=positive_int, default=100)
+    stdp.add_argument("--steps", type=positive_int, default=30)
+    stdp.add_argument("--epochs", type=positive_int, default=2)
     stdp.add_argument("--prune", type=float, default=0.5, help="fraction of synapses pruned by activity")
     stdp.set_defaults(func=_run_stdp)
 
     for sub in (online, cart, stdp):
         sub.add_argument("--seed", type=int, default=0)
-        sub.add_argument("--threads", type=_positive_int, default=1)
+        sub.add_argument("--threads", type=positive_int, default=1)

@@ -23,25 +23,19 @@ import torch
 from neuromorph.models.lsm import FEATURES, LiquidStateMachine, RidgeReadout, digits_rows, split_indices
 from neuromorph.utils import seed_everything
 from neuromorph.viz import firing_rates, plot_raster, plot_rate_histogram
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+from neuromorph.cli._args import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("lsm", help="liquid state machine + ridge readout on digits shown row by row",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--neurons", type=_positive_int, default=1000, help="central reservoir size N (default 1000)")
-    p.add_argument("--k", type=_positive_int, default=100, help="recurrent synapses per neuron (default 100)")
-    p.add_argument("--hold", type=_positive_int, default=4, help="steps each image row is held (default 4)")
+    p.add_argument("--neurons", type=positive_int, default=1000, help="central reservoir size N (default 1000)")
+    p.add_argument("--k", type=positive_int, default=100, help="recurrent synapses per neuron (default 100)")
+    p.add_argument("--hold", type=positive_int, default=4, help="steps each image row is held (default 4)")
     p.add_argument("--tau", type=float, default=20.0, help="membrane time constant in steps (default 20)")
     p.add_argument("--input-weight", type=float, default=1.0, help="input projection scale (default 1)")
     p.add_argument("--groups", type=int, default=0, help="cortical groups feeding the reservoir (default 0)")
-    p.add_argument("--group-size", type=_positive_int, default=250, help="neurons per group (default 250)")
+    p.add_argument("--group-size", type=positive_int, default=250, help="neurons per group (default 250)")
     p.add_argument("--no-split-inputs", action="store_true",
                    help="with groups: every group sees all 8 input channels (default: group g sees channels "
                         "c with c %% groups == g)")
@@ -49,10 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with groups: also project the input straight onto the central reservoir")
     p.add_argument("--features", choices=FEATURES, default="samples",
                    help="readout features: traces at each row end (samples), mean, final or both")
-    p.add_argument("--images", type=_positive_int, default=None,
+    p.add_argument("--images", type=positive_int, default=None,
                    help="use only the first N of the 1797 images (quick runs)")
     p.add_argument("--seed", type=int, default=0, help="network and split seed")
-    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--out", type=Path, default=Path("runs/lsm"), help="output folder for PNGs and JSON")
     p.set_defaults(func=run)
 

@@ -100,6 +100,16 @@ def _lif_kwargs(beta: float, threshold: float, surrogate: str | Surrogate, reset
                 learn_threshold=learn_threshold, detach_reset=detach_reset)
 
 
+def _check_sizes(sizes: Sequence[int], dropout: float) -> list[int]:
+    """Validate the layer widths and dropout shared by the MLP constructors."""
+    sizes = list(sizes)
+    if len(sizes) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise ValueError(f"sizes must list at least two positive ints, got {sizes!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    return sizes
+
+
 class SpikingMLP(_SpikingNet):
     """``sizes[0] -> sizes[1] -> ... -> sizes[-1]`` of Linear + LIF layers with a rate or membrane readout.
 
@@ -122,12 +132,7 @@ class SpikingMLP(_SpikingNet):
                  detach_reset: bool = False, readout_beta: float = 0.9, dropout: float = 0.0,
                  stateful: bool = False) -> None:
         super().__init__(num_steps, readout, stateful)
-        sizes = list(sizes)
-        if len(sizes) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
-            raise ValueError(f"sizes must list at least two positive ints, got {sizes!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        self.sizes = sizes
+        self.sizes = sizes = _check_sizes(sizes, dropout)
         kw = _lif_kwargs(beta, threshold, surrogate, reset_mode, learn_beta, learn_threshold, detach_reset)
         per_neuron = learn_beta or learn_threshold
         self.hidden = nn.ModuleList(SpikeLinear(a, b) for a, b in zip(sizes[:-2], sizes[1:-1]))
@@ -223,12 +228,7 @@ class FeedForwardMLP(nn.Module):
 
     def __init__(self, sizes: Sequence[int], dropout: float = 0.0) -> None:
         super().__init__()
-        sizes = list(sizes)
-        if len(sizes) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
-            raise ValueError(f"sizes must list at least two positive ints, got {sizes!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        self.sizes = sizes
+        self.sizes = sizes = _check_sizes(sizes, dropout)
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-2], sizes[1:-1]):
             layers += [nn.Linear(a, b), nn.ReLU()]

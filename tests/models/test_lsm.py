@@ -15,12 +15,7 @@ from neuromorph.models.reservoir import (ReservoirParams, build_connectivity, de
                                          init_state, make_synapses, propagate, reservoir_step)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _random_synapses(n: int = 60, m: int = 400, seed: int = 0, scale: float | None = None):
