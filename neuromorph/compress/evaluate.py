@@ -248,14 +248,10 @@ class Row:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def _timed(fn: Callable[[], np.ndarray], repeats: int = 1) -> tuple[np.ndarray, float]:
-    best, out = math.inf, None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    assert out is not None
-    return out, best
+def _timed(fn: Callable[[], np.ndarray]) -> tuple[np.ndarray, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
 
 
 def evaluate(data: EvalData, methods: Sequence[Method], k: int = 10, num_queries: int = 1000,
@@ -308,7 +304,8 @@ def evaluate(data: EvalData, methods: Sequence[Method], k: int = 10, num_queries
             db_codes = quant.encode(db)
             packed = quant.pack(db_codes)
             if packed.shape[1] != quant.bytes_per_vector:
-                raise RuntimeError(f"{method.label}: packed {packed.shape[1]} bytes, reported {quant.bytes_per_vector}")
+                raise RuntimeError(f"{method.label}: packed {packed.shape[1]} bytes, "
+                                   f"reported {quant.bytes_per_vector}")
             db_dec, db_metric = quant.decode(db_codes), quant.metric
             wq = quant if data.same else method.fit(words.vectors)
             word_dec = db_dec if data.same else wq.decode(wq.encode(words.vectors))
@@ -327,14 +324,17 @@ def evaluate(data: EvalData, methods: Sequence[Method], k: int = 10, num_queries
             index = BinaryIndex(8 * packed.shape[1], kind=index_kind).add(packed)
             qpacked = packed[qids]
             found, secs = _timed(lambda: index.search(qpacked, k + 1)[1])
-            kk = rescore_factor * k
-            cand, secs_r = _timed(lambda: rescore(db[qids], rescore_db, _drop_self(
-                index.search(qpacked, kk + 1)[1], qids, kk), k))
+
+            def rescored(factor: int) -> np.ndarray:
+                kf = min(factor * k, n - 1)
+                cand = _drop_self(index.search(qpacked, kf + 1)[1], qids, kf)
+                return rescore(db[qids], rescore_db, cand, k)
+
+            cand, secs_r = _timed(lambda: rescored(rescore_factor))
             metrics["recall_rescored"] = recall_at_k(cand, truth, k)
             metrics["qps_rescored"] = num_queries / secs_r
             for f in extra_rescore_factors:
-                ids_f = _drop_self(index.search(qpacked, min(f * k + 1, n))[1], qids, f * k)
-                metrics[f"recall_rescored_x{f}"] = recall_at_k(rescore(db[qids], rescore_db, ids_f, k), truth, k)
+                metrics[f"recall_rescored_x{f}"] = recall_at_k(rescored(f), truth, k)
         elif quant.metric in ("l1", "euclidean"):
             p = 1.0 if quant.metric == "l1" else 2.0
             found, secs = _timed(lambda: distance_search(db_dec[qids], db_dec, k + 1, p=p))

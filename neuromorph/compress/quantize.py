@@ -3,9 +3,10 @@
 Every quantiser follows one interface (:class:`Quantizer`): ``fit(x)`` calibrates on float embeddings
 ``[N, D]``, ``encode(x) -> codes`` (integer tensor), ``decode(codes) -> float [N, D']`` (the vectors whose
 ``metric`` -- cosine, Hamming (cosine of +-1 signs), L1 or Euclidean -- is the method's similarity),
-``pack(codes) -> uint8 [N, bytes_per_vector]`` (the exact stored bytes), ``unpack(packed) -> codes``. ``num_bits`` is the information bits per vector;
-``bytes_per_vector`` the packed storage. Quantisers with ``hamming = True`` store plain bit strings whose
-Hamming distance is the search distance (FAISS binary indexes can search them).
+``pack(codes) -> uint8 [N, bytes_per_vector]`` (the exact stored bytes), ``unpack(packed) -> codes``.
+``num_bits`` is the information bits per vector; ``bytes_per_vector`` the packed storage. Quantisers with
+``hamming = True`` store plain bit strings whose Hamming distance is the search distance (FAISS binary
+indexes can search them).
 
 Formulas (``x`` one embedding, ``mu`` the calibration mean when centring is on):
 

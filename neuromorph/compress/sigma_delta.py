@@ -20,8 +20,8 @@ with ``c_j = prod_{l != j} n_l / (n_l - n_j)``, so ``sum c = 1``, ``sum c n = 0`
 ``1 - h(z)`` has an ``r``-fold zero at ``z = 1``). If ``|y_i| <= 2 - ||h||_1`` then ``|v_i| <= 1`` for all ``i``.
 
 Distance estimate (Gaussian frame): the ``m`` bits are cut into ``p = m / lambda`` blocks of length
-``lambda``; block ``b`` is condensed with weights ``w`` (coefficients of ``(1 + z + ... + z^k)^r``, ``k = floor((lambda - 1) / r)``,
-zero-padded to ``lambda``: ones for ``r = 1``, triangular for ``r = 2``)::
+``lambda``; block ``b`` is condensed with weights ``w`` (coefficients of ``(1 + z + ... + z^k)^r``,
+``k = floor((lambda - 1) / r)``, zero-padded to ``lambda``: ones for ``r = 1``, triangular for ``r = 2``)::
 
     V = sqrt(pi/2) (I_p kron w) / (p ||w||_2),      ||x - x'||_2  ~  ||V (q - q')||_1 / alpha.
 
