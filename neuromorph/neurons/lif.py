@@ -34,6 +34,7 @@ from neuromorph.neurons import native as _native
 from neuromorph.neurons._reduce import reduce_to
 from neuromorph.neurons.base import SpikingModule
 from neuromorph.neurons.parametrize import Decay, Positive
+from neuromorph.synapses.compact import tag_compact_spikes
 from neuromorph.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
 from neuromorph.surrogate import get_surrogate
 
@@ -147,19 +148,21 @@ class _LIFSequence(torch.autograd.Function):
             outs = ctx.native.lif_forward(
                 x.contiguous(), _flat(v0, step, x.dtype), _flat(beta_c, step, x.dtype), _flat(thr_c, step, x.dtype),
                 _flat(R, step, x.dtype), _RESET_CODE[reset], kind, float(getattr(surrogate, arg)), need_trace)
-            spikes, sg, u = outs[0], outs[1], outs[2].reshape(step)
-            v_pre = outs[3] if need_trace else None
+            spikes, sg, u, spikes_u8 = outs[0], outs[1], outs[2].reshape(step), outs[3]
+            v_pre = outs[4] if need_trace else None
+            ctx.mark_non_differentiable(spikes_u8)
         else:
+            spikes_u8 = None
             spikes, v_pre, u = _forward_torch(x, v0, beta_c, thr_c, R, reset)
             if need_trace:
                 sg = surrogate.derivative_(v_pre - thr_c)
             else:  # v_pre is not needed by backward: turn it into the surrogate derivative in place
                 sg, v_pre = surrogate.derivative_(v_pre.sub_(thr_c)), None
         ctx.save_for_backward(sg, v_pre, spikes if need_trace else None, v0, beta, threshold)
-        return spikes, u
+        return spikes, u, spikes_u8
 
     @staticmethod
-    def backward(ctx, g_spikes: Tensor, g_u_last: Tensor):  # type: ignore[override]
+    def backward(ctx, g_spikes: Tensor, g_u_last: Tensor, _g_u8: Tensor | None):  # type: ignore[override]
         sg, v_pre, spikes, v0, beta, threshold = ctx.saved_tensors
         reset, penalty, detach_reset = ctx.reset, ctx.penalty, ctx.detach_reset
         dtype = g_spikes.dtype
@@ -214,8 +217,11 @@ def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: S
         raise ValueError(f"reset must be one of {RESETS}, got {params.reset!r}")
     if x_seq.shape[0] == 0:
         raise ValueError("x_seq must contain at least one time step, got T=0")
-    spikes, v = _LIFSequence.apply(x_seq, state.v, params.beta, params.threshold, surrogate,
-                                   params.reset, float(params.refractory_penalty), bool(params.detach_reset))
+    spikes, v, spikes_u8 = _LIFSequence.apply(x_seq, state.v, params.beta, params.threshold, surrogate,
+                                              params.reset, float(params.refractory_penalty),
+                                              bool(params.detach_reset))
+    if spikes_u8 is not None:  # the compiled kernel also wrote the spikes as bytes: SpikeLinear stores those
+        tag_compact_spikes(spikes, spikes_u8)
     return spikes, LIFState(v, state.last_spikes)
 
 

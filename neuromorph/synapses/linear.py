@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from neuromorph.synapses.compact import tagged_compact_spikes
+
 
 _CHUNK_ROWS = 2048  # rows per chunk when checking / widening the compact input (bounds transient memory)
 
@@ -22,6 +24,9 @@ def _compact(x: Tensor) -> tuple[Tensor, bool]:
     A leaf input such as a data batch is referenced, not copied: its owner keeps it alive anyway."""
     if not x.is_floating_point() or x.numel() == 0 or x.grad_fn is None:
         return x, False
+    tagged = tagged_compact_spikes(x)
+    if tagged is not None:  # written by the LIF kernel together with the spikes
+        return tagged, True
     if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
         from neuromorph.neurons import native
 

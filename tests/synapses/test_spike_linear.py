@@ -47,3 +47,37 @@ def test_leaf_inputs_are_referenced_not_copied():
     x = (torch.rand(4, 6) < 0.5).float()
     _, saved = _saved_bytes(lambda: layer(x))
     assert saved == x.numel() * 4 + layer.weight.numel() * 4
+
+
+def test_lif_spikes_reach_spike_linear_as_bytes_with_identical_gradients():
+    from neuromorph import LIF
+    from neuromorph.neurons import native
+    from neuromorph.synapses.compact import tagged_compact_spikes
+
+    torch.manual_seed(1)
+    x = (torch.randn(6, 4, 9) + 0.8).requires_grad_()
+    spikes = LIF()(x)
+    if native.load() is not None:
+        tagged = tagged_compact_spikes(spikes)
+        assert tagged is not None and tagged.dtype == torch.uint8 and torch.equal(tagged.float(), spikes)
+    layer, ref = SpikeLinear(9, 3), nn.Linear(9, 3)
+    ref.load_state_dict(layer.state_dict())
+    out, saved = _saved_bytes(lambda: layer(spikes))
+    assert saved == spikes.numel() + layer.weight.numel() * 4
+    g_new = torch.autograd.grad(out.square().sum(), [x, layer.weight])
+    g_ref = torch.autograd.grad(ref(LIF()(x)).square().sum(), [x, ref.weight])
+    for a, b in zip(g_new, g_ref):
+        torch.testing.assert_close(a, b)
+
+
+def test_in_place_change_invalidates_the_byte_copy():
+    from neuromorph import LIF
+    from neuromorph.synapses.compact import tagged_compact_spikes
+
+    spikes = LIF()(torch.full((3, 2, 4), 1.5, requires_grad=True) * 1.0)
+    assert spikes.grad_fn is not None
+    spikes.mul_(2.0)
+    assert tagged_compact_spikes(spikes) is None
+    layer = SpikeLinear(4, 2)
+    _, saved = _saved_bytes(lambda: layer(spikes))
+    assert saved == spikes.numel() * 4 + layer.weight.numel() * 4  # {0, 2} is not binary: kept as float

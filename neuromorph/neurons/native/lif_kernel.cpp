@@ -47,7 +47,7 @@ inline scalar_t surrogate_grad(scalar_t a, scalar_t x) {
 template <typename scalar_t, int KIND, int RESET, bool KEEP>
 void forward_impl(const scalar_t* __restrict x, const scalar_t* __restrict v0, const scalar_t* __restrict beta,
                   const scalar_t* __restrict thr, const scalar_t* __restrict R, scalar_t* __restrict spikes,
-                  scalar_t* __restrict sg, scalar_t* __restrict v_pre_out, scalar_t* __restrict u_out,
+                  uint8_t* __restrict spikes_u8, scalar_t* __restrict sg, scalar_t* __restrict v_pre_out, scalar_t* __restrict u_out,
                   int64_t T, int64_t N, scalar_t a) {
   at::parallel_for(0, N, grain(T), [&](int64_t task_lo, int64_t task_hi) {
     scalar_t u[kBlock];
@@ -61,6 +61,7 @@ void forward_impl(const scalar_t* __restrict x, const scalar_t* __restrict v0, c
           const scalar_t d = vp - thr[lo + j];
           const scalar_t s = d >= 0 ? scalar_t(1) : scalar_t(0);
           spikes[off + j] = s;
+          spikes_u8[off + j] = static_cast<uint8_t>(d >= 0);
           sg[off + j] = surrogate_grad<scalar_t, KIND>(a, d);
           if constexpr (KEEP) v_pre_out[off + j] = vp;
           if constexpr (RESET == 0) {
@@ -112,9 +113,11 @@ void backward_impl(const scalar_t* __restrict g_s, const scalar_t* __restrict g_
 
 template <typename scalar_t, int KIND>
 void forward_reset(int reset, bool keep, const scalar_t* x, const scalar_t* v0, const scalar_t* beta,
-                   const scalar_t* thr, const scalar_t* R, scalar_t* spikes, scalar_t* sg, scalar_t* v_pre,
+                   const scalar_t* thr, const scalar_t* R, scalar_t* spikes, uint8_t* spikes_u8, scalar_t* sg,
+                   scalar_t* v_pre,
                    scalar_t* u, int64_t T, int64_t N, scalar_t a) {
-#define NM_FWD(RS, KP) forward_impl<scalar_t, KIND, RS, KP>(x, v0, beta, thr, R, spikes, sg, v_pre, u, T, N, a)
+#define NM_FWD(RS, KP) \
+  forward_impl<scalar_t, KIND, RS, KP>(x, v0, beta, thr, R, spikes, spikes_u8, sg, v_pre, u, T, N, a)
   if (reset == 0) { if (keep) NM_FWD(0, true); else NM_FWD(0, false); }
   else if (reset == 1) { if (keep) NM_FWD(1, true); else NM_FWD(1, false); }
   else { if (keep) NM_FWD(2, true); else NM_FWD(2, false); }
@@ -123,13 +126,14 @@ void forward_reset(int reset, bool keep, const scalar_t* x, const scalar_t* v0, 
 
 template <typename scalar_t>
 void forward_dispatch(int kind, int reset, bool keep, const scalar_t* x, const scalar_t* v0, const scalar_t* beta,
-                      const scalar_t* thr, const scalar_t* R, scalar_t* spikes, scalar_t* sg, scalar_t* v_pre,
+                      const scalar_t* thr, const scalar_t* R, scalar_t* spikes, uint8_t* spikes_u8, scalar_t* sg,
+                      scalar_t* v_pre,
                       scalar_t* u, int64_t T, int64_t N, scalar_t a) {
   switch (kind) {
-    case 0: forward_reset<scalar_t, 0>(reset, keep, x, v0, beta, thr, R, spikes, sg, v_pre, u, T, N, a); break;
-    case 1: forward_reset<scalar_t, 1>(reset, keep, x, v0, beta, thr, R, spikes, sg, v_pre, u, T, N, a); break;
-    case 2: forward_reset<scalar_t, 2>(reset, keep, x, v0, beta, thr, R, spikes, sg, v_pre, u, T, N, a); break;
-    default: forward_reset<scalar_t, 3>(reset, keep, x, v0, beta, thr, R, spikes, sg, v_pre, u, T, N, a);
+    case 0: forward_reset<scalar_t, 0>(reset, keep, x, v0, beta, thr, R, spikes, spikes_u8, sg, v_pre, u, T, N, a); break;
+    case 1: forward_reset<scalar_t, 1>(reset, keep, x, v0, beta, thr, R, spikes, spikes_u8, sg, v_pre, u, T, N, a); break;
+    case 2: forward_reset<scalar_t, 2>(reset, keep, x, v0, beta, thr, R, spikes, spikes_u8, sg, v_pre, u, T, N, a); break;
+    default: forward_reset<scalar_t, 3>(reset, keep, x, v0, beta, thr, R, spikes, spikes_u8, sg, v_pre, u, T, N, a);
   }
 }
 
@@ -164,6 +168,7 @@ std::vector<torch::Tensor> lif_forward(torch::Tensor x, torch::Tensor v0, torch:
   const int64_t T = x.size(0);
   const int64_t N = x.numel() / T;
   auto spikes = torch::empty_like(x);
+  auto spikes_u8 = torch::empty(x.sizes(), x.options().dtype(torch::kUInt8));
   auto sg = torch::empty_like(x);
   auto v_pre = keep_v_pre ? torch::empty_like(x) : torch::Tensor();
   auto u = torch::empty({N}, x.options());
@@ -173,11 +178,12 @@ std::vector<torch::Tensor> lif_forward(torch::Tensor x, torch::Tensor v0, torch:
                                x.data_ptr<scalar_t>(), full_param<scalar_t>(v0, N, s0),
                                full_param<scalar_t>(beta, N, s1), full_param<scalar_t>(thr, N, s2),
                                full_param<scalar_t>(R, N, s3), spikes.data_ptr<scalar_t>(),
+                               spikes_u8.data_ptr<uint8_t>(),
                                sg.data_ptr<scalar_t>(), keep_v_pre ? v_pre.data_ptr<scalar_t>() : nullptr,
                                u.data_ptr<scalar_t>(), T, N, static_cast<scalar_t>(a));
   });
-  if (keep_v_pre) return {spikes, sg, u, v_pre};
-  return {spikes, sg, u};
+  if (keep_v_pre) return {spikes, sg, u, spikes_u8, v_pre};
+  return {spikes, sg, u, spikes_u8};
 }
 
 torch::Tensor lif_backward(torch::Tensor g_s, torch::Tensor g_u_last, torch::Tensor sg, torch::Tensor spikes,

@@ -1,0 +1,25 @@
+"""Byte copies of spike tensors, handed from a spiking layer to the synapses that consume its spikes.
+
+The compiled LIF kernel writes every spike twice: as float (the layer's output) and as ``uint8``. It tags
+the float output with the byte copy and the output's autograd version counter; :class:`SpikeLinear` stores
+the byte copy for its backward instead of converting the spikes again. The tag is ignored when the tensor was
+modified in place since (its version counter moved on).
+"""
+from __future__ import annotations
+
+from torch import Tensor
+
+_ATTR = "_neuromorph_spikes_u8"
+
+
+def tag_compact_spikes(spikes: Tensor, spikes_u8: Tensor) -> None:
+    """Attach ``spikes_u8`` (same shape, 0/1 bytes) to ``spikes``."""
+    setattr(spikes, _ATTR, (spikes_u8, spikes._version))
+
+
+def tagged_compact_spikes(x: Tensor) -> Tensor | None:
+    """The byte copy attached to ``x`` by :func:`tag_compact_spikes`, if still valid."""
+    tag = getattr(x, _ATTR, None)
+    if tag is None or tag[1] != x._version or tag[0].shape != x.shape:
+        return None
+    return tag[0]
