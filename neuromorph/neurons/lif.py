@@ -12,15 +12,18 @@ With ``detach_reset=True`` the ``s_t`` inside the reset term is treated as a con
 ``refractory_penalty > 0`` gives the classic "refractory" LIF: a spike removes the threshold plus an extra
 penalty, so the neuron needs extra input before it can fire again.
 
-:func:`lif_sequence` runs ``T`` steps in one call of a custom autograd Function. Forward writes every step
-into preallocated buffers (3 tensor ops per step, no autograd graph); the surrogate derivative is evaluated
-for all steps at once afterwards. Backward runs the adjoint recurrence
+:func:`lif_sequence` runs ``T`` steps in one call of a custom autograd Function, on one of two backends with
+identical results: on CPU (float32/64, built-in surrogates) the compiled kernel of
+:mod:`neuromorph.neurons.native` walks time per block of neurons in one pass, writing the spikes (also as a
+byte copy for :class:`~neuromorph.synapses.SpikeLinear`) and the surrogate derivative; elsewhere torch ops
+write every step into preallocated buffers (3 ops per step, no autograd graph) and the surrogate derivative
+is evaluated for all steps at once afterwards. Backward runs the adjoint recurrence
 
     g_vpre_t = g_s_t * sg_t + c_t * beta * g_vpre_{t+1}
 
 with ``sg_t = surrogate'(v_pre_t - threshold)`` and ``c_t`` the reset Jacobian (``1 - R sg_t`` for a subtract
-reset with ``R = threshold + penalty``, ``1`` when detached; ``1 - s_t - v_pre_t sg_t`` for a zero reset), one
-fused op per step. It stores ``sg`` (and ``v_pre``/spikes only when beta/threshold need gradients or the
+reset with ``R = threshold + penalty``, ``1`` when detached; ``1 - s_t - v_pre_t sg_t`` for a zero reset), in
+one pass (compiled) or one fused op per step (torch ops). It stores ``sg`` (and ``v_pre``/spikes only when beta/threshold need gradients or the
 reset is "zero"), instead of an autograd graph of every step.
 """
 from __future__ import annotations
