@@ -14,6 +14,8 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from neuromorph.neurons._reduce import reduce_to
+
 StepFn = Callable[[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]], tuple[Tensor, tuple[Tensor, ...]]]
 
 
@@ -59,8 +61,6 @@ class _Recompute(torch.autograd.Function):
                     g = next(it)
                     if g is not None:
                         g_params[i] += g
-        from neuromorph.neurons._reduce import reduce_to
-
         g_init = [reduce_to(g, shape) for g, shape in zip(g_state, ctx.init_shapes)]
         return (None, None, g_x, *g_init, *g_params)
 

@@ -46,7 +46,7 @@ def _compact(x: Tensor) -> tuple[Tensor, bool]:
 
 
 def _weight_grad(g2: Tensor, saved: Tensor, dtype: torch.dtype) -> Tensor:
-    """``g2^T x`` with ``x`` widened chunk by chunk from its compact storage."""
+    """``g2^T x``, ``x`` read chunk by chunk (a compact uint8 input is widened one chunk at a time)."""
     x2 = saved.reshape(-1, saved.shape[-1])
     out = None
     for start in range(0, x2.shape[0], _CHUNK_ROWS * 4):
@@ -59,8 +59,7 @@ class _SpikeLinearFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # type: ignore[override]
         out = nn.functional.linear(x, weight, bias)
-        saved, ctx.binary = _compact(x) if ctx.needs_input_grad[1] else (None, False)
-        ctx.x_dtype = x.dtype
+        saved = _compact(x)[0] if ctx.needs_input_grad[1] else None
         ctx.has_bias = bias is not None
         ctx.save_for_backward(saved, weight)
         return out
@@ -73,10 +72,7 @@ class _SpikeLinearFn(torch.autograd.Function):
             g_x = g.matmul(weight.to(g.dtype))
         g2 = g.reshape(-1, g.shape[-1])
         if ctx.needs_input_grad[1]:
-            if ctx.binary:
-                g_w = _weight_grad(g2, saved, g.dtype).to(weight.dtype)
-            else:
-                g_w = g2.t().matmul(saved.reshape(-1, saved.shape[-1]).to(g.dtype)).to(weight.dtype)
+            g_w = _weight_grad(g2, saved, g.dtype).to(weight.dtype)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             g_b = g2.sum(0)
         return g_x, g_w, g_b

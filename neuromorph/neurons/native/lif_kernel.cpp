@@ -213,14 +213,18 @@ std::tuple<torch::Tensor, bool> compact_binary(torch::Tensor x) {
   AT_DISPATCH_FLOATING_TYPES(xc.scalar_type(), "compact_binary", [&] {
     const scalar_t* src = xc.data_ptr<scalar_t>();
     uint8_t* dst = out.data_ptr<uint8_t>();
-    at::parallel_for(0, n, 1 << 16, [&](int64_t lo, int64_t hi) {
-      int bad = 0;  // v * v == v holds exactly for v in {0, 1} (and is false for NaN)
-      for (int64_t i = lo; i < hi; ++i) {
-        const scalar_t v = src[i];
-        bad |= static_cast<int>(v * v != v);
-        dst[i] = static_cast<uint8_t>(v != scalar_t(0));
+    at::parallel_for(0, n, 1 << 16, [&](int64_t task_lo, int64_t task_hi) {
+      // blocks of 16k elements; stop as soon as any thread has seen a non-binary value
+      for (int64_t lo = task_lo; lo < task_hi && ok.load(std::memory_order_relaxed); lo += 1 << 14) {
+        const int64_t hi = std::min(task_hi, lo + (1 << 14));
+        int bad = 0;  // v * v == v holds exactly for v in {0, 1} (and is false for NaN)
+        for (int64_t i = lo; i < hi; ++i) {
+          const scalar_t v = src[i];
+          bad |= static_cast<int>(v * v != v);
+          dst[i] = static_cast<uint8_t>(v != scalar_t(0));
+        }
+        if (bad) ok = false;
       }
-      if (bad) ok = false;
     });
   });
   return {out, ok.load()};
