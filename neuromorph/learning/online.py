@@ -1,74 +1,211 @@
-"""Online gradient learning with eligibility traces (OTTT / e-prop family), and a BPTT switch.
+"""Online learning with eligibility traces (OTTT / e-prop family) for any model, without an autograd graph
+through time.
 
-Online mode runs the model one time step at a time (``step_mode="single"``). At every step
+**The gradient.** For a loss ``L = sum_t L_t(out_t)`` every neuron layer learns from the *current* step's
+learning signal, and temporal credit is carried forward by eligibility traces instead of backward through
+time. With ``g_t = dL_t/d out_t`` arriving at a neuron layer whose state is held fixed (detached):
 
-1. each LIF-family layer starts from its state **detached** from the graph, with its eligibility traces
-   re-attached as gradient-only terms (forward value unchanged)::
+    neuron input:      dL/dI_t   = g_t * d_out_t             (d_out = surrogate'(u_t); 1 for integrators)
+    neuron parameter:  dL/dp    += sum g_t * d_out_t * du_t/dp     (the neuron's hand-written eligibility rule)
+    synapse I = A(W) x + b:  dL/dW += (dL/dI_t) x_hat_t^T,   dL/db += c_hat_t sum dL/dI_t,   dL/dx_t = A^T dL/dI_t
+    x_hat: the presynaptic input pushed through the neuron's input filter cascade (decays
+           ``neuron.input_decays()``): z0_t = x_t, zk_t = lambda_k zk_{t-1} + z(k-1)_t; c_hat the same driven by 1.
 
-       h'_{t-1} = h_{t-1} + sum_p e^{h,p}_{t-1} (p - stopgrad(p))        (so d h'_{t-1} / d p = e^{h,p}_{t-1})
+This equals exact BPTT whenever the leak is the only temporal path: one synaptic layer into a neuron with
+``reset="none"`` or a detached reset (``detach_reset=True``), scalar decays; elsewhere it is the OTTT / e-prop
+approximation (deeper layers get the learning signal of the current step only; spike and reset paths through
+time are dropped). ``tests/learning`` checks it against :mod:`neuromorph.learning.online_reference` (one
+autograd graph per step, the definition) in every case and against BPTT in the exact ones, in float64.
 
-2. each affine synapse (``nn.Linear``, ``nn.Conv*``) feeding such a layer computes the ordinary output
-   ``I_t = W x_t + b`` but routes the weight gradient through its presynaptic trace::
+**No graph through time.** The model runs in chunks of ``K`` steps (``[K, B, ...]``, multi-step mode). Each
+neuron layer runs its ``online_sequence`` (the fused kernel when no neuron parameter is learned, else its
+eligibility rule) under ``torch.no_grad``, and each synapse keeps its presynaptic traces, both carried from
+chunk to chunk; the Functions below hand autograd only *instantaneous* derivatives, so the backward pass of a
+chunk is one spatial pass over ``K * B`` rows with no temporal recursion. Memory is
+``O(parameters + K * B * units)``, independent of the sequence length ``T`` (``K = 1`` is fully streaming).
 
-       dL/dx_t = W^T dL/dI_t   (learning signal to the layer below, current step only, as in OTTT)
-       dL/dW  += dL/dI_t x_hat_t^T,    dL/db += c_hat_t sum dL/dI_t
+**Which module is a synapse.** :func:`find_synapses` follows the real dataflow of one forward pass (the
+autograd graph of the recorded call): a module with parameters whose output reaches a neuron's input
+unchanged or only reshaped is that neuron's synapse. Everything else that would need a gradient through time
+raises a ``ValueError`` naming the module: a parameter used by a plain function, BatchNorm or Dropout between
+a synapse and its neuron, or a parametrised module feeding a synapse without a neuron in between. Modules with
+parameters downstream of every neuron (readouts) get their exact per-step gradient.
 
-3. the loss of this step is back-propagated through this step's graph only, accumulating into ``.grad``;
-   the graph is then discarded. Traces are updated by :mod:`neuromorph.learning.traces`.
-
-The traces follow only the leak paths through time (spikes held constant in the temporal recursion), so
-the online gradient equals ``sum_t dL_t/dtheta`` of exact BPTT whenever the leak is the only temporal path:
-a single layer (no learning signal through deeper layers' time) with ``reset="none"``, or
-``reset="subtract"`` with ``detach_reset=True`` (then ``d v_t / d v_{t-1} = beta`` exactly), with scalar
-synaptic decays. Otherwise it is the OTTT / e-prop approximation: deeper layers receive the learning signal
-of the current step only, and reset/spike paths through time are ignored.
-
-Memory is ``O(parameters + B * (inputs + neurons))`` per layer and does not grow with ``T``: the state, one
-presynaptic trace per synapse filter stage (``[B, in]``) and one ``[B, N]`` trace per learnable neuron
-parameter and state component. Shared parameters accumulate their contributions in ``.grad``; a synapse
-module used several times per step keeps one trace per use (uses are matched to pairs in call order).
-
-The same model trains with BPTT by the ``mode`` switch of :class:`OnlineTrainer` (``"bptt"`` runs the
-fused multi-step kernels and back-propagates through all ``T`` steps) with the same objective
-``L = (1/T) sum_t loss_fn(out_t, target)``.
+>>> import torch
+>>> from torch import nn
+>>> from neuromorph import LIF, LeakyIntegrator
+>>> model = nn.Sequential(nn.Linear(4, 8), LIF(), nn.Linear(8, 2), LeakyIntegrator())
+>>> x = torch.rand(20, 3, 4)
+>>> [type(s).__name__ + "->" + type(n).__name__ for s, n in find_synapses(model, x)]
+['Linear->LIF', 'Linear->LeakyIntegrator']
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call
 
-from neuromorph.learning.traces import (HARD_STEP, kernel_and_params, learnable_leaves, state_tensors,
-                                        synapse_decays, trace_step)
-from neuromorph.neurons import ALIF, LIF, LeakyIntegrator, SpikingModule, SynapticLIF, reset, set_step_mode
+from neuromorph.neurons import Neuron, SpikingModule, reset, set_step_mode
+from neuromorph.neurons._reduce import reduce_to
+from neuromorph.neurons.integrator import leaky_filter
 from neuromorph.utils import check_tensor
 
-NEURON_TYPES = (LIF, ALIF, SynapticLIF, LeakyIntegrator)
-AFFINE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-MODES = ("online", "bptt")
+SYNAPSE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+# autograd nodes that only move values around: a synapse may reach its neuron through them
+_SHAPE_OPS = frozenset({"ViewBackward0", "ReshapeAliasBackward0", "UnsafeViewBackward0", "PermuteBackward0",
+                        "TransposeBackward0", "CloneBackward0", "SqueezeBackward0", "SqueezeBackward1",
+                        "UnsqueezeBackward0", "ContiguousBackward0", "AliasBackward0"})
+
+
+# ------------------------------------------------------------------------------------------- dataflow
+def _module_names(model: nn.Module) -> dict[nn.Module, str]:
+    return {m: (name or type(model).__name__) for name, m in model.named_modules()}
+
+
+def _has_own_params(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters(recurse=False))
+
+
+def find_synapses(model: nn.Module, sample: Tensor) -> list[tuple[nn.Module, Neuron]]:
+    """``(synapse, neuron)`` pairs of ``model``, found from the dataflow of one multi-step forward pass on
+    ``sample [K, B, ...]`` (the model's state is reset before and after). Raises a ``ValueError`` naming the
+    module wherever a parameter would need a gradient through time that traces cannot carry (see the module
+    docstring)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_tensor("sample", sample, floating=True)
+    names = _module_names(model)
+    param_owner = {p: names[m] for m in model.modules() for p in m.parameters(recurse=False)}
+    produced_by: dict[Any, nn.Module] = {}      # autograd node of a module output -> module
+    neuron_nodes: set[Any] = set()
+    neuron_inputs: list[tuple[Neuron, Tensor]] = []
+    module_inputs: dict[nn.Module, list[Tensor]] = {}
+    keep: list[Tensor] = []                     # keeps the recorded tensors (and their nodes) alive
+
+    def hook(module: nn.Module, args: tuple, out: Any) -> None:
+        if not isinstance(out, Tensor):
+            return
+        keep.append(out)
+        if isinstance(module, Neuron):
+            if out.grad_fn is not None:
+                neuron_nodes.add(out.grad_fn)
+            if args and isinstance(args[0], Tensor):
+                neuron_inputs.append((module, args[0]))
+        elif _has_own_params(module) and out.grad_fn is not None:
+            produced_by.setdefault(out.grad_fn, module)
+            if args and isinstance(args[0], Tensor):
+                module_inputs.setdefault(module, []).append(args[0])
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    modes = {m: m.step_mode for m in model.modules() if isinstance(m, SpikingModule)}
+    try:
+        set_step_mode(model, "multi")
+        with torch.enable_grad():
+            model(sample)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, mode in modes.items():
+            m.step_mode = mode
+        reset(model)
+
+    def reached(start: Tensor, consumer: str) -> Iterator[tuple[nn.Module, list[str]]]:
+        """Parametrised modules whose outputs reach ``start`` without crossing a neuron, with the
+        non-shape ops on the way; raises on a parameter used outside any module."""
+        if start.grad_fn is None:
+            return
+        stack: list[tuple[Any, list[str]]] = [(start.grad_fn, [])]
+        seen: set[Any] = set()
+        while stack:
+            node, ops = stack.pop()
+            if node is None or node in seen:
+                continue
+            seen.add(node)
+            if node in neuron_nodes:
+                continue
+            if node in produced_by:
+                yield produced_by[node], ops
+                continue
+            variable = getattr(node, "variable", None)
+            if variable is not None:
+                if variable in param_owner:
+                    raise ValueError(
+                        f"parameter of module {param_owner[variable]!r} reaches {consumer} through a plain function "
+                        "call, not through a module call: online learning cannot pair it with a neuron. Use it via "
+                        "a module (e.g. nn.Linear) whose output feeds the neuron")
+                continue
+            name = type(node).__name__
+            step_ops = ops if name in _SHAPE_OPS else ops + [name]
+            stack.extend((child, step_ops) for child, _ in node.next_functions)
+
+    pairs: list[tuple[nn.Module, Neuron]] = []
+    for neuron, x in neuron_inputs:
+        consumer = f"neuron {names[neuron]!r} ({type(neuron).__name__})"
+        for module, ops in reached(x, consumer):
+            what = f"module {names[module]!r} ({type(module).__name__})"
+            if ops:
+                raise ValueError(f"{what} feeds {consumer} through {sorted(set(ops))}: presynaptic traces can carry "
+                                 "its weight gradient through time only when its output reaches the neuron "
+                                 "unchanged (e.g. move Dropout/BatchNorm before the synapse or drop it)")
+            if not isinstance(module, SYNAPSE_TYPES):
+                raise ValueError(f"{what} has parameters and feeds {consumer}; online learning supports affine "
+                                 f"synapses {[t.__name__ for t in SYNAPSE_TYPES]} there (BatchNorm in training mode "
+                                 "changes its scale every step, so no presynaptic trace is exact or approximate)")
+            if (module, neuron) not in pairs:
+                pairs.append((module, neuron))
+    for module, _ in list(pairs):
+        for x in module_inputs.get(module, []):
+            consumer = f"synapse {names[module]!r} ({type(module).__name__})"
+            for upstream, _ops in reached(x, consumer):
+                raise ValueError(f"module {names[upstream]!r} ({type(upstream).__name__}) feeds {consumer} with no "
+                                 "neuron in between, so its gradient would need the synapse's history; merge the two "
+                                 "layers or put a neuron between them")
+    return pairs
+
+
+# ------------------------------------------------------------------------------------------- autograd glue
+class _InstantNeuron(torch.autograd.Function):
+    """Neuron outputs of a chunk whose backward is instantaneous: ``dL/dI = g * d_out`` and
+    ``dL/dp = sum g * d_out * du/dp``."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, run: Callable[[Tensor], tuple], names: tuple[str, ...],  # type: ignore[override]
+                *leaves: Tensor) -> Tensor:
+        out, d_out, du_dp = run(x)
+        ctx.d_out, ctx.du = d_out, [du_dp[n] for n in names]
+        ctx.shapes = [p.shape for p in leaves]
+        return out
+
+    @staticmethod
+    def backward(ctx, g: Tensor):  # type: ignore[override]
+        g_in = g if ctx.d_out is None else g * ctx.d_out
+        grads = [reduce_to(g_in * du, shape) for du, shape in zip(ctx.du, ctx.shapes)]
+        ctx.d_out = ctx.du = None
+        return (g_in, None, None, *grads)
 
 
 class _TracedLinear(torch.autograd.Function):
-    """``F.linear(x, W, b)`` whose weight/bias gradients use the presynaptic traces."""
+    """``F.linear(x, W, b)`` whose weight and bias gradients use the presynaptic traces ``x_hat``, ``c_hat``."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, x_hat: Tensor, c_hat: float, weight: Tensor,  # type: ignore[override]
-                bias: Tensor | None) -> Tensor:
-        ctx.save_for_backward(x_hat, weight)
-        ctx.c_hat, ctx.has_bias = c_hat, bias is not None
+    def forward(ctx, x: Tensor, x_hat: Tensor, c_hat: Tensor, weight: Tensor,  # type: ignore[override]
+                bias: Optional[Tensor]) -> Tensor:
+        ctx.save_for_backward(x_hat, c_hat, weight)
+        ctx.has_bias = bias is not None
         return F.linear(x, weight, bias)
 
     @staticmethod
     def backward(ctx, g: Tensor):  # type: ignore[override]
-        x_hat, weight = ctx.saved_tensors
+        x_hat, c_hat, weight = ctx.saved_tensors
         gx = g @ weight if ctx.needs_input_grad[0] else None
-        g2 = g.reshape(-1, g.shape[-1])
-        gw = g2.t() @ x_hat.reshape(-1, x_hat.shape[-1]) if ctx.needs_input_grad[3] else None
-        gb = g2.sum(0) * ctx.c_hat if ctx.has_bias and ctx.needs_input_grad[4] else None
+        gw = gb = None
+        if ctx.needs_input_grad[3]:
+            gw = g.reshape(-1, g.shape[-1]).t() @ x_hat.reshape(-1, x_hat.shape[-1])
+        if ctx.has_bias and ctx.needs_input_grad[4]:
+            gb = (g.reshape(c_hat.shape[0], -1, g.shape[-1]).sum(1) * c_hat.unsqueeze(1)).sum(0)
         return gx, None, None, gw, gb
 
 
@@ -77,181 +214,216 @@ def _grad_only(z: Tensor) -> Tensor:
     return z - z.detach()
 
 
-def traced_affine(module: nn.Module, x: Tensor, x_hat: Tensor, c_hat: float) -> Tensor:
-    """Output of an affine ``module`` at ``x`` with parameter gradients taken at the traces.
-
-    ``module`` must be affine in its input (``f(x) = A x + b``). For ``nn.Linear`` a fused autograd Function
-    is used; otherwise ``f(x; stopgrad(theta)) + g(f(x_hat; theta) - f(0; theta)) + c_hat g(f(0; theta))``
-    with ``g(z) = z - stopgrad(z)``.
-    """
-    if isinstance(module, nn.Linear):
-        return _TracedLinear.apply(x, x_hat, c_hat, module.weight, module.bias)
-    patched = module.__dict__.pop("forward", None)  # call the module's own forward, not the online wrapper
-    try:
-        params = dict(module.named_parameters())
-        frozen = {k: v.detach() for k, v in params.items()}
-        out = functional_call(module, frozen, (x,))
-        zero = functional_call(module, params, (torch.zeros_like(x[:1]),))
-        lin = functional_call(module, params, (x_hat,)) - zero
-    finally:
-        if patched is not None:
-            module.forward = patched
-    return out + _grad_only(lin) + c_hat * _grad_only(zero)
+def _traced_module(module: nn.Module, forward: Callable, x: Tensor, x_hat: Tensor, c_hat: Tensor) -> Tensor:
+    """Output of an affine ``module`` at ``x`` with parameter gradients taken at the traces:
+    ``f(x; sg(theta)) + g(f(x_hat; theta) - f(0; theta)) + c_hat g(f(0; theta))``, ``g(z) = z - sg(z)``."""
+    params = dict(module.named_parameters())
+    frozen = {k: v.detach() for k, v in params.items()}
+    out = forward(frozen, x)
+    zero = forward(params, torch.zeros_like(x[:1]))
+    lin = forward(params, x_hat) - zero
+    c = c_hat.reshape((-1,) + (1,) * (x.dim() - 1))
+    if c.shape[0] != x.shape[0]:  # time-major rows [K * B, ...]: one bias trace per time step
+        c = c.repeat_interleave(x.shape[0] // c.shape[0], dim=0)
+    return out + _grad_only(lin) + _grad_only(c * zero)
 
 
+# ------------------------------------------------------------------------------------------- state
 @dataclass
-class _SynapseTrace:
-    neuron: nn.Module
-    x_hat: list[Tensor | None] = field(default_factory=list)
-    c_hat: list[float] = field(default_factory=list)
+class _SynapseUse:
+    """Presynaptic trace state of one use of a synapse (one filter stage per decay of its neuron)."""
 
-    def update(self, x: Tensor) -> tuple[Tensor, float]:
-        decays = synapse_decays(self.neuron)
-        if len(self.x_hat) != len(decays):
-            self.x_hat, self.c_hat = [None] * len(decays), [0.0] * len(decays)
-        z, c = x.detach(), 1.0
+    neuron: Neuron
+    z: list[Tensor] = field(default_factory=list)
+    c: list[Tensor] = field(default_factory=list)
+
+    def update(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Traces for the chunk ``x [K, ...]``: ``(x_hat [K, ...], c_hat [K])``; carries the state on."""
+        decays = self.neuron.input_decays()
+        if len(self.z) not in (0, len(decays)):
+            raise ValueError("the neuron's input filter changed during a sequence; call reset() first")
+        z, c = x.detach(), torch.ones(x.shape[0], dtype=x.dtype, device=x.device)
+        new_z, new_c = [], []
         for k, lam in enumerate(decays):
-            prev = self.x_hat[k]
-            if prev is not None and prev.shape != z.shape:
-                raise ValueError(f"synapse input shape changed from {tuple(prev.shape)} to {tuple(z.shape)} "
-                                 "without OnlineLearner.reset()")
-            z = z if prev is None else lam * prev + z
-            c = lam * self.c_hat[k] + c
-            self.x_hat[k], self.c_hat[k] = z, c
+            lam_t = torch.tensor(lam, dtype=x.dtype, device=x.device)
+            if self.z and self.z[k].shape != z.shape[1:]:
+                raise ValueError(f"synapse input shape changed from {tuple(self.z[k].shape)} to "
+                                 f"{tuple(z.shape[1:])} within a sequence; call reset() between sequences")
+            z0 = self.z[k] if self.z else z.new_zeros(()).expand(z.shape[1:])
+            c0 = self.c[k] if self.c else c.new_zeros(())
+            z = leaky_filter(z, z0, lam_t)
+            c = leaky_filter(c, c0, lam_t)
+            new_z.append(z[-1])
+            new_c.append(c[-1])
+        self.z, self.c = new_z, new_c
         return z, c
-
-
-def find_synapses(model: nn.Module) -> list[tuple[nn.Module, nn.Module]]:
-    """``(affine module, neuron layer)`` pairs that follow each other inside any ``nn.Sequential`` of
-    ``model`` (e.g. ``Linear -> LIF``)."""
-    pairs = []
-    for module in model.modules():
-        if isinstance(module, nn.Sequential):
-            children = list(module.children())
-            for a, b in zip(children[:-1], children[1:]):
-                if isinstance(a, AFFINE_TYPES) and isinstance(b, NEURON_TYPES):
-                    pairs.append((a, b))
-    return pairs
 
 
 class OnlineLearner:
     """Puts ``model`` into online-learning mode (a context manager; see the module docstring).
 
-    Inside ``with OnlineLearner(model) as learner:`` every LIF-family layer runs in single-step mode with a
-    detached state plus eligibility traces, and the paired synapses use presynaptic traces for their weight
-    gradients. Call ``model(x_t)`` once per step and ``loss_t.backward()`` after each step; call
-    :meth:`reset` between independent sequences. Leaving the context restores the step modes.
+    Inside ``with OnlineLearner(model, sample) as learner:`` call ``model(x_chunk)`` on consecutive chunks
+    ``[K, B, ...]`` of one sequence (``K`` may change between calls, ``K = 1`` streams) and back-propagate any
+    loss of the outputs (``.backward()`` or ``torch.autograd.grad``) before or after the next chunk: gradients
+    accumulate exactly as the per-step online algorithm's. Call :meth:`reset` between independent sequences.
+    Leaving the context restores the layers.
 
     Args:
-        model: any module containing :class:`~neuromorph.LIF`, :class:`~neuromorph.ALIF`,
-            :class:`~neuromorph.SynapticLIF` or :class:`~neuromorph.LeakyIntegrator` layers.
-        synapses: explicit ``(affine module, neuron layer)`` pairs; default :func:`find_synapses`. An
-            affine module not listed gets the plain per-step gradient (exact when it has no temporal state
-            downstream, e.g. a readout Linear whose output is the loss input).
+        model: any module with registered neuron layers (:mod:`neuromorph.neurons.registry`).
+        sample: one input chunk ``[K, B, ...]`` used once to find the synapses by dataflow
+            (:func:`find_synapses`); or give ``synapses`` explicitly.
+        synapses: explicit ``(synapse module, neuron)`` pairs.
     """
 
-    def __init__(self, model: nn.Module, synapses: Sequence[tuple[nn.Module, nn.Module]] | None = None) -> None:
+    def __init__(self, model: nn.Module, sample: Tensor | None = None,
+                 synapses: Sequence[tuple[nn.Module, Neuron]] | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
-        self.neurons = [m for m in model.modules() if isinstance(m, NEURON_TYPES)]
-        unsupported = [type(m).__name__ for m in model.modules()
-                       if isinstance(m, SpikingModule) and not isinstance(m, NEURON_TYPES)]
-        if unsupported:
-            raise TypeError(f"model contains spiking layers without eligibility traces: {unsupported}")
+        self.neurons = [m for m in model.modules() if isinstance(m, Neuron)]
+        other = [type(m).__name__ for m in model.modules() if isinstance(m, SpikingModule)
+                 and not isinstance(m, Neuron)]
+        if other:
+            raise TypeError(f"model contains stateful layers that do not implement the neuron protocol: {other}")
         if not self.neurons:
-            raise ValueError("model must contain at least one LIF, ALIF, SynapticLIF or LeakyIntegrator layer")
+            raise ValueError("model must contain at least one neuron layer (see neuromorph.neurons.NEURONS)")
         for layer in self.neurons:
-            kernel_and_params(layer)  # validates (e.g. rejects LIF(delay=True))
-        pairs = find_synapses(model) if synapses is None else list(synapses)
-        for i, pair in enumerate(pairs):
-            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], nn.Module)
-                    and isinstance(pair[1], NEURON_TYPES)):
-                raise TypeError(f"synapses[{i}] must be a (nn.Module, neuron layer) pair, got {pair!r}")
-        self.uses: dict[nn.Module, list[_SynapseTrace]] = {}
-        for syn, neuron in pairs:
-            self.uses.setdefault(syn, []).append(_SynapseTrace(neuron))
+            layer.check_online()
+        if synapses is None:
+            if sample is None:
+                raise ValueError("give sample (one input chunk [K, B, ...]) or synapses")
+            synapses = find_synapses(model, sample)
+        self.uses: dict[nn.Module, list[_SynapseUse]] = {}
+        for i, pair in enumerate(synapses):
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], SYNAPSE_TYPES)
+                    and isinstance(pair[1], Neuron)):
+                raise TypeError(f"synapses[{i}] must be a (Linear/Conv module, neuron layer) pair, got {pair!r}")
+            self.uses.setdefault(pair[0], []).append(_SynapseUse(pair[1]))
         self._calls: dict[nn.Module, int] = {}
-        self._neuron_traces: dict[nn.Module, dict[str, list[Tensor | None]]] = {}
+        self._states: dict[Neuron, Any] = {}
+        self._traces: dict[Neuron, dict] = {}
         self._saved_modes: dict[nn.Module, str] = {}
-        self._active = False
+        self._steps: int | None = None
+        self._hook: Any = None
+        self.active = False
+
+    @property
+    def synapses(self) -> list[tuple[nn.Module, Neuron]]:
+        return [(m, use.neuron) for m, uses in self.uses.items() for use in uses]
 
     # -- context ---------------------------------------------------------------------------------
     def __enter__(self) -> "OnlineLearner":
         self._saved_modes = {m: m.step_mode for m in self.model.modules() if isinstance(m, SpikingModule)}
-        set_step_mode(self.model, "single")
+        set_step_mode(self.model, "multi")
         for layer in self.neurons:
-            layer.forward_single = self._make_neuron_forward(layer)  # type: ignore[method-assign]
+            layer.forward = self._neuron_forward(layer)  # type: ignore[method-assign]
         for syn in self.uses:
-            syn.forward = self._make_synapse_forward(syn)  # type: ignore[method-assign]
-        self._active = True
+            syn.forward = self._synapse_forward(syn)  # type: ignore[method-assign]
+        self._hook = self.model.register_forward_pre_hook(self._record_steps)
+        self.active = True
         self.reset()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for layer in self.neurons:
-            layer.__dict__.pop("forward_single", None)
-        for syn in self.uses:
-            syn.__dict__.pop("forward", None)
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+        for module in [*self.neurons, *self.uses]:
+            module.__dict__.pop("forward", None)
         for module, mode in self._saved_modes.items():
             module.step_mode = mode
             module.reset()
-        self._active = False
+        self.active = False
 
     def reset(self) -> None:
-        """Clear every layer state and all traces (start of a new, independent sequence)."""
+        """Forget every neuron state and all traces (start of a new, independent sequence)."""
         reset(self.model)
-        self._neuron_traces = {}
-        self._calls = {}
-        for traces in self.uses.values():
-            for tr in traces:
-                tr.x_hat, tr.c_hat = [], []
+        self._states, self._traces, self._calls = {}, {}, {}
+        for uses in self.uses.values():
+            for use in uses:
+                use.z, use.c = [], []
 
     def trace_bytes(self) -> int:
-        """Bytes held by the eligibility traces right now."""
-        total = 0
-        for per_layer in self._neuron_traces.values():
-            for traces in per_layer.values():
-                total += sum(t.numel() * t.element_size() for t in traces if t is not None)
-        for traces in self.uses.values():
-            for tr in traces:
-                total += sum(t.numel() * t.element_size() for t in tr.x_hat if t is not None)
-        return total
+        """Bytes held between chunks by states and traces (independent of the sequence length)."""
+        tensors: list[Tensor] = []
+        for state in self._states.values():
+            tensors += [s for s in state if isinstance(s, Tensor)]
+        for per_param in self._traces.values():
+            for fields in per_param.values():
+                tensors += [t for t in fields.values() if t is not None]
+        for uses in self.uses.values():
+            for use in uses:
+                tensors += use.z + use.c
+        return sum(t.numel() * t.element_size() for t in tensors if t.stride() != (0,) * t.dim())
 
     # -- wrappers --------------------------------------------------------------------------------
-    def _make_neuron_forward(self, layer: nn.Module) -> Callable[[Tensor, Any], tuple[Tensor, Any]]:
-        def forward_single(x: Tensor, state: Any) -> tuple[Tensor, Any]:
-            kernel, params = kernel_and_params(layer)
-            leaves = learnable_leaves(params)
-            idx = state_tensors(state)
-            traces = self._neuron_traces.setdefault(layer, {})
-            fields = [s.detach() if isinstance(s, Tensor) else s for s in state]
-            plain_state = type(state)(*fields)
-            for name, p in leaves:
-                per_state = traces.get(name)
-                if per_state is None:
-                    continue
-                for k in idx:
-                    if per_state[k] is not None:
-                        fields[k] = fields[k] + per_state[k] * (p - p.detach())
-            out, new_state = kernel(x, type(state)(*fields), params, getattr(layer, "surrogate", HARD_STEP))
-            if leaves:
-                self._neuron_traces[layer] = trace_step(kernel, x, plain_state, params, traces)
-            new_state = type(new_state)(*(s.detach() if isinstance(s, Tensor) else s for s in new_state))
-            return out, new_state
+    def _neuron_forward(self, layer: Neuron) -> Callable[[Tensor], Tensor]:
+        def forward(x: Tensor) -> Tensor:
+            check_tensor(f"input of {type(layer).__name__}", x, floating=True)
+            if x.dim() < 3:
+                raise ValueError(f"{type(layer).__name__} in online mode expects a chunk [K, B, ...], "
+                                 f"got shape {tuple(x.shape)}")
+            self._calls.clear()  # a neuron call starts the next use of every synapse for a new chunk
+            params = layer.params()
+            learn = tuple(n for n in type(layer).learnable
+                          if isinstance(getattr(params, n), Tensor) and getattr(params, n).requires_grad)
+            state = self._states.get(layer)
+            if state is not None and state[0].shape != x.shape[1:]:
+                raise ValueError(f"{type(layer).__name__}: input step shape {tuple(x.shape[1:])} differs from the "
+                                 f"state shape {tuple(state[0].shape)}; call learner.reset() between sequences")
+            if state is None:
+                state = layer.init_state(x[0])
 
-        return forward_single
+            def run(x_in: Tensor) -> tuple:
+                out, new_state, d_out, du, traces = layer.online_sequence(x_in.detach(), state,
+                                                                          self._traces.get(layer, {}), learn)
+                self._states[layer] = type(new_state)(*(s.detach() if isinstance(s, Tensor) else s
+                                                        for s in new_state))
+                self._traces[layer] = traces
+                return out, d_out, du
 
-    def _make_synapse_forward(self, syn: nn.Module) -> Callable[[Tensor], Tensor]:
+            return _InstantNeuron.apply(x, run, learn, *(getattr(params, n) for n in learn))
+
+        return forward
+
+    def _synapse_forward(self, syn: nn.Module) -> Callable[[Tensor], Tensor]:
         uses = self.uses[syn]
+
+        def conv(params: dict[str, Tensor], x: Tensor) -> Tensor:
+            return syn._conv_forward(x, params["weight"], params.get("bias"))  # type: ignore[operator]
 
         def forward(x: Tensor) -> Tensor:
             count = self._calls.get(syn, 0)
             self._calls[syn] = count + 1
-            x_hat, c_hat = uses[count % len(uses)].update(x)
-            return traced_affine(syn, x, x_hat, c_hat)
+            use = uses[count % len(uses)]
+            steps = self._steps
+            if steps is None or x.shape[0] % steps:
+                raise ValueError(f"synapse {type(syn).__name__} got input of shape {tuple(x.shape)}: expected "
+                                 f"[K, ...] or [K * B, ...] rows for the chunk length K={steps}")
+            x_hat, c_hat = use.update(x.reshape(steps, -1, *x.shape[1:]) if x.shape[0] != steps else x)
+            x_hat = x_hat.reshape(x.shape)
+            if isinstance(syn, nn.Linear):
+                return _TracedLinear.apply(x, x_hat, c_hat, syn.weight, syn.bias)
+            return _traced_module(syn, conv, x, x_hat, c_hat)
 
         return forward
+
+    def __call__(self, x_chunk: Tensor) -> Any:
+        """Run the model on one chunk ``[K, B, ...]`` of the current sequence (same as ``model(x_chunk)``)."""
+        if not self.active:
+            raise RuntimeError("use the learner inside `with learner:`")
+        check_tensor("x_chunk", x_chunk, floating=True)
+        if x_chunk.dim() < 3 or x_chunk.shape[0] == 0:
+            raise ValueError(f"x_chunk must be [K, B, ...] with K >= 1, got shape {tuple(x_chunk.shape)}")
+        return self.model(x_chunk)
+
+    def _record_steps(self, module: nn.Module, args: tuple) -> None:
+        if not args or not isinstance(args[0], Tensor) or args[0].dim() < 3:
+            raise ValueError("in online mode the model takes a chunk [K, B, ...] of its input sequence")
+        self._steps = args[0].shape[0]
+
+
+MODES = ("online", "bptt")
 
 
 def _check_mode(mode: str) -> str:
@@ -260,59 +432,82 @@ def _check_mode(mode: str) -> str:
     return mode
 
 
+def sequence_loss(loss_fn: Callable[[Tensor, Tensor], Tensor], out: Tensor, target: Tensor) -> Tensor:
+    """``sum_t loss_fn(out[t], target)`` over the time axis of ``out [K, B, ...]`` (one batched call for
+    ``F.cross_entropy``)."""
+    if loss_fn is F.cross_entropy and target.dim() == 1:
+        steps = out.shape[0]
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), target.repeat(steps)) * steps
+    return sum((loss_fn(out[t], target) for t in range(out.shape[0])), out.new_zeros(()))
+
+
 class OnlineTrainer:
     """Train one model either online (eligibility traces, memory independent of ``T``) or with BPTT.
 
     Objective in both modes: ``L = (1/T) sum_t loss_fn(model(x)_t, target)``.
 
     Args:
-        model: maps ``[T, B, ...] -> [T, B, ...]`` in multi-step mode and ``[B, ...] -> [B, ...]`` in single.
+        model: maps ``[T, B, ...] -> [T, B, ...]`` (multi-step).
         optimizer: a ``torch.optim`` optimizer over the model parameters.
         loss_fn: per-step loss ``loss_fn(out_t, target) -> scalar`` (default cross-entropy).
         mode: ``"online"`` or ``"bptt"`` (can be changed later via ``trainer.mode``).
-        update_every: online mode only: also apply the optimizer every this many steps (real-time learning);
-            ``None`` updates once per sequence like BPTT.
-        synapses: see :class:`OnlineLearner`.
+        chunk: online mode: steps per chunk ``K`` (memory grows with ``K``, not with ``T``); default 32.
+        update_every: online mode only: also apply the optimizer every this many steps (real-time learning;
+            sets the chunk length); ``None`` updates once per sequence like BPTT.
+        synapses: explicit pairs (default: found by dataflow on the first batch, :func:`find_synapses`).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
                  loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None, mode: str = "online",
-                 update_every: int | None = None,
-                 synapses: Sequence[tuple[nn.Module, nn.Module]] | None = None) -> None:
+                 chunk: int = 32, update_every: int | None = None,
+                 synapses: Sequence[tuple[nn.Module, Neuron]] | None = None) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        if update_every is not None and (not isinstance(update_every, int) or isinstance(update_every, bool)
-                                         or update_every < 1):
-            raise ValueError(f"update_every must be None or a positive int, got {update_every!r}")
+        for name, value in (("chunk", chunk), ("update_every", update_every)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{name} must be a positive int{' or None' if name != 'chunk' else ''}, "
+                                 f"got {value!r}")
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn if loss_fn is not None else F.cross_entropy
         self.mode = _check_mode(mode)
+        self.chunk = update_every or chunk
         self.update_every = update_every
-        self.learner = OnlineLearner(model, synapses)
+        self._synapses = synapses
+        self.learner: OnlineLearner | None = None
+
+    def _learner(self, sample: Tensor) -> OnlineLearner:
+        if self.learner is None:
+            self.learner = OnlineLearner(self.model, sample, self._synapses)
+        return self.learner
 
     def compute_gradients(self, x_seq: Tensor, target: Tensor) -> float:
         """Zero the gradients and accumulate ``dL/dtheta`` of one batch into ``.grad``; return ``L``."""
-        check_tensor("x_seq", x_seq, floating=True)
-        if x_seq.dim() < 3:
-            raise ValueError(f"x_seq must be [T, B, ...] with at least 3 dims, got shape {tuple(x_seq.shape)}")
+        check_tensor("x_seq", x_seq, floating=True, finite=True)
+        if x_seq.dim() < 3 or x_seq.shape[0] == 0:
+            raise ValueError(f"x_seq must be [T, B, ...] with T >= 1, got shape {tuple(x_seq.shape)}")
         _check_mode(self.mode)
         self.optimizer.zero_grad(set_to_none=True)
         steps = x_seq.shape[0]
         if self.mode == "bptt":
             set_step_mode(self.model, "multi")
-            out = self.model(x_seq)
-            loss = sum(self.loss_fn(out[t], target) for t in range(steps)) / steps
+            reset(self.model)
+            loss = sequence_loss(self.loss_fn, self.model(x_seq), target) / steps
             loss.backward()
             reset(self.model)
             return float(loss.detach())
+        learner = self._learner(x_seq[:self.chunk])
         total = 0.0
-        with self.learner:
-            for t in range(steps):
-                loss_t = self.loss_fn(self.model(x_seq[t]), target) / steps
-                loss_t.backward()
-                total += float(loss_t.detach())
-                if self.update_every is not None and (t + 1) % self.update_every == 0 and t + 1 < steps:
+        with learner:
+            for start in range(0, steps, self.chunk):
+                out = learner(x_seq[start:start + self.chunk])
+                loss = sequence_loss(self.loss_fn, out, target) / steps
+                loss.backward()
+                total += float(loss.detach())
+                end = start + out.shape[0]
+                if self.update_every is not None and end < steps:
                     self.optimizer.step()
                     self.optimizer.zero_grad(set_to_none=True)
         return total
@@ -327,10 +522,10 @@ class OnlineTrainer:
     @torch.no_grad()
     def predict(self, x_seq: Tensor) -> Tensor:
         """Model outputs ``[T, B, ...]`` for ``x_seq`` (multi-step, no graph); state is reset before/after."""
-        check_tensor("x_seq", x_seq, floating=True)
+        check_tensor("x_seq", x_seq, floating=True, finite=True)
         self.model.eval()
         set_step_mode(self.model, "multi")
+        reset(self.model)
         out = self.model(x_seq)
         reset(self.model)
         return out
-

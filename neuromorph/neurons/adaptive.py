@@ -19,8 +19,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from neuromorph.neurons.base import SpikingModule
 from neuromorph.neurons.parametrize import Decay, Positive
+from neuromorph.neurons.protocol import Neuron, OnlineStep, Traces, zero_state_like
 from neuromorph.neurons.recompute import run_sequence
 from neuromorph.surrogate import Surrogate, get_surrogate
 
@@ -71,8 +71,61 @@ def alif_sequence(x_seq: Tensor, state: ALIFState, params: ALIFParams, surrogate
     return spikes, ALIFState(*final)
 
 
-class ALIF(SpikingModule):
-    """Adaptive-threshold LIF layer (see module docstring)."""
+def alif_online_step(x: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrogate, traces: Traces,
+                     learn: tuple[str, ...]) -> OnlineStep:
+    """One ALIF step with its eligibility rule (spikes constant; ``[p = q]`` is 1 when ``p`` is ``q``)::
+
+        d v_pre_t / d p = beta e^{v,p}_{t-1} + [p = beta] v_{t-1}
+        d theta_t / d p = [p = threshold] + [p = adapt] a_{t-1} + adapt e^{a,p}_{t-1}
+        d u_t / d p     = d v_pre_t / d p - d theta_t / d p
+        e^{v,p}_t = d v_pre_t / d p - s_t d theta_t / d p  (subtract)   or (1 - s_t) d v_pre_t / d p  (zero)
+        e^{a,p}_t = rho e^{a,p}_{t-1} + [p = rho] a_{t-1}
+    """
+    beta, rho, adapt = params.beta, params.rho, params.adapt
+    v_prev, a_prev = state.v, state.a
+    v_pre = beta * v_prev + x
+    theta = params.threshold + adapt * a_prev
+    u = v_pre - theta
+    spikes = (u >= 0).to(x.dtype)
+    v = v_pre - spikes * theta if params.reset == "subtract" else v_pre * (1 - spikes)
+    a = rho * a_prev + spikes
+    du_dp: dict[str, Tensor] = {}
+    new_traces: Traces = {}
+    zero = torch.zeros_like(u)
+    for p in learn:
+        ev, ea = traces.get(p, {}).get("v"), traces.get(p, {}).get("a")
+        dv_pre = beta * ev if ev is not None else zero
+        dtheta = adapt * ea if ea is not None else zero
+        if p == "beta":
+            dv_pre = dv_pre + v_prev
+        elif p == "threshold":
+            dtheta = dtheta + 1
+        elif p == "adapt":
+            dtheta = dtheta + a_prev
+        du_dp[p] = dv_pre - dtheta
+        e_v = dv_pre - spikes * dtheta if params.reset == "subtract" else dv_pre * (1 - spikes)
+        e_a = rho * ea if ea is not None else zero
+        if p == "rho":
+            e_a = e_a + a_prev
+        new_traces[p] = {"v": e_v, "a": e_a.expand_as(u)}
+    return OnlineStep(spikes, ALIFState(v, a), surrogate.derivative(u), du_dp, new_traces)
+
+
+class ALIF(Neuron):
+    """Adaptive-threshold LIF layer (see module docstring).
+
+    >>> import torch
+    >>> layer = ALIF(beta=0.5, threshold=1.0, rho=0.5, adapt=1.0)
+    >>> layer(torch.full((3, 1, 1), 1.2)).flatten().tolist()   # the threshold rises to 2 after the spike
+    [1.0, 0.0, 1.0]
+    """
+
+    Params = ALIFParams
+    State = ALIFState
+    step = staticmethod(alif_step)
+    sequence = staticmethod(alif_sequence)
+    online_step = staticmethod(alif_online_step)
+    learnable = ("beta", "threshold", "rho", "adapt")
 
     def __init__(self, beta: float = 0.9, threshold: float = 1.0, rho: float = 0.97, adapt: float = 0.2,
                  reset: str = "subtract", surrogate: str | Surrogate = "atan", learn_beta: bool = False,
@@ -95,10 +148,7 @@ class ALIF(SpikingModule):
                           self.detach_reset)
 
     def init_state(self, like: Tensor) -> ALIFState:
-        return ALIFState(torch.zeros_like(like), torch.zeros_like(like))
+        return ALIFState(*zero_state_like(like, 2))
 
-    def forward_single(self, x: Tensor, state: ALIFState) -> tuple[Tensor, ALIFState]:
-        return alif_step(x, state, self.params(), self.surrogate)
-
-    def forward_multi(self, x: Tensor, state: ALIFState) -> tuple[Tensor, ALIFState]:
-        return alif_sequence(x, state, self.params(), self.surrogate)
+    def input_decays(self) -> tuple[float, ...]:
+        return (float(self.beta().detach().mean()),)

@@ -15,8 +15,8 @@ import torch
 from torch import Tensor
 
 from neuromorph.neurons._reduce import reduce_to
-from neuromorph.neurons.base import SpikingModule
 from neuromorph.neurons.parametrize import Decay
+from neuromorph.neurons.protocol import Neuron, OnlineStep, Traces, zero_state_like
 
 
 class _LeakyFilter(torch.autograd.Function):
@@ -52,31 +52,82 @@ def leaky_filter(x_seq: Tensor, y0: Tensor, alpha: Tensor) -> Tensor:
     return _LeakyFilter.apply(x_seq, y0, alpha)
 
 
+class IntegratorParams(NamedTuple):
+    beta: Tensor
+
+
 class IntegratorState(NamedTuple):
     v: Tensor
 
 
-class LeakyIntegrator(SpikingModule):
+def integrator_step(x: Tensor, state: IntegratorState, params: IntegratorParams, surrogate: object = None
+                    ) -> tuple[Tensor, IntegratorState]:
+    """One step ``v_t = beta v_{t-1} + x_t``; the output is ``v_t`` (``surrogate`` is unused)."""
+    v = params.beta * state.v + x
+    return v, IntegratorState(v)
+
+
+def integrator_sequence(x_seq: Tensor, state: IntegratorState, params: IntegratorParams, surrogate: object = None
+                        ) -> tuple[Tensor, IntegratorState]:
+    """``T`` integrator steps in one fused call (:func:`leaky_filter`)."""
+    v = leaky_filter(x_seq, state.v, params.beta)
+    return v, IntegratorState(v[-1])
+
+
+def integrator_online_step(x: Tensor, state: IntegratorState, params: IntegratorParams, surrogate: object,
+                           traces: Traces, learn: tuple[str, ...]) -> OnlineStep:
+    """One step with its eligibility rule: the output is the membrane (``d_out = 1``) and
+    ``d v_t / d beta = e^beta_t = beta e^beta_{t-1} + v_{t-1}``."""
+    v = params.beta * state.v + x
+    du_dp: dict[str, Tensor] = {}
+    new_traces: Traces = {}
+    if "beta" in learn:
+        e_prev = traces.get("beta", {}).get("v")
+        e = state.v + (params.beta * e_prev if e_prev is not None else 0)
+        du_dp["beta"] = e.expand_as(v)
+        new_traces["beta"] = {"v": du_dp["beta"]}
+    return OnlineStep(v, IntegratorState(v), None, du_dp, new_traces)
+
+
+class LeakyIntegrator(Neuron):
     """Non-spiking leaky readout: ``v_t = beta * v_{t-1} + x_t``; outputs the membrane ``v``.
 
     Args:
         beta: decay in (0, 1); ``learn_beta`` makes it learnable (sigmoid parametrisation).
         num_neurons: None for a scalar decay, an int/shape for per-neuron decays.
         step_mode: "multi" (``[T, B, ...]`` -> ``[T, B, ...]``) or "single".
+
+    >>> import torch
+    >>> LeakyIntegrator(beta=0.5)(torch.ones(3, 1, 1)).flatten().tolist()
+    [1.0, 1.5, 1.75]
     """
+
+    Params = IntegratorParams
+    State = IntegratorState
+    step = staticmethod(integrator_step)
+    sequence = staticmethod(integrator_sequence)
+    online_step = staticmethod(integrator_online_step)
+    spiking = False
+    learnable = ("beta",)
 
     def __init__(self, beta: float = 0.9, learn_beta: bool = False,
                  num_neurons: int | tuple[int, ...] | None = None, step_mode: str = "multi") -> None:
         super().__init__(step_mode)
         self.beta = Decay("beta", beta, learn_beta, num_neurons)
+        self.surrogate = None  # type: ignore[assignment]  # a non-spiking readout has no surrogate
+
+    def params(self) -> IntegratorParams:
+        return IntegratorParams(self.beta())
 
     def init_state(self, like: Tensor) -> IntegratorState:
-        return IntegratorState(torch.zeros_like(like))
+        return IntegratorState(*zero_state_like(like, 1))
 
-    def forward_single(self, x: Tensor, state: IntegratorState) -> tuple[Tensor, IntegratorState]:
-        v = self.beta() * state.v + x
-        return v, IntegratorState(v)
+    def input_decays(self) -> tuple[float, ...]:
+        return (float(self.beta().detach().mean()),)
 
-    def forward_multi(self, x: Tensor, state: IntegratorState) -> tuple[Tensor, IntegratorState]:
-        v = leaky_filter(x, state.v, self.beta())
-        return v, IntegratorState(v[-1])
+    def online_sequence(self, x_seq: Tensor, state: IntegratorState, traces: Traces, learn: tuple[str, ...]):
+        if learn:
+            return super().online_sequence(x_seq, state, traces, learn)
+        with torch.no_grad():
+            v, new_state = integrator_sequence(x_seq, state, IntegratorParams(self.beta().detach()))
+        return v, new_state, None, {}, traces

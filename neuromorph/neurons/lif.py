@@ -35,8 +35,8 @@ from torch import Tensor
 
 from neuromorph.neurons import native as _native
 from neuromorph.neurons._reduce import reduce_to
-from neuromorph.neurons.base import SpikingModule
 from neuromorph.neurons.parametrize import Decay, Positive
+from neuromorph.neurons.protocol import Neuron, OnlineStep, Traces, zero_state_like
 from neuromorph.synapses.compact import tag_compact_spikes
 from neuromorph.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
 from neuromorph.surrogate import get_surrogate
@@ -61,16 +61,55 @@ def lif_step(x: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
     """One LIF step (plain autograd). Returns ``(spikes, new_state)``; see the module docstring."""
     v_pre = params.beta * state.v + x
     spikes = surrogate(v_pre - params.threshold)
-    reset_spikes = spikes.detach() if params.detach_reset else spikes
-    if params.reset == "subtract":
-        v = v_pre - reset_spikes * (params.threshold + params.refractory_penalty)
-    elif params.reset == "zero":
-        v = v_pre * (1 - reset_spikes)
-    elif params.reset == "none":
-        v = v_pre
-    else:
+    if params.reset not in RESETS:
         raise ValueError(f"reset must be one of {RESETS}, got {params.reset!r}")
+    reset_spikes = spikes.detach() if params.detach_reset else spikes
+    v = _reset(v_pre, reset_spikes, params.threshold + params.refractory_penalty, params.reset)
     return spikes, LIFState(v, state.last_spikes)
+
+
+def lif_online_step(x: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate, traces: Traces,
+                    learn: tuple[str, ...]) -> OnlineStep:
+    """One LIF step with its eligibility rule (no autograd; see :mod:`neuromorph.neurons.protocol`).
+
+    With ``u_t = v_pre_t - threshold``, ``d_out = surrogate'(u_t)`` and, spikes held constant::
+
+        d v_pre_t / d beta = beta e^beta_{t-1} + v_{t-1}      d v_pre_t / d thr = beta e^thr_{t-1}
+        d u_t / d beta     = d v_pre_t / d beta               d u_t / d thr     = d v_pre_t / d thr - 1
+        e^p_t = d v_pre_t / d p - s_t [p = thr]   (subtract)   (1 - s_t) d v_pre_t / d p   (zero)
+        e^p_t = d v_pre_t / d p                   (none)
+    """
+    beta, thr = params.beta, params.threshold
+    v_prev = state.v
+    v_pre = beta * v_prev + x
+    u = v_pre - thr
+    spikes = (u >= 0).to(x.dtype)
+    v = _reset(v_pre, spikes, thr + params.refractory_penalty, params.reset)
+    du_dp: dict[str, Tensor] = {}
+    new_traces: Traces = {}
+    for p in learn:
+        e_prev = traces.get(p, {}).get("v")
+        dv_pre = beta * e_prev if e_prev is not None else torch.zeros_like(u)
+        if p == "beta":
+            dv_pre = dv_pre + v_prev
+        du_dp[p] = dv_pre - 1 if p == "threshold" else dv_pre
+        if params.reset == "subtract":
+            e = dv_pre - spikes if p == "threshold" else dv_pre
+        elif params.reset == "zero":
+            e = dv_pre * (1 - spikes)
+        else:
+            e = dv_pre
+        new_traces[p] = {"v": e}
+    return OnlineStep(spikes, LIFState(v, state.last_spikes), surrogate.derivative(u), du_dp, new_traces)
+
+
+def _reset(v_pre: Tensor, spikes: Tensor, R: Tensor, reset: str) -> Tensor:
+    """Membrane after the reset (spikes as plain values)."""
+    if reset == "subtract":
+        return v_pre - spikes * R
+    if reset == "zero":
+        return v_pre * (1 - spikes)
+    return v_pre
 
 
 _RESET_CODE = {"subtract": 0, "zero": 1, "none": 2}
@@ -136,6 +175,30 @@ def _adjoint_torch(g_spikes: Tensor, g_u_last: Tensor, sg: Tensor, spikes: Optio
     return gx
 
 
+def _run_forward(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor, reset: str,
+                 surrogate: Surrogate, need_trace: bool):
+    """Forward recurrence on the compiled kernel when it applies, else on torch ops (no autograd).
+
+    Returns ``(spikes, sg, final v, spikes_u8 or None, v_pre or None, native module or None)`` with
+    ``sg = surrogate'(v_pre - threshold)``; ``v_pre`` is kept only when ``need_trace``.
+    """
+    native = _native.load() if _use_native(x, surrogate) else None
+    if native is not None:
+        step = x.shape[1:]
+        kind, arg = _SURROGATE_ARG[type(surrogate)]
+        outs = native.lif_forward(
+            x.contiguous(), _flat(v0, step, x.dtype), _flat(beta_c, step, x.dtype), _flat(thr_c, step, x.dtype),
+            _flat(R, step, x.dtype), _RESET_CODE[reset], kind, float(getattr(surrogate, arg)), need_trace)
+        v_pre = outs[4] if need_trace else None
+        return outs[0], outs[1], outs[2].reshape(step), outs[3], v_pre, native
+    spikes, v_pre, u = _forward_torch(x, v0, beta_c, thr_c, R, reset)
+    if need_trace:
+        sg = surrogate.derivative_(v_pre - thr_c)
+    else:  # v_pre is not needed later: turn it into the surrogate derivative in place
+        sg, v_pre = surrogate.derivative_(v_pre.sub_(thr_c)), None
+    return spikes, sg, u, None, v_pre, None
+
+
 class _LIFSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, v0: Tensor, beta: Tensor, threshold: Tensor, surrogate: Surrogate,  # type: ignore[override]
@@ -144,23 +207,10 @@ class _LIFSequence(torch.autograd.Function):
         R = thr_c + penalty
         need_trace = ctx.needs_input_grad[2] or ctx.needs_input_grad[3] or reset == "zero"
         ctx.reset, ctx.penalty, ctx.detach_reset = reset, penalty, detach_reset
-        ctx.native = _native.load() if _use_native(x, surrogate) else None
-        if ctx.native is not None:
-            step = x.shape[1:]
-            kind, arg = _SURROGATE_ARG[type(surrogate)]
-            outs = ctx.native.lif_forward(
-                x.contiguous(), _flat(v0, step, x.dtype), _flat(beta_c, step, x.dtype), _flat(thr_c, step, x.dtype),
-                _flat(R, step, x.dtype), _RESET_CODE[reset], kind, float(getattr(surrogate, arg)), need_trace)
-            spikes, sg, u, spikes_u8 = outs[0], outs[1], outs[2].reshape(step), outs[3]
-            v_pre = outs[4] if need_trace else None
+        spikes, sg, u, spikes_u8, v_pre, ctx.native = _run_forward(x, v0, beta_c, thr_c, R, reset, surrogate,
+                                                                    need_trace)
+        if spikes_u8 is not None:
             ctx.mark_non_differentiable(spikes_u8)
-        else:
-            spikes_u8 = None
-            spikes, v_pre, u = _forward_torch(x, v0, beta_c, thr_c, R, reset)
-            if need_trace:
-                sg = surrogate.derivative_(v_pre - thr_c)
-            else:  # v_pre is not needed by backward: turn it into the surrogate derivative in place
-                sg, v_pre = surrogate.derivative_(v_pre.sub_(thr_c)), None
         ctx.save_for_backward(sg, v_pre, spikes if need_trace else None, v0, beta, threshold)
         return spikes, u, spikes_u8
 
@@ -228,6 +278,20 @@ def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: S
     return spikes, LIFState(v, state.last_spikes)
 
 
+@torch.no_grad()
+def lif_sequence_with_derivative(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
+                                 ) -> tuple[Tensor, LIFState, Tensor]:
+    """Values of :func:`lif_sequence` without autograd, plus ``sg_t = surrogate'(v_pre_t - threshold)`` for
+    every step: ``(spikes [T, ...], final state, sg [T, ...])`` (the online learner's fast path)."""
+    beta_c, thr_c = params.beta.detach().to(x_seq.dtype), params.threshold.detach().to(x_seq.dtype)
+    spikes, sg, v, spikes_u8, _, _ = _run_forward(x_seq, state.v, beta_c, thr_c,
+                                                  thr_c + params.refractory_penalty, params.reset, surrogate,
+                                                  False)
+    if spikes_u8 is not None:
+        tag_compact_spikes(spikes, spikes_u8)
+    return spikes, LIFState(v, state.last_spikes), sg
+
+
 def _check_penalty(refractory_penalty: float) -> float:
     if isinstance(refractory_penalty, bool) or not isinstance(refractory_penalty, (int, float)) \
             or refractory_penalty < 0:
@@ -235,7 +299,7 @@ def _check_penalty(refractory_penalty: float) -> float:
     return float(refractory_penalty)
 
 
-class LIF(SpikingModule):
+class LIF(Neuron):
     """Leaky integrate-and-fire layer (see the module docstring for the update equations).
 
     Args:
@@ -249,7 +313,19 @@ class LIF(SpikingModule):
         num_neurons: None for scalar parameters, an int (or shape tuple) for per-neuron parameters.
         detach_reset: treat the reset as a constant in backward.
         step_mode: "multi" for ``[T, B, ...]`` input (fused kernel) or "single" for ``[B, ...]``.
+
+    >>> import torch
+    >>> layer = LIF(beta=0.5, threshold=1.0)
+    >>> layer(torch.tensor([[[0.6]], [[0.6]], [[0.6]]])).flatten().tolist()   # v_pre = 0.6, 0.9, 1.05
+    [0.0, 0.0, 1.0]
     """
+
+    Params = LIFParams
+    State = LIFState
+    step = staticmethod(lif_step)
+    sequence = staticmethod(lif_sequence)
+    online_step = staticmethod(lif_online_step)
+    learnable = ("beta", "threshold")
 
     def __init__(self, beta: float = 0.9, threshold: float = 1.0, reset: str = "subtract",
                  refractory_penalty: float = 0.0, delay: bool = False, surrogate: str | Surrogate = "atan",
@@ -273,8 +349,22 @@ class LIF(SpikingModule):
 
     def init_state(self, like: Tensor) -> LIFState:
         # a broadcast zero: costs no memory and no fill until the first step writes a real membrane
-        zero = like.new_zeros(()).expand(like.shape)
+        zero = zero_state_like(like, 1)[0]
         return LIFState(zero, zero if self.delay else None)
+
+    def input_decays(self) -> tuple[float, ...]:
+        return (float(self.beta().detach().mean()),)
+
+    def check_online(self) -> None:
+        if self.delay:
+            raise ValueError("online learning does not support LIF(delay=True): the delayed output carries no "
+                             "gradient to this step's input; use delay=False")
+
+    def online_sequence(self, x_seq: Tensor, state: LIFState, traces: Traces, learn: tuple[str, ...]):
+        if learn:
+            return super().online_sequence(x_seq, state, traces, learn)
+        spikes, state, sg = lif_sequence_with_derivative(x_seq, state, self.params(), self.surrogate)
+        return spikes, state, sg, {}, traces
 
     def forward_single(self, x: Tensor, state: LIFState) -> tuple[Tensor, LIFState]:
         spikes, state = lif_step(x, state, self.params(), self.surrogate)

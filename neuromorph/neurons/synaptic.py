@@ -18,16 +18,24 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from neuromorph.neurons.base import SpikingModule
 from neuromorph.neurons.integrator import leaky_filter
-from neuromorph.neurons.lif import RESETS, LIFParams, LIFState, lif_sequence, lif_step
+from neuromorph.neurons.lif import (RESETS, LIFParams, LIFState, lif_online_step, lif_sequence,
+                                   lif_sequence_with_derivative, lif_step)
 from neuromorph.neurons.parametrize import Decay, Positive
+from neuromorph.neurons.protocol import Neuron, OnlineStep, Traces, zero_state_like
 from neuromorph.surrogate import Surrogate, get_surrogate
 
 
 class SynapticParams(NamedTuple):
     alpha: Tensor
-    lif: LIFParams
+    beta: Tensor
+    threshold: Tensor
+    reset: str = "subtract"
+    detach_reset: bool = False
+
+    def lif(self) -> LIFParams:
+        """The membrane part as LIF parameters."""
+        return LIFParams(self.beta, self.threshold, self.reset, 0.0, self.detach_reset)
 
 
 class SynapticState(NamedTuple):
@@ -39,7 +47,7 @@ def synaptic_step(x: Tensor, state: SynapticState, params: SynapticParams, surro
                   ) -> tuple[Tensor, SynapticState]:
     """One synaptic-LIF step (plain autograd)."""
     i = params.alpha * state.i + x
-    spikes, lif_state = lif_step(i, LIFState(state.v), params.lif, surrogate)
+    spikes, lif_state = lif_step(i, LIFState(state.v), params.lif(), surrogate)
     return spikes, SynapticState(lif_state.v, i)
 
 
@@ -47,13 +55,53 @@ def synaptic_sequence(x_seq: Tensor, state: SynapticState, params: SynapticParam
                       ) -> tuple[Tensor, SynapticState]:
     """``T`` synaptic-LIF steps: fused current filter, then the fused LIF kernel."""
     i_seq = leaky_filter(x_seq, state.i, params.alpha)
-    spikes, lif_state = lif_sequence(i_seq, LIFState(state.v), params.lif, surrogate)
+    spikes, lif_state = lif_sequence(i_seq, LIFState(state.v), params.lif(), surrogate)
     return spikes, SynapticState(lif_state.v, i_seq[-1])
 
 
-class SynapticLIF(SpikingModule):
+def synaptic_online_step(x: Tensor, state: SynapticState, params: SynapticParams, surrogate: Surrogate,
+                         traces: Traces, learn: tuple[str, ...]) -> OnlineStep:
+    """One step with its eligibility rule. The current adds one trace for ``alpha``::
+
+        e^{i,alpha}_t = alpha e^{i,alpha}_{t-1} + i_{t-1}
+        d v_pre_t / d alpha = beta e^{v,alpha}_{t-1} + e^{i,alpha}_t
+
+    and the membrane follows :func:`~neuromorph.neurons.lif.lif_online_step` (``beta``, ``threshold``).
+    """
+    i = params.alpha * state.i + x
+    lif_learn = tuple(p for p in learn if p != "alpha")
+    res = lif_online_step(i, LIFState(state.v), params.lif(), surrogate, traces, lif_learn)
+    du_dp, new_traces = dict(res.du_dp), dict(res.traces)
+    if "alpha" in learn:
+        e_i_prev = traces.get("alpha", {}).get("i")
+        e_v_prev = traces.get("alpha", {}).get("v")
+        e_i = state.i + (params.alpha * e_i_prev if e_i_prev is not None else 0)
+        dv_pre = e_i + (params.beta * e_v_prev if e_v_prev is not None else 0)
+        du_dp["alpha"] = dv_pre.expand_as(res.out)
+        if params.reset == "zero":
+            e_v = dv_pre * (1 - res.out)
+        else:
+            e_v = dv_pre
+        new_traces["alpha"] = {"i": e_i.expand_as(i), "v": e_v.expand_as(i)}
+    return OnlineStep(res.out, SynapticState(res.state.v, i), res.d_out, du_dp, new_traces)
+
+
+class SynapticLIF(Neuron):
     """Second-order LIF layer (see module docstring). ``alpha`` is the synaptic decay, ``beta`` the membrane
-    decay; both (and the threshold) can be learnable, scalar or per-neuron (``num_neurons``)."""
+    decay; both (and the threshold) can be learnable, scalar or per-neuron (``num_neurons``).
+
+    >>> import torch
+    >>> layer = SynapticLIF(alpha=0.5, beta=0.5, threshold=1.0)
+    >>> layer(torch.tensor([[[1.0]], [[0.0]], [[0.0]]])).flatten().tolist()   # i = 1, .5, .25; v = 1 -> spike
+    [1.0, 0.0, 0.0]
+    """
+
+    Params = SynapticParams
+    State = SynapticState
+    step = staticmethod(synaptic_step)
+    sequence = staticmethod(synaptic_sequence)
+    online_step = staticmethod(synaptic_online_step)
+    learnable = ("alpha", "beta", "threshold")
 
     def __init__(self, alpha: float = 0.8, beta: float = 0.9, threshold: float = 1.0, reset: str = "subtract",
                  surrogate: str | Surrogate = "atan", learn_alpha: bool = False, learn_beta: bool = False,
@@ -70,14 +118,20 @@ class SynapticLIF(SpikingModule):
         self.detach_reset = bool(detach_reset)
 
     def params(self) -> SynapticParams:
-        lif = LIFParams(self.beta(), self.threshold(), self.reset_mode, 0.0, self.detach_reset)
-        return SynapticParams(self.alpha(), lif)
+        return SynapticParams(self.alpha(), self.beta(), self.threshold(), self.reset_mode, self.detach_reset)
 
     def init_state(self, like: Tensor) -> SynapticState:
-        return SynapticState(torch.zeros_like(like), torch.zeros_like(like))
+        return SynapticState(*zero_state_like(like, 2))
 
-    def forward_single(self, x: Tensor, state: SynapticState) -> tuple[Tensor, SynapticState]:
-        return synaptic_step(x, state, self.params(), self.surrogate)
+    def input_decays(self) -> tuple[float, ...]:
+        return (float(self.alpha().detach().mean()), float(self.beta().detach().mean()))
 
-    def forward_multi(self, x: Tensor, state: SynapticState) -> tuple[Tensor, SynapticState]:
-        return synaptic_sequence(x, state, self.params(), self.surrogate)
+    def online_sequence(self, x_seq: Tensor, state: SynapticState, traces: Traces, learn: tuple[str, ...]):
+        if learn:
+            return super().online_sequence(x_seq, state, traces, learn)
+        with torch.no_grad():
+            i_seq = leaky_filter(x_seq, state.i, self.alpha().detach())
+        spikes, lif_state, sg = lif_sequence_with_derivative(i_seq, LIFState(state.v), self.params().lif(),
+                                                             self.surrogate)
+        return spikes, SynapticState(lif_state.v, i_seq[-1]), sg, {}, traces
+
