@@ -68,11 +68,15 @@ class SpikingModule(nn.Module):
             layout = "[T, B, ...]" if self.step_mode == "multi" else "[B, ...]"
             raise ValueError(f"{type(self).__name__} in step_mode={self.step_mode!r} expects input {layout} "
                              f"with at least {min_dim} dims, got shape {tuple(x.shape)}")
+        if self.step_mode == "multi" and x.shape[0] == 0:
+            raise ValueError(f"{type(self).__name__} got an empty sequence (T=0, shape {tuple(x.shape)})")
         state = self._get_state(x)
         if self.step_mode == "multi":
-            out, self.state = self.forward_multi(x, state)
+            out, new_state = self.forward_multi(x, state)
         else:
-            out, self.state = self.forward_single(x, state)
+            out, new_state = self.forward_single(x, state)
+        _check_finite(self, new_state)
+        self.state = new_state
         return out
 
     # -- to implement ----------------------------------------------------------------------------
@@ -87,6 +91,15 @@ class SpikingModule(nn.Module):
 
     def extra_repr(self) -> str:
         return f"step_mode={self.step_mode!r}"
+
+
+def _check_finite(layer: nn.Module, state: Any) -> None:
+    """A NaN or infinite input always reaches the membrane (the first state field) and stays there: checking
+    the final state catches it at a fraction of the cost of checking every input value."""
+    v = state[0] if isinstance(state, tuple) and state and isinstance(state[0], Tensor) else None
+    if v is not None and not bool(torch.isfinite(v).all()):
+        raise ValueError(f"{type(layer).__name__}: the input contains NaN or infinite values (the membrane became "
+                         "non-finite); check the data and the layer before it")
 
 
 def reset(model: nn.Module) -> None:

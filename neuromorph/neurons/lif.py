@@ -326,6 +326,7 @@ class LIF(Neuron):
     sequence = staticmethod(lif_sequence)
     online_step = staticmethod(lif_online_step)
     learnable = ("beta", "threshold")
+    online_exact = {"reset": "none"}
 
     def __init__(self, beta: float = 0.9, threshold: float = 1.0, reset: str = "subtract",
                  refractory_penalty: float = 0.0, delay: bool = False, surrogate: str | Surrogate = "atan",

@@ -61,7 +61,11 @@ class Neuron(SpikingModule):
         Params, State: the NamedTuple types.
         step, sequence, online_step: the pure functions of the neuron's file (``staticmethod``).
         spiking: True when the output is a spike train (False for non-spiking readouts).
-        learnable: names of the ``Params`` fields that can be learned (they are tensors).
+        learnable: names of the ``Params`` fields that can be learned (they are tensors); the constructor takes
+            ``learn_<name>`` flags for them and ``num_neurons`` for per-neuron values.
+        online_exact: constructor arguments of a configuration in which online learning of a single synaptic
+            layer into this neuron is exact (equals BPTT), or None when there is none. Used by the conformance
+            tests.
     """
 
     Params: ClassVar[type]
@@ -71,6 +75,7 @@ class Neuron(SpikingModule):
     online_step: ClassVar[OnlineStepFn]
     spiking: ClassVar[bool] = True
     learnable: ClassVar[tuple[str, ...]] = ()
+    online_exact: ClassVar[Optional[dict[str, Any]]] = None
     surrogate: Surrogate
 
     def params(self) -> Any:  # pragma: no cover - abstract

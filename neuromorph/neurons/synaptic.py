@@ -102,6 +102,7 @@ class SynapticLIF(Neuron):
     sequence = staticmethod(synaptic_sequence)
     online_step = staticmethod(synaptic_online_step)
     learnable = ("alpha", "beta", "threshold")
+    online_exact = {"reset": "subtract", "detach_reset": True}
 
     def __init__(self, alpha: float = 0.8, beta: float = 0.9, threshold: float = 1.0, reset: str = "subtract",
                  surrogate: str | Surrogate = "atan", learn_alpha: bool = False, learn_beta: bool = False,
