@@ -15,7 +15,7 @@ import sys
 import torch
 
 from neuromorph.data import load_dataset
-from neuromorph.learning.classify import compare_online_bptt
+from neuromorph.tasks.online_vs_bptt import compare_online_bptt
 from neuromorph.utils import seed_everything
 
 

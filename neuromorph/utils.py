@@ -49,3 +49,10 @@ def check_tensor(name: str, value: object, *, ndim: int | tuple[int, ...] | None
     if finite and not bool(torch.isfinite(value).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return value
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """``value`` if it is a positive int (not a bool); else a ``ValueError`` naming ``name``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value

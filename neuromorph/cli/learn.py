@@ -15,7 +15,7 @@ def _run_online(args: argparse.Namespace) -> int:
     import torch
 
     from neuromorph.data import load_dataset
-    from neuromorph.learning.classify import compare_online_bptt
+    from neuromorph.tasks.online_vs_bptt import compare_online_bptt
 
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset).subset(args.train_subset, args.test_subset)
@@ -30,7 +30,7 @@ def _run_cartpole(args: argparse.Namespace) -> int:
 
     import torch
 
-    from neuromorph.learning.cartpole import train_cartpole
+    from neuromorph.tasks.cartpole import train_cartpole
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*CartPole-v0 is out of date.*")
@@ -46,7 +46,7 @@ def _run_cartpole(args: argparse.Namespace) -> int:
 def _run_stdp(args: argparse.Namespace) -> int:
     import torch
 
-    from neuromorph.learning.unsupervised import run_stdp_digits
+    from neuromorph.tasks.stdp_digits import run_stdp_digits
 
     torch.set_num_threads(args.threads)
     res = run_stdp_digits(n_neurons=args.neurons, steps=args.steps, epochs=args.epochs, seed=args.seed,

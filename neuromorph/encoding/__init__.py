@@ -1,4 +1,5 @@
 """Spike encoders and decoders: rate, latency, delta and population codes."""
+from neuromorph.encoding.direct import direct_encode
 from neuromorph.encoding.delta import DeltaEncoder, delta_decode, delta_encode
 from neuromorph.encoding.latency import (LatencyDecoder, LatencyEncoder, first_spike_time, latency_decode,
                                          latency_encode, spike_times)
@@ -7,6 +8,7 @@ from neuromorph.encoding.population import (CircularPopulationEncoder, Populatio
 from neuromorph.encoding.rate import RateDecoder, RateEncoder, rate_decode, rate_encode, rate_probability
 
 __all__ = [
+    "direct_encode",
     "DeltaEncoder", "delta_decode", "delta_encode",
     "LatencyDecoder", "LatencyEncoder", "first_spike_time", "latency_decode", "latency_encode", "spike_times",
     "CircularPopulationEncoder", "PopulationEncoder", "centre_of_mass", "gaussian_rates",

@@ -51,6 +51,7 @@ from torch import Tensor, nn
 from neuromorph.neurons import Neuron, SpikingModule, reset, set_step_mode
 from neuromorph.neurons._reduce import reduce_to
 from neuromorph.neurons.integrator import leaky_filter
+from neuromorph.metrics import sequence_loss
 from neuromorph.utils import check_tensor
 
 SYNAPSE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -430,15 +431,6 @@ def _check_mode(mode: str) -> str:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     return mode
-
-
-def sequence_loss(loss_fn: Callable[[Tensor, Tensor], Tensor], out: Tensor, target: Tensor) -> Tensor:
-    """``sum_t loss_fn(out[t], target)`` over the time axis of ``out [K, B, ...]`` (one batched call for
-    ``F.cross_entropy``)."""
-    if loss_fn is F.cross_entropy and target.dim() == 1:
-        steps = out.shape[0]
-        return F.cross_entropy(out.reshape(-1, out.shape[-1]), target.repeat(steps)) * steps
-    return sum((loss_fn(out[t], target) for t in range(out.shape[0])), out.new_zeros(()))
 
 
 class OnlineTrainer:

@@ -1,6 +1,6 @@
-"""Spiking network models and their training loop."""
-from neuromorph.models.mlp import FeedForwardMLP, SpikingCNN, SpikingMLP
-from neuromorph.models.training import FitHistory, evaluate, fit, measure_spike_rates
+"""Spiking network models (training: :func:`neuromorph.training.fit`)."""
+from neuromorph.models.cnn import SpikingCNN
+from neuromorph.models.mlp import FeedForwardMLP, SpikingMLP
 from neuromorph.models.spikformer import (FlatBatchNorm, SpikformerBlock, Spikformer, SpikingMLPBlock,
                                           SpikingSelfAttention, image_to_patches)
 from neuromorph.models.reservoir import (ReservoirParams, ReservoirState, SparseSynapses, build_connectivity,

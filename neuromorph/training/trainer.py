@@ -1,13 +1,6 @@
-"""Generic supervised training loop: models and data sets by name, DDP, AMP, per-epoch checkpoints, exact resume.
-
-One epoch (on each of the ``W`` processes, each holding the shard ``rank::W`` of a seeded permutation)::
-
-    sampler.set_epoch(e); for each batch: x += input_noise * N(0, 1) (float inputs only, optional);
-    reset spiking state; logits = model(x); loss = CE(logits, y)
-    backward (DDP averages gradients over ranks); AdamW step
-    scheduler.step()  (cosine over the configured number of epochs)
-    average BatchNorm running statistics over ranks; evaluate on the test split (sharded, counts all-reduced)
-    rank 0 writes checkpoint_dir/epoch_{e+1:04d}.pt (see neuromorph.training.checkpoint)
+"""Models and data sets by name for ``neuromorph train``: a :class:`TrainConfig` names them and :func:`train`
+runs them through the one training loop, :func:`neuromorph.training.fit` (DDP, AMP, per-epoch checkpoints,
+exact resume; AdamW, cosine schedule).
 
 Models: ``"spikformer"`` (:class:`neuromorph.models.spikformer.Spikformer`, patches for images, tokens for text),
 ``"mlp"`` (``neuromorph.models.SpikingMLP`` from the models package, fed the flattened image or the text
@@ -19,20 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from neuromorph.neurons.base import reset as reset_states
 from neuromorph.training import ddp
-from neuromorph.training.amp import Amp
-from neuromorph.training.checkpoint import (capture_rng_state, latest_checkpoint, load_checkpoint,
-                                            save_checkpoint)
-from neuromorph.utils import progress, seed_everything
+from neuromorph.training.loop import fit
+from neuromorph.training.strategies import STRATEGIES
+from neuromorph.utils import seed_everything
 
 MODELS = ("spikformer", "mlp", "linear")
 DATASETS = ("digits", "mnist", "text")
@@ -67,6 +56,7 @@ class TrainConfig:
     amp: bool = False
     device: str = "auto"
     stop_after: int | None = None  # stop this invocation after that many epochs (simulated pre-emption)
+    strategy: str = "bptt"        # "bptt" | "online" | "three_factor" (see neuromorph.training.strategies)
     show_progress: bool | None = None
 
     def validate(self) -> "TrainConfig":
@@ -86,6 +76,8 @@ class TrainConfig:
             raise ValueError(f"input_noise must be a finite float >= 0, got {self.input_noise!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a finite positive float, got {self.lr!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {sorted(STRATEGIES)}, got {self.strategy!r}")
         if self.resume and not self.checkpoint_dir:
             raise ValueError("resume=True needs checkpoint_dir")
         return self
@@ -178,105 +170,27 @@ def build_model(cfg: TrainConfig, info: dict[str, Any]) -> nn.Module:
     return MODEL_FACTORIES[cfg.model](cfg, info)
 
 
-# ------------------------------------------------------------------------------------------------ loop
-@torch.no_grad()
-def evaluate(model: nn.Module, dataset: TensorDataset, env: ddp.DistEnv, batch_size: int, amp: Amp
-             ) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) over ``dataset``; each rank scores ``rank::world`` and counts are summed."""
-    model.eval()
-    x_all, y_all = dataset.tensors
-    idx = torch.as_tensor(list(ddp.shard_indices(len(dataset), env)), dtype=torch.long)
-    sums = torch.zeros(3, dtype=torch.float64, device=env.device)
-    for start in range(0, len(idx), batch_size):
-        sel = idx[start:start + batch_size]
-        x, y = x_all[sel].to(env.device), y_all[sel].to(env.device)
-        reset_states(model)
-        with amp.autocast():
-            logits = model(x)
-        logits = logits.float()
-        sums += torch.stack([nn.functional.cross_entropy(logits, y, reduction="sum").double(),
-                             (logits.argmax(1) == y).sum().double(), torch.tensor(len(y), dtype=torch.float64,
-                                                                                 device=env.device)])
-    ddp.all_reduce_sum(sums, env)
-    n = max(sums[2].item(), 1.0)
-    return sums[0].item() / n, sums[1].item() / n
-
-
+# ------------------------------------------------------------------------------------------------ run
 def _config_fingerprint(cfg: TrainConfig) -> dict[str, Any]:
     skip = {"checkpoint_dir", "resume", "stop_after", "show_progress", "device"}
     return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in skip}
 
 
 def train(cfg: TrainConfig, log: Callable[[str], None] | None = print) -> TrainResult:
-    """Run (or resume) training as described in the module docstring; works alone or under torchrun."""
+    """Build the data and model that ``cfg`` names and train them with :func:`neuromorph.training.fit`
+    (alone or under torchrun)."""
     cfg.validate()
     env = ddp.init_distributed(cfg.device)
     seed_everything(cfg.seed)                      # identical initial weights on every rank
     data = build_data(cfg)
-    model = build_model(cfg, data.info).to(env.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-    amp = Amp(env.device, cfg.amp)
-    seed_everything(cfg.seed + 104729 * env.rank)  # distinct per-rank streams for anything random in training
-    history: list[dict[str, float]] = []
-    start_epoch = 0
-    if cfg.resume:
-        path = latest_checkpoint(cfg.checkpoint_dir)
-        if path is not None:
-            ckpt = load_checkpoint(path, model=model, optimizer=optimizer, scheduler=scheduler, scaler=amp.scaler,
-                                   rank=env.rank, world_size=env.world_size, map_location=env.device)
-            stored = ckpt["extra"].get("config", {})
-            mismatch = {k: (stored.get(k), v) for k, v in _config_fingerprint(cfg).items() if stored.get(k) != v}
-            if mismatch:
-                raise ValueError(f"cannot resume from {path}: config differs (checkpoint, now): {mismatch}")
-            start_epoch, history = int(ckpt["epoch"]), list(ckpt["history"])
-            if log and env.is_main:
-                log(f"resumed from {path} (epoch {start_epoch})")
-    net = ddp.wrap_ddp(model, env)
-    loader = ddp.make_loader(data.train, cfg.batch_size, env, shuffle=True, seed=cfg.seed)
-    criterion = nn.CrossEntropyLoss()
-    done_now = 0
-    for epoch in range(start_epoch, cfg.epochs):
-        if cfg.stop_after is not None and done_now >= cfg.stop_after:
-            break
-        loader.sampler.set_epoch(epoch)
-        net.train()
-        t0 = time.perf_counter()
-        sums = torch.zeros(3, dtype=torch.float64, device=env.device)
-        show = env.is_main and cfg.show_progress is not False
-        bar = progress(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", enable=None if show else False)
-        for x, y in bar:
-            x, y = x.to(env.device), y.to(env.device)
-            if cfg.input_noise > 0 and x.is_floating_point():
-                x = x + cfg.input_noise * torch.randn_like(x)
-            reset_states(model)
-            with amp.autocast():
-                logits = net(x)
-            loss = criterion(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            amp.backward_step(loss, optimizer)
-            sums += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(),
-                                 torch.tensor(len(y), dtype=torch.float64, device=env.device)])
-        scheduler.step()
-        ddp.all_reduce_sum(sums, env)
-        ddp.average_buffers(model, env)
-        test_loss, test_acc = evaluate(model, data.test, env, max(cfg.batch_size, 256), amp)
-        record = {"epoch": epoch + 1, "train_loss": sums[0].item() / sums[2].item(),
-                  "train_acc": sums[1].item() / sums[2].item(), "test_loss": test_loss, "test_acc": test_acc,
-                  "seconds": time.perf_counter() - t0, "lr": optimizer.param_groups[0]["lr"]}
-        history.append(record)
-        if log and env.is_main:
-            log(f"epoch {epoch + 1}/{cfg.epochs} train_loss {record['train_loss']:.4f} "
-                f"train_acc {record['train_acc']:.4f} test_acc {test_acc:.4f} ({record['seconds']:.1f}s)")
-        if cfg.checkpoint_dir:
-            rng = ddp.all_gather_objects(capture_rng_state(), env)
-            if env.is_main:
-                save_checkpoint(cfg.checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler,
-                                scaler=amp.scaler, epoch=epoch + 1, rng_states=rng, history=history,
-                                extra={"config": _config_fingerprint(cfg), "info": data.info})
-            ddp.barrier(env)
-        done_now += 1
-    return TrainResult(model, history, cfg, env.rank, env.world_size)
+    model = build_model(cfg, data.info)
+    result = fit(model, data.train, strategy=cfg.strategy, test=data.test, epochs=cfg.epochs,
+                 batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer="adamw",
+                 input_noise=cfg.input_noise, seed=cfg.seed, env=env, amp=cfg.amp,
+                 checkpoint_dir=cfg.checkpoint_dir, resume=cfg.resume, stop_after=cfg.stop_after,
+                 checkpoint_extra={"config": _config_fingerprint(cfg), "info": data.info},
+                 eval_batch_size=max(cfg.batch_size, 256), show_progress=cfg.show_progress, desc="epoch", log=log)
+    return TrainResult(result.model, result.history, cfg, result.rank, result.world_size)
 
 
 def save_training_curve(history: list[dict[str, float]], path: str, title: str = "") -> str:

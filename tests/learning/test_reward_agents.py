@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from neuromorph.learning.cartpole import SpikingActorCritic, population_currents, train_cartpole
+from neuromorph.tasks.cartpole import SpikingActorCritic, population_currents, train_cartpole
 from neuromorph.learning.reward import EligibilityTrace, RunningBaseline
 from neuromorph.learning.unsupervised import STDPWinnerTakeAll, wta_step
 

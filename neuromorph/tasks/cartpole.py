@@ -7,8 +7,8 @@ Network (all spiking except the two leaky-integrator readouts)::
                                  \\-Linear--> LeakyIntegrator critic (1 value)
 
 At every environment step the network is reset and run for ``sim_steps`` steps on the constant current
-``c``; the readouts at the last step give ``pi(a|s) = softmax(logits)`` and ``V(s)``. The gradients of
-``log pi(a_t|s_t)`` and ``V(s_t)`` are computed by :class:`~neuromorph.learning.online.OnlineLearner`
+``c`` (one chunk); the readouts at the last step give ``pi(a|s) = softmax(logits)`` and ``V(s)``. The
+gradients of ``log pi(a_t|s_t)`` and ``V(s_t)`` are computed by :class:`~neuromorph.learning.online.OnlineLearner`
 (eligibility traces inside the spiking network, no graph through time) and feed parameter-space eligibility
 traces (:class:`~neuromorph.learning.reward.EligibilityTrace`); the TD error is the third factor::
 
@@ -105,18 +105,19 @@ def train_cartpole(episodes: int = 600, seed: int = 0, sim_steps: int = 6, hidde
     optimizer = torch.optim.Adam([
         {"params": [p for p in params if id(p) not in critic_ids], "lr": actor_lr},
         {"params": list(model.critic.parameters()), "lr": critic_lr}])
-    learner = OnlineLearner(model)
+    def currents(obs: np.ndarray) -> Tensor:
+        x = population_currents(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0), n_pop)
+        return x.unsqueeze(0).expand(sim_steps, *x.shape)
+
+    learner = OnlineLearner(model, currents(np.zeros(4, dtype=np.float32)))
     result = CartPoleResult()
     start = time.perf_counter()
 
     def act(obs: np.ndarray) -> tuple[int, tuple, tuple, tuple, float]:
         """Run the network on one observation; sample an action; gradients of log pi(a|s) and V(s)."""
         learner.reset()
-        x = population_currents(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0), n_pop)
-        with torch.no_grad():
-            for _ in range(sim_steps - 1):
-                model(x)
-        logits, value = model(x)
+        logits_seq, value_seq = learner(currents(obs))
+        logits, value = logits_seq[-1], value_seq[-1]
         dist = torch.distributions.Categorical(logits=logits[0])
         action = dist.sample()
         g_pi = torch.autograd.grad(dist.log_prob(action), params, retain_graph=True, allow_unused=True)
