@@ -5,7 +5,7 @@ Example::
     python -m neuromorph evolve                          # digits 0-3, 100 generations, ~1 minute on 2 CPU cores
     python -m neuromorph evolve --task xor --generations 30
 
-Tasks (see ``neuromorph.models.evolvable.make_task``): ``digits`` — sklearn digits of classes 0-3, pooled to
+Tasks (see ``neuromorph.tasks.evolution_tasks.make_task``): ``digits`` — sklearn digits of classes 0-3, pooled to
 4x4 and rate coded over 20 steps, 400 images for fitness and the remaining 320 for the test accuracy;
 ``xor`` — temporal XOR of two spike times. Prints the best fitness and accuracies, writes
 ``evolve_fitness.png`` (best and mean fitness per generation), ``evolve_size.png`` (hidden neurons and
@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 
-from neuromorph.models.evolvable import EvolutionConfig, evolve, make_task
-from neuromorph.models.genome import MutationConfig
+from neuromorph.evolution import EvolutionConfig, evolve
+from neuromorph.tasks.evolution_tasks import make_task
+from neuromorph.evolution import MutationConfig
 from neuromorph.utils import seed_everything
 from neuromorph.viz import plot_curves
 from neuromorph.cli._args import positive_int

@@ -184,7 +184,6 @@ class _InstantNeuron(torch.autograd.Function):
     def backward(ctx, g: Tensor):  # type: ignore[override]
         g_in = g if ctx.d_out is None else g * ctx.d_out
         grads = [reduce_to(g_in * du, shape) for du, shape in zip(ctx.du, ctx.shapes)]
-        ctx.d_out = ctx.du = None
         return (g_in, None, None, *grads)
 
 

@@ -6,6 +6,3 @@ from neuromorph.models.spikformer import (FlatBatchNorm, SpikformerBlock, Spikfo
 from neuromorph.models.reservoir import (ReservoirParams, ReservoirState, SparseSynapses, build_connectivity,
                                          make_synapses, propagate, reservoir_step)
 from neuromorph.models.lsm import LiquidStateMachine, RidgeReadout, digits_rows, ridge_fit
-from neuromorph.models.genome import Genome, MutationConfig, NeuronGene, SynapseGene, minimal_genome, mutate, prune
-from neuromorph.models.evolvable import (EvolutionConfig, EvolutionResult, EvolvedParams, EvolvedSNN, Task,
-                                         compile_genome, evolve, evolved_step, make_task, run_evolved)
