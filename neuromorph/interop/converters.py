@@ -108,7 +108,7 @@ def _uniform_or_tensor(array: np.ndarray) -> float | Tensor:
     flat = array.reshape(-1)
     if flat.size and bool(np.all(flat == flat[0])):
         return float(flat[0])
-    return torch.as_tensor(array, dtype=torch.float32)
+    return torch.as_tensor(np.array(array), dtype=torch.float32)
 
 
 def _neuron_kwargs(shape: Shape, **params: np.ndarray) -> dict[str, Any]:
