@@ -48,7 +48,13 @@ def topological_order(names: Iterable[str], edges: Iterable[tuple[str, str]]) ->
             if indegree[nxt] == 0:
                 ready.append(nxt)
     if len(order) != len(names):
-        cyclic = sorted(n for n in names if indegree[n] > 0)
+        cyclic = {n for n in names if indegree[n] > 0}
+        while True:  # drop nodes merely downstream of a cycle: what is left lies on one
+            sinks = {n for n in cyclic if not any(s in cyclic for s in successors[n])}
+            if not sinks:
+                break
+            cyclic -= sinks
+        cyclic = sorted(cyclic)
         raise ValueError(f"the graph has a cycle (recurrent connection) through nodes {cyclic}; only "
                          "feed-forward graphs are supported")
     return order
