@@ -54,8 +54,7 @@ def topological_order(names: Iterable[str], edges: Iterable[tuple[str, str]]) ->
             if not sinks:
                 break
             cyclic -= sinks
-        cyclic = sorted(cyclic)
-        raise ValueError(f"the graph has a cycle (recurrent connection) through nodes {cyclic}; only "
+        raise ValueError(f"the graph has a cycle (recurrent connection) through nodes {sorted(cyclic)}; only "
                          "feed-forward graphs are supported")
     return order
 
