@@ -1,19 +1,29 @@
 """Optional compiled CPU kernels for the LIF recurrence.
 
 The C++ source (``lif_kernel.cpp``) is compiled on first use with ``torch.utils.cpp_extension.load`` (needs a
-C++ compiler and ninja; the build is cached under ``TORCH_EXTENSIONS_DIR``/``~/.cache/torch_extensions``).
+C++ compiler and ninja; the build is cached under ``TORCH_EXTENSIONS_DIR``/``~/.cache/torch_extensions``,
+one directory per CPU type and source version, see :func:`build_directory`). Before a lazy compile one line
+goes to stderr with the cache path; ``neuromorph build`` compiles ahead of time and :func:`status` (shown by
+``neuromorph doctor``) says whether the kernel is built, cached or replaced by the fallback, and why.
 Set ``NEUROMORPH_NATIVE=0`` to disable it; when it cannot be built, neuromorph warns once and the fused
 kernels run on plain torch ops instead, with identical results.
+
+>>> status()["state"] in ("built", "cached", "not built", "fallback")
+True
 """
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
 
 _MODULE: ModuleType | None = None
 _TRIED = False
+_COMPILED_HERE = False  # this process ran the compiler (as opposed to loading a cached build)
+_ERROR: str | None = None  # why the build failed, when it did
+_SOURCE = Path(__file__).with_name("lif_kernel.cpp")
 
 
 def enabled() -> bool:
@@ -35,9 +45,31 @@ def _cpu_tag() -> str:
     return hashlib.sha1(info.encode()).hexdigest()[:10]
 
 
+def extension_name() -> str:
+    """Name of the build: per CPU type (``-march=native``) and per version of the C++ source."""
+    import hashlib
+
+    source_tag = hashlib.sha1(_SOURCE.read_bytes()).hexdigest()[:8]
+    return f"neuromorph_lif_native_{_cpu_tag()}_{source_tag}"
+
+
+def build_directory() -> Path:
+    """Cache directory of this build (``$TORCH_EXTENSIONS_DIR/<py/cuda tag>/<extension_name()>``)."""
+    from torch.utils.cpp_extension import _get_build_directory
+
+    return Path(_get_build_directory(extension_name(), verbose=False))
+
+
+def is_cached() -> bool:
+    """True when a compiled library for this CPU type and source version is in the cache."""
+    return (build_directory() / f"{extension_name()}.so").is_file()
+
+
 def load() -> ModuleType | None:
-    """Return the compiled extension, building it on first call; ``None`` when disabled or unavailable."""
-    global _MODULE, _TRIED
+    """Return the compiled extension, building it on first call; ``None`` when disabled or unavailable.
+
+    A build (not a cache hit) first prints one line to stderr with the cache path."""
+    global _MODULE, _TRIED, _COMPILED_HERE, _ERROR
     if not enabled():
         return None
     if _TRIED:
@@ -46,15 +78,47 @@ def load() -> ModuleType | None:
     try:
         from torch.utils.cpp_extension import load as load_extension
 
+        directory = build_directory()
+        # compile a copy at a stable path inside the cache: checkouts elsewhere with the same source share it
+        source = directory / _SOURCE.name
+        if not source.is_file() or source.read_bytes() != _SOURCE.read_bytes():
+            source.write_bytes(_SOURCE.read_bytes())
+        if not is_cached():
+            print("neuromorph: compiling the native LIF kernel (once per CPU type and kernel version; "
+                  f"`neuromorph build` does it ahead of time), cache: {directory}", file=sys.stderr, flush=True)
+            _COMPILED_HERE = True
         _MODULE = load_extension(
-            name=f"neuromorph_lif_native_{_cpu_tag()}",
-            sources=[str(Path(__file__).with_name("lif_kernel.cpp"))],
+            name=extension_name(),
+            sources=[str(source)],
+            build_directory=str(directory),
             extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fopenmp"],
             extra_ldflags=["-fopenmp"],
             verbose=False,
         )
     except Exception as err:  # no compiler, no ninja, ...: fall back to torch ops
-        warnings.warn(f"neuromorph: compiled LIF kernel unavailable ({type(err).__name__}: {err}); "
+        _ERROR = f"{type(err).__name__}: {err}".strip()
+        warnings.warn(f"neuromorph: compiled LIF kernel unavailable ({_ERROR}); "
                       "using the torch-ops kernel (same results, slower on CPU)", RuntimeWarning, stacklevel=2)
         _MODULE = None
     return _MODULE
+
+
+def status() -> dict[str, str]:
+    """Where the kernel stands in this process, without building it.
+
+    ``state`` is ``"built"`` (compiled by this process), ``"cached"`` (loaded or loadable from the cache),
+    ``"not built"`` (will compile on first use) or ``"fallback"`` (torch ops; ``reason`` says why);
+    ``path`` is the cache directory."""
+    if not enabled():
+        return {"state": "fallback", "reason": "disabled by NEUROMORPH_NATIVE=0", "path": ""}
+    try:
+        path = str(build_directory())
+    except Exception as err:  # pragma: no cover - torch without cpp_extension support
+        return {"state": "fallback", "reason": f"no build directory ({type(err).__name__}: {err})", "path": ""}
+    if _TRIED and _MODULE is None:
+        return {"state": "fallback", "reason": f"build failed: {_ERROR}", "path": path}
+    if _TRIED and _COMPILED_HERE:
+        return {"state": "built", "reason": "compiled in this process", "path": path}
+    if is_cached():
+        return {"state": "cached", "reason": "compiled library found in the cache", "path": path}
+    return {"state": "not built", "reason": "compiles on first use (or run `neuromorph build`)", "path": path}
