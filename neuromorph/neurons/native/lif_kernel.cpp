@@ -230,8 +230,134 @@ std::tuple<torch::Tensor, bool> compact_binary(torch::Tensor x) {
   return {out, ok.load()};
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Streaming chain: one time step of Linear -> neuron layers (LIF or leaky integrator) in one call, for closed
+// loops at small batch, with the online-learning bookkeeping written by hand (no autograd):
+//   per layer l: xhat_l = lam_l xhat_l + h ; chat_l = lam_l chat_l + 1            (presynaptic traces)
+//                I = h W_l^T + b_l ;  LIF: v = beta v + I, u = v - thr, s = u >= 0, d_l = surrogate'(u), reset
+//                                     LI:  v = beta v + I, out = v (d_l = 1)
+//   backward(g): g_I = g * d_l ; dW_l += g_I^T xhat_l ; db_l += chat_l sum_b g_I ; g = g_I W_l (to layer l-1)
+namespace {
+
+template <typename scalar_t>
+scalar_t surrogate_any(int kind, scalar_t a, scalar_t x) {
+  switch (kind) {
+    case 0: return surrogate_grad<scalar_t, 0>(a, x);
+    case 1: return surrogate_grad<scalar_t, 1>(a, x);
+    case 2: return surrogate_grad<scalar_t, 2>(a, x);
+    default: return surrogate_grad<scalar_t, 3>(a, x);
+  }
+}
+
+struct Chain {
+  std::vector<torch::Tensor> W, b, beta, thr, R;
+  std::vector<int64_t> kind, reset, skind;
+  std::vector<double> sarg, lam, chat;
+  std::vector<torch::Tensor> v, d, xhat;
+  bool learn;
+
+  Chain(std::vector<torch::Tensor> W_, std::vector<torch::Tensor> b_, std::vector<torch::Tensor> beta_,
+        std::vector<torch::Tensor> thr_, std::vector<torch::Tensor> R_, std::vector<int64_t> kind_,
+        std::vector<int64_t> reset_, std::vector<int64_t> skind_, std::vector<double> sarg_,
+        std::vector<double> lam_, bool learn_)
+      : W(W_), b(b_), beta(beta_), thr(thr_), R(R_), kind(kind_), reset(reset_), skind(skind_), sarg(sarg_),
+        lam(lam_), learn(learn_) {}
+
+  void clear() { v.clear(); d.clear(); xhat.clear(); chat.clear(); }
+
+  void init(const torch::Tensor& x) {
+    const int64_t B = x.size(0);
+    clear();
+    for (size_t l = 0; l < W.size(); ++l) {
+      v.push_back(torch::zeros({B, W[l].size(0)}, x.options()));
+      d.push_back(torch::ones({B, W[l].size(0)}, x.options()));
+      xhat.push_back(torch::zeros({B, W[l].size(1)}, x.options()));
+      chat.push_back(0.0);
+    }
+  }
+
+  torch::Tensor step(torch::Tensor x) {
+    TORCH_CHECK(x.dim() == 2 && x.is_contiguous(), "chain step: x must be a contiguous [B, features] tensor");
+    if (v.empty() || v[0].size(0) != x.size(0) || v[0].scalar_type() != x.scalar_type()) init(x);
+    torch::Tensor h = x;
+    for (size_t l = 0; l < W.size(); ++l) {
+      if (learn) {
+        xhat[l].mul_(lam[l]).add_(h);
+        chat[l] = lam[l] * chat[l] + 1.0;
+      }
+      torch::Tensor I = b[l].numel() ? at::addmm(b[l], h, W[l].t()) : at::mm(h, W[l].t());
+      const int64_t B = I.size(0), N = I.size(1);
+      AT_DISPATCH_FLOATING_TYPES(I.scalar_type(), "chain_step", [&] {
+        scalar_t* io = I.data_ptr<scalar_t>();
+        scalar_t* vv = v[l].data_ptr<scalar_t>();
+        scalar_t* dd = d[l].data_ptr<scalar_t>();
+        const scalar_t* be = beta[l].data_ptr<scalar_t>();
+        const bool per_b = beta[l].numel() > 1;
+        if (kind[l] == 1) {  // leaky integrator: the output is the membrane
+          for (int64_t i = 0; i < B; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+              const int64_t k = i * N + j;
+              vv[k] = be[per_b ? j : 0] * vv[k] + io[k];
+              io[k] = vv[k];
+            }
+          return;
+        }
+        const scalar_t* th = thr[l].data_ptr<scalar_t>();
+        const scalar_t* rr = R[l].data_ptr<scalar_t>();
+        const bool per_t = thr[l].numel() > 1, per_r = R[l].numel() > 1;
+        const scalar_t a = static_cast<scalar_t>(sarg[l]);
+        const int sk = static_cast<int>(skind[l]);
+        const int rs = static_cast<int>(reset[l]);
+        // one row of N neurons at a time; branch-free body so the compiler vectorises it
+        std::vector<scalar_t> bb(N), tt(N), rv(N);
+        for (int64_t j = 0; j < N; ++j) {
+          bb[j] = be[per_b ? j : 0];
+          tt[j] = th[per_t ? j : 0];
+          rv[j] = rr[per_r ? j : 0];
+        }
+        for (int64_t i = 0; i < B; ++i) {
+          scalar_t* __restrict vr = vv + i * N;
+          scalar_t* __restrict ir = io + i * N;
+          scalar_t* __restrict dr = dd + i * N;
+          if (learn) {
+            for (int64_t j = 0; j < N; ++j) dr[j] = surrogate_any<scalar_t>(sk, a, bb[j] * vr[j] + ir[j] - tt[j]);
+          }
+          for (int64_t j = 0; j < N; ++j) {
+            const scalar_t vp = bb[j] * vr[j] + ir[j];
+            const scalar_t s = vp - tt[j] >= 0 ? scalar_t(1) : scalar_t(0);
+            vr[j] = rs == 0 ? vp - s * rv[j] : (rs == 1 ? vp * (1 - s) : vp);
+            ir[j] = s;
+          }
+        }
+      });
+      h = I;
+    }
+    return h;
+  }
+
+  // Accumulate the weight and bias gradients of dL/d(output of the last step) = g into grads_W / grads_b.
+  void backward(torch::Tensor g, std::vector<torch::Tensor> grads_W, std::vector<torch::Tensor> grads_b) {
+    TORCH_CHECK(learn && !v.empty(), "chain backward: run step() with learning enabled first");
+    for (int64_t l = static_cast<int64_t>(W.size()) - 1; l >= 0; --l) {
+      torch::Tensor gI = kind[l] == 1 ? g : g * d[l];
+      grads_W[l].addmm_(gI.t(), xhat[l]);
+      if (grads_b[l].numel()) grads_b[l].add_(gI.sum(0), chat[l]);
+      if (l > 0) g = at::mm(gI, W[l]);
+    }
+  }
+};
+
+}  // namespace
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("compact_binary", &compact_binary, "uint8 copy of a 0/1 tensor and whether it was binary (CPU)");
   m.def("lif_forward", &lif_forward, "fused LIF forward over time (CPU)");
   m.def("lif_backward", &lif_backward, "fused LIF adjoint over time (CPU)");
+  py::class_<Chain>(m, "Chain")
+      .def(py::init<std::vector<torch::Tensor>, std::vector<torch::Tensor>, std::vector<torch::Tensor>,
+                    std::vector<torch::Tensor>, std::vector<torch::Tensor>, std::vector<int64_t>,
+                    std::vector<int64_t>, std::vector<int64_t>, std::vector<double>, std::vector<double>, bool>())
+      .def("step", &Chain::step, "one time step of the whole chain; returns the last layer's output")
+      .def("backward", &Chain::backward, "accumulate weight/bias gradients of dL/d(last output)")
+      .def("clear", &Chain::clear, "forget the states and traces");
 }
