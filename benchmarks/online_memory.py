@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 import neuromorph as nm
-from neuromorph.learning.online import OnlineTrainer
+from neuromorph.training import BPTT, Online
 
 
 class _Held:
@@ -62,12 +62,13 @@ class SavedTensorMeter:
 
 
 def measure(mode: str, model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor) -> tuple[int, float]:
-    trainer = OnlineTrainer(model, torch.optim.SGD(model.parameters(), lr=0.01), mode=mode)
+    strategy = Online() if mode == "online" else BPTT()
     meter = SavedTensorMeter()
-    meter.extra = trainer.learner.trace_bytes if mode == "online" else (lambda: 0)
+    if isinstance(strategy, Online):
+        meter.extra = lambda: strategy.learner.trace_bytes() if strategy.learner is not None else 0
     start = time.perf_counter()
     with meter.hooks():
-        trainer.train_batch(x_seq, y)
+        strategy.gradients(model, x_seq, y)
     return meter.peak, time.perf_counter() - start
 
 

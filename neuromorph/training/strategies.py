@@ -110,7 +110,7 @@ class Online(Strategy):
     def gradients(self, net: nn.Module, x: Tensor, y: Tensor, loss_fn: LossFn = F.cross_entropy, amp: Any = None,
                   model: Optional[nn.Module] = None,
                   optimizer_step: Optional[Callable[[], None]] = None) -> tuple[Tensor, Tensor]:
-        check_tensor("x", x, floating=True)
+        check_tensor("x", x, floating=True, finite=True)
         if x.dim() < 3:
             raise ValueError(f"online learning needs an input sequence x [T, B, ...], got shape {tuple(x.shape)}; "
                              "encode static inputs first (e.g. neuromorph.encoding.direct_encode)")

@@ -9,7 +9,9 @@ from torch import nn
 
 import neuromorph as nm
 from neuromorph.learning import online_reference
-from neuromorph.learning.online import OnlineLearner, OnlineTrainer, find_synapses
+from neuromorph.learning.online import OnlineLearner, find_synapses
+from neuromorph.training import BPTT, Online
+from neuromorph.training.strategies import predict
 
 
 def _mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -18,9 +20,10 @@ def _mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def _grads(model: nn.Module, mode: str, x: torch.Tensor, y: torch.Tensor, loss_fn=_mse, chunk: int = 32
            ) -> tuple[float, dict]:
-    opt = torch.optim.SGD(model.parameters(), lr=0.0)
-    loss = OnlineTrainer(model, opt, loss_fn, mode=mode, chunk=chunk).compute_gradients(x, y)
-    return loss, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    strategy = Online(chunk=chunk) if mode == "online" else BPTT()
+    loss, _ = strategy.gradients(model, x, y, loss_fn)
+    return float(loss), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
 def _inputs(T: int = 15, B: int = 3, n_in: int = 6, n_out: int = 4, seed: int = 0):
@@ -132,8 +135,9 @@ def test_deep_network_equals_per_step_reference(chunk: int) -> None:
     x, y = _inputs(T=25)
     pairs = find_synapses(model, x)
     assert len(pairs) == 4
-    ref = online_reference.OnlineTrainer(model, torch.optim.SGD(model.parameters(), lr=0.0), _mse, synapses=pairs)
-    ref.compute_gradients(x, y)
+    model.zero_grad(set_to_none=True)
+    online_reference.OnlineTrainer(model, torch.optim.SGD(model.parameters(), lr=0.0), _mse,
+                                   synapses=pairs).compute_gradients(x, y)
     g_ref = {n: p.grad.clone() for n, p in model.named_parameters()}
     _, g_o = _grads(model, "online", x, y, chunk=chunk)
     assert set(g_o) == set(g_ref)
@@ -162,13 +166,17 @@ def test_stacked_layers_alif_and_per_neuron_params_train() -> None:
     x, _ = _inputs(T=8)
     x = x.float()
     y = torch.tensor([0, 1, 2])
-    trainer = OnlineTrainer(model, torch.optim.Adam(model.parameters(), lr=0.03))
-    first = trainer.compute_gradients(x, y)
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
-    for _ in range(25):
-        last = trainer.train_batch(x, y)
-    assert last < 0.5 * first
-    assert trainer.predict(x)[-1].argmax(-1).tolist() == [0, 1, 2]
+    opt = torch.optim.Adam(model.parameters(), lr=0.03)
+    strategy = Online()
+    losses = []
+    for _ in range(26):
+        opt.zero_grad(set_to_none=True)
+        loss, _ = strategy.gradients(model, x, y)
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]
+    assert predict(model, x)[-1].argmax(-1).tolist() == [0, 1, 2]
 
 
 def test_shared_weights_accumulate() -> None:
@@ -206,7 +214,7 @@ def _saved_bytes_of_one_chunk(model: nn.Module, mode: str, T: int, chunk: int) -
         peak["max"] = max(peak["max"], peak["now"])
         return t
 
-    trainer = OnlineTrainer(model, torch.optim.SGD(model.parameters(), lr=0.0), mode=mode, chunk=chunk)
+    strategy = Online(chunk=chunk) if mode == "online" else BPTT()
     original = torch.Tensor.backward
 
     def backward(self: torch.Tensor, *args, **kwargs):  # a backward frees what the chunk saved
@@ -216,10 +224,11 @@ def _saved_bytes_of_one_chunk(model: nn.Module, mode: str, T: int, chunk: int) -
     torch.Tensor.backward = backward  # type: ignore[method-assign]
     try:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            trainer.compute_gradients(x, y)
+            strategy.gradients(model, x, y)
     finally:
         torch.Tensor.backward = original  # type: ignore[method-assign]
-    learner_bytes = trainer.learner.trace_bytes() if trainer.learner is not None else 0
+    learner = getattr(strategy, "learner", None)
+    learner_bytes = learner.trace_bytes() if learner is not None else 0
     return peak["max"], learner_bytes
 
 
@@ -237,8 +246,16 @@ def test_update_every_and_restored_layers() -> None:
     model = nn.Sequential(nn.Linear(6, 4), nm.LeakyIntegrator())
     x, _ = _inputs()
     before = model[0].weight.detach().clone()
-    trainer = OnlineTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), update_every=5)
-    trainer.train_batch(x.float(), torch.tensor([0, 1, 2]))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    steps = []
+
+    def step() -> None:
+        steps.append(model[0].weight.grad.clone())
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    Online(step_every=5).gradients(model, x.float(), torch.tensor([0, 1, 2]), optimizer_step=step)
+    assert len(steps) == 2                      # T = 15: updates after steps 5 and 10 (the loop does the last)
     assert not torch.equal(before, model[0].weight)
     assert model[1].step_mode == "multi" and "forward" not in model[1].__dict__ and "forward" not in model[0].__dict__
 
@@ -304,18 +321,15 @@ def test_unpairable_models_raise_naming_the_module(model: nn.Module, pattern: st
 
 def test_bad_arguments() -> None:
     model = nn.Sequential(nn.Linear(6, 4), nm.LIF())
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with pytest.raises(ValueError, match="mode"):
-        OnlineTrainer(model, opt, mode="rtrl")
-    with pytest.raises(TypeError, match="optimizer"):
-        OnlineTrainer(model, "sgd")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="update_every"):
-        OnlineTrainer(model, opt, update_every=0)
+    with pytest.raises(ValueError, match="step_every"):
+        Online(step_every=0)
     with pytest.raises(ValueError, match="chunk"):
-        OnlineTrainer(model, opt, chunk=0)
-    with pytest.raises(ValueError, match="x_seq"):
-        OnlineTrainer(model, opt).compute_gradients(torch.zeros(3, 6), torch.tensor([0, 1, 2]))
-    with pytest.raises(ValueError, match="x_seq.*NaN"):
-        OnlineTrainer(model, opt).compute_gradients(torch.full((3, 2, 6), float("nan")), torch.tensor([0, 1]))
+        Online(chunk=0)
+    with pytest.raises(ValueError, match="input sequence"):
+        Online().gradients(model, torch.zeros(3, 6), torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="x contains NaN"):
+        Online().gradients(model, torch.full((3, 2, 6), float("nan")), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="sample"):
         OnlineLearner(model)
+    with pytest.raises(TypeError, match="model"):
+        OnlineLearner("net", torch.zeros(2, 1, 6))  # type: ignore[arg-type]
