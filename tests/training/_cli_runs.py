@@ -100,3 +100,41 @@ def assert_same_model(a: dict, b: dict, atol: float = 0.0) -> None:
 def metrics(history: list[dict]) -> list[dict]:
     """Per-epoch metrics without the wall-clock seconds."""
     return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ids of all live descendants of ``pid`` (Linux ``/proc``)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_torchrun_worker(rank: int) -> Callable[[subprocess.Popen], None]:
+    """A ``kill`` callback for :func:`run_train_and_kill_mid_epoch` that SIGKILLs the torchrun worker of ``rank``
+    (found among the launcher's descendants by its ``RANK`` environment variable)."""
+    def kill(proc: subprocess.Popen) -> None:
+        for pid in descendants(proc.pid):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    env = dict(item.split(b"=", 1) for item in fh.read().split(b"\0") if b"=" in item)
+            except OSError:
+                continue
+            if env.get(b"RANK") == str(rank).encode() and env.get(b"TORCHELASTIC_RESTART_COUNT") == b"0":
+                os.kill(pid, signal.SIGKILL)
+                return
+        raise AssertionError(f"no torchrun worker with RANK={rank} under process {proc.pid}")
+    return kill
