@@ -2,7 +2,6 @@
 in-place variant and the backward of the spike function are finite and non-negative, and forward is 0/1."""
 from __future__ import annotations
 
-
 import pytest
 import torch
 from hypothesis import given
