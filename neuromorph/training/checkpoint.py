@@ -35,6 +35,7 @@ import secrets
 import signal
 import warnings
 import zipfile
+import zlib
 from typing import Any, Callable
 
 import numpy as np
@@ -115,7 +116,7 @@ def verify_checkpoint(path: str) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             bad_record = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as err:
         raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({type(err).__name__}: {err})") from err
     if bad_record is not None:
         raise CheckpointError(f"checkpoint {path} is corrupt: record {bad_record!r} fails its CRC-32 check")

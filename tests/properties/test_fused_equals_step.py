@@ -37,25 +37,32 @@ def _lif_problem(case, data):
     return g, x, v_leaf, v0, LIFParams(beta, thr, reset, penalty, detach)
 
 
+def _assert_sequence_equals_loop(case, g, sequence_fn, step_fn, x, state0, params, surrogate, leaves,
+                                 kernel_backend: str = "torch") -> None:
+    """Loop ``step_fn`` over time as the reference, run ``sequence_fn`` once on ``kernel_backend``; spikes must be
+    equal exactly, every final state tensor and the gradients of a random loss wrt ``leaves`` to rounding."""
+    state, outs = state0, []
+    for t in range(case.T):
+        s, state = step_fn(x[t], state, params, surrogate)
+        outs.append(s)
+    ref_spikes = torch.stack(outs)
+    with backend(kernel_backend):
+        spikes, final = sequence_fn(x, state0, params, surrogate)
+    assert spikes.dtype == case.dtype and torch.equal(spikes, ref_spikes)
+    got_states, want_states = [s for s in final if s is not None], [s for s in state if s is not None]
+    assert_all_close("state", got_states, want_states, case.dtype)
+    w_seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=g))
+    got = grads(loss(torch.Generator().manual_seed(w_seed), spikes, *got_states), leaves)
+    want = grads(loss(torch.Generator().manual_seed(w_seed), ref_spikes, *want_states), leaves)
+    assert_all_close("grad", got, want, case.dtype)
+
+
 @pytest.mark.parametrize("kernel_backend", BACKENDS)
 @given(case=cases(), surrogate=surrogates(), data=st.data())
 def test_lif_sequence_equals_step_loop(kernel_backend, case, surrogate, data):
     g, x, v_leaf, v0, params = _lif_problem(case, data)
-    leaves = [x, v_leaf, params.beta, params.threshold]
-    state, outs = LIFState(v0), []
-    for t in range(case.T):
-        s, state = lif_step(x[t], state, params, surrogate)
-        outs.append(s)
-    ref_spikes, ref_v = torch.stack(outs), state.v
-    with backend(kernel_backend):
-        spikes, final = lif_sequence(x, LIFState(v0), params, surrogate)
-    assert spikes.dtype == case.dtype and final.v.shape == ref_v.shape
-    assert torch.equal(spikes, ref_spikes)
-    torch.testing.assert_close(final.v, ref_v, **tolerances(case.dtype))
-    w_seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=g))
-    got = grads(loss(torch.Generator().manual_seed(w_seed), spikes, final.v), leaves)
-    want = grads(loss(torch.Generator().manual_seed(w_seed), ref_spikes, ref_v), leaves)
-    assert_all_close("grad", got, want, case.dtype)
+    _assert_sequence_equals_loop(case, g, lif_sequence, lif_step, x, LIFState(v0), params, surrogate,
+                                 [x, v_leaf, params.beta, params.threshold], kernel_backend)
 
 
 @pytest.mark.parametrize("kernel_backend", BACKENDS)
@@ -64,21 +71,9 @@ def test_synaptic_sequence_equals_step_loop(kernel_backend, case, surrogate, dat
     g, x, v_leaf, v0, lif = _lif_problem(case, data)
     i_leaf, i0 = case.state(g, zero=data.draw(st.booleans(), label="zero_current"))
     alpha = case.param(g, 0.2, 0.95, 0.5, lif.beta.requires_grad)
-    params = SynapticParams(alpha, lif)
-    leaves = [x, v_leaf, i_leaf, alpha, lif.beta, lif.threshold]
-    state, outs = SynapticState(v0, i0), []
-    for t in range(case.T):
-        s, state = synaptic_step(x[t], state, params, surrogate)
-        outs.append(s)
-    ref_spikes = torch.stack(outs)
-    with backend(kernel_backend):
-        spikes, final = synaptic_sequence(x, SynapticState(v0, i0), params, surrogate)
-    assert torch.equal(spikes, ref_spikes)
-    assert_all_close("state", [final.v, final.i], [state.v, state.i], case.dtype)
-    w_seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=g))
-    got = grads(loss(torch.Generator().manual_seed(w_seed), spikes, final.v, final.i), leaves)
-    want = grads(loss(torch.Generator().manual_seed(w_seed), ref_spikes, state.v, state.i), leaves)
-    assert_all_close("grad", got, want, case.dtype)
+    _assert_sequence_equals_loop(case, g, synaptic_sequence, synaptic_step, x, SynapticState(v0, i0),
+                                 SynapticParams(alpha, lif), surrogate,
+                                 [x, v_leaf, i_leaf, alpha, lif.beta, lif.threshold], kernel_backend)
 
 
 @given(case=cases(), surrogate=surrogates(), data=st.data())
@@ -93,19 +88,8 @@ def test_alif_sequence_equals_step_loop(case, surrogate, data):
     params = ALIFParams(case.param(g, 0.2, 0.95, 0.5, param_grads), case.param(g, 0.5, 1.5, 1.0, param_grads),
                         case.param(g, 0.5, 0.99, 0.5, param_grads), case.param(g, 0.05, 0.5, 0.25, param_grads),
                         reset, detach)
-    leaves = [x, v_leaf, a_leaf, *params[:4]]
-    state, outs = ALIFState(v0, a0), []
-    for t in range(case.T):
-        s, state = alif_step(x[t], state, params, surrogate)
-        outs.append(s)
-    ref_spikes = torch.stack(outs)
-    spikes, final = alif_sequence(x, ALIFState(v0, a0), params, surrogate)
-    assert torch.equal(spikes, ref_spikes)
-    assert_all_close("state", [final.v, final.a], [state.v, state.a], case.dtype)
-    w_seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=g))
-    got = grads(loss(torch.Generator().manual_seed(w_seed), spikes, final.v, final.a), leaves)
-    want = grads(loss(torch.Generator().manual_seed(w_seed), ref_spikes, state.v, state.a), leaves)
-    assert_all_close("grad", got, want, case.dtype)
+    _assert_sequence_equals_loop(case, g, alif_sequence, alif_step, x, ALIFState(v0, a0), params, surrogate,
+                                 [x, v_leaf, a_leaf, *params[:4]])
 
 
 @given(case=cases(max_T=16), data=st.data())
