@@ -35,11 +35,14 @@ def test_surrogate_outputs_are_finite_for_finite_input(dtype, name, p, values):
     for out in (d, d_inplace):
         assert out.dtype == dtype and torch.isfinite(out).all(), (name, p, x[~torch.isfinite(out)])
         assert (out >= 0).all()
-    torch.testing.assert_close(d_inplace, d, rtol=1e-5, atol=1e-30)
+    # the in-place chain rounds differently (e.g. Triangle's x * (-1/width) + 1 at |x| = width leaves ~1 ulp
+    # instead of 0), so agreement is to a few ulps of the derivative's peak
+    peak = max(p, 1 / p, 1.0)
+    torch.testing.assert_close(d_inplace, d, rtol=1e-5, atol=16 * torch.finfo(dtype).eps * peak)
     leaf = x.clone().requires_grad_()
     spikes = surrogate(leaf)
     assert set(spikes.unique().tolist()) <= {0.0, 1.0}
     (grad,) = torch.autograd.grad(spikes, leaf, torch.ones_like(spikes))
     assert torch.isfinite(grad).all()
     # the peak of every built-in surrogate is at 0 and at most max(p, 1/p, 1) (scale of the derivative)
-    assert float(d.max()) <= max(p, 1 / p, 1.0) * (1 + 1e-6) + 1e-12
+    assert float(d.max()) <= peak * (1 + 1e-6)
