@@ -9,6 +9,13 @@ Examples::
 With ``--nproc N`` (N > 1) the command re-launches itself as
 ``python -m torch.distributed.run --standalone --nnodes 1 --nproc_per_node N -m neuromorph train <same options>``
 (``--nproc`` removed); each worker then joins the process group from torchrun's environment variables.
+
+Fault tolerance: ``--max-restarts K`` (needs ``--checkpoint-dir``) is passed to torchrun, which restarts all
+workers up to ``K`` times when one of them dies; a restarted worker (``TORCHELASTIC_RESTART_COUNT > 0``)
+resumes from the newest good checkpoint as if ``--resume`` had been given, so the run continues where the last
+completed epoch left it. ``--max-restarts`` also launches a single process (``--nproc 1``) under torchrun.
+
+    python -m neuromorph train --model mlp --nproc 2 --max-restarts 3 --checkpoint-dir ckpt
 """
 from __future__ import annotations
 
@@ -65,6 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for flag, dest, help_text in _FLAGS:
         p.add_argument(flag, dest=dest, action="store_true", help=help_text)
     p.add_argument("--nproc", type=int, default=1, help="processes; N > 1 relaunches under torchrun")
+    p.add_argument("--max-restarts", dest="max_restarts", type=int, default=0,
+                   help="torchrun restarts all workers up to this many times when one fails; restarted workers "
+                        "resume from the last checkpoint (needs --checkpoint-dir)")
     p.set_defaults(func=run)
 
 
@@ -93,8 +103,20 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
 
 def torchrun_command(args: argparse.Namespace) -> list[str]:
     """Command that runs ``args.nproc`` workers with torchrun (standalone rendezvous on a free port)."""
+    restarts = getattr(args, "max_restarts", 0) or 0
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
-            "--nproc_per_node", str(args.nproc), "-m", "neuromorph", *worker_argv(args)]
+            "--nproc_per_node", str(args.nproc), "--max-restarts", str(restarts), "-m", "neuromorph",
+            *worker_argv(args)]
+
+
+def restarted_by_torchrun() -> bool:
+    """True inside a worker that torchrun started again after a failure (``TORCHELASTIC_RESTART_COUNT > 0``)."""
+    raw = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0").strip() or "0"
+    try:
+        return int(raw) > 0
+    except ValueError as err:
+        raise ValueError(f"environment variable TORCHELASTIC_RESTART_COUNT must be an integer, got {raw!r}") \
+            from err
 
 
 def _launch(args: argparse.Namespace) -> int:
@@ -109,8 +131,18 @@ def _launch(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if not isinstance(args.nproc, int) or args.nproc < 1:
         raise ValueError(f"--nproc must be a positive int, got {args.nproc!r}")
-    if args.nproc > 1:
+    max_restarts = getattr(args, "max_restarts", 0)
+    if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
+        raise ValueError(f"--max-restarts must be an int >= 0, got {max_restarts!r}")
+    if max_restarts > 0 and not args.checkpoint_dir:
+        print("neuromorph train: error: --max-restarts needs --checkpoint-dir, so that restarted workers resume "
+              "from the last checkpoint instead of starting over", file=sys.stderr)
+        return 2
+    if args.nproc > 1 or max_restarts > 0:
         return _launch(args)
+    if args.checkpoint_dir and not args.resume and restarted_by_torchrun():
+        print(f"neuromorph train: restarted by torchrun; resuming from {args.checkpoint_dir}", file=sys.stderr)
+        args.resume = True
     import torch
 
     from neuromorph.training import TrainConfig, save_training_curve, train

@@ -9,21 +9,49 @@ A checkpoint file ``epoch_{k:04d}.pt`` written after epoch ``k`` (1-based) holds
   states, captured *after* the epoch's evaluation, i.e. exactly where the next epoch will start drawing;
 - ``world_size``, ``history`` (list of per-epoch metric dicts) and ``extra`` (free-form, e.g. the config).
 
-Files are written to a temporary name and renamed, so a crash never leaves a truncated ``epoch_*.pt``.
+Crash safety. :func:`save_checkpoint` writes to a temporary file in the same directory
+(``.epoch_{k:04d}.pt.<random>.tmp``), flushes and ``fsync``\ s it, renames it over ``epoch_{k:04d}.pt`` with
+``os.replace`` (atomic on POSIX) and ``fsync``\ s the directory, so a crash (even SIGKILL or power loss) leaves
+either the complete new file or none, never a truncated ``epoch_*.pt``; leftovers of interrupted writes are
+removed by the next save. Older epochs are never deleted, so the previous good checkpoint is always kept.
+:func:`read_checkpoint` checks the zip container's CRC-32 of every record before unpickling and raises
+:class:`CheckpointError` (a ``ValueError``) naming the file when it is truncated or corrupt;
+:func:`latest_checkpoint` skips such files with a warning that names them and falls back to the newest good one.
+
 Resuming with the same world size, thread count and config reproduces an uninterrupted run bit for bit on CPU.
+
+>>> import tempfile, torch
+>>> d = tempfile.mkdtemp(); net = torch.nn.Linear(2, 1); opt = torch.optim.SGD(net.parameters(), lr=0.1)
+>>> path = save_checkpoint(d, model=net, optimizer=opt, epoch=1, rng_states=[capture_rng_state()])
+>>> latest_checkpoint(d) == path and read_checkpoint(path)["epoch"] == 1
+True
 """
 from __future__ import annotations
 
 import os
 import random
 import re
-from typing import Any
+import secrets
+import signal
+import warnings
+import zipfile
+import zlib
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
 
 _CKPT_RE = re.compile(r"^epoch_(\d{4,})\.pt$")
+# temporary files of interrupted writes: ours (".epoch_0003.pt.<random>.tmp") and older builds' ("epoch_0003.pt.tmp")
+_TMP_RE = re.compile(r"^\.?epoch_\d{4,}\.pt\.(?:[^/]*\.)?tmp$")
+#: Test hook: with this environment variable set to an epoch number, the process kills itself with SIGKILL while
+#: saving that epoch, after the temporary file is complete and before the rename (simulates a crash mid-write).
+KILL_IN_WRITE_ENV = "NEUROMORPH_TEST_KILL_IN_CHECKPOINT_WRITE"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, truncated, corrupt or not a neuromorph training checkpoint."""
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -47,17 +75,64 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 
 
 def checkpoint_path(directory: str, epoch: int) -> str:
+    """``directory/epoch_{epoch:04d}.pt``."""
     if not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
     return os.path.join(directory, f"epoch_{epoch:04d}.pt")
 
 
-def latest_checkpoint(directory: str) -> str | None:
-    """Path of the ``epoch_*.pt`` file with the highest epoch in ``directory`` (None if there is none)."""
+def checkpoint_paths(directory: str) -> list[str]:
+    """Paths of all ``epoch_*.pt`` files in ``directory``, newest epoch first (empty if there are none)."""
     if not os.path.isdir(directory):
-        return None
+        return []
     found = [(int(m.group(1)), name) for name in os.listdir(directory) if (m := _CKPT_RE.match(name))]
-    return os.path.join(directory, max(found)[1]) if found else None
+    return [os.path.join(directory, name) for _, name in sorted(found, reverse=True)]
+
+
+def latest_checkpoint(directory: str, verify: bool = True) -> str | None:
+    """Path of the newest good ``epoch_*.pt`` in ``directory`` (None if there is none).
+
+    With ``verify`` (default) each candidate, newest first, is checked with :func:`verify_checkpoint`; a truncated
+    or corrupt one is skipped with a ``RuntimeWarning`` naming it, and the next older one is tried.
+    """
+    for path in checkpoint_paths(directory):
+        if not verify:
+            return path
+        try:
+            verify_checkpoint(path)
+        except CheckpointError as err:
+            warnings.warn(f"skipping bad checkpoint {path}: {err}; falling back to an older one",
+                          RuntimeWarning, stacklevel=2)
+            continue
+        return path
+    return None
+
+
+def verify_checkpoint(path: str) -> None:
+    """Raise :class:`CheckpointError` naming ``path`` unless it is a complete zip container whose records all
+    match their CRC-32 (what ``torch.save`` writes). Catches truncation and flipped bits without unpickling."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad_record = archive.testzip()
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as err:
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({type(err).__name__}: {err})") from err
+    if bad_record is not None:
+        raise CheckpointError(f"checkpoint {path} is corrupt: record {bad_record!r} fails its CRC-32 check")
+
+
+def read_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The checkpoint dict stored in ``path`` after :func:`verify_checkpoint`; :class:`CheckpointError` naming
+    the file when it is unreadable or lacks the ``model``/``epoch`` entries."""
+    verify_checkpoint(path)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # unpickling errors come in many types; all mean the same thing here
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err})") from err
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
+        raise CheckpointError(f"{path} is not a neuromorph training checkpoint (no 'model'/'epoch' entries)")
+    return ckpt
 
 
 def _state(obj: Any) -> Any:
@@ -85,10 +160,64 @@ def save_checkpoint(directory: str, *, model: nn.Module, optimizer: torch.optim.
         "world_size": len(rng_states), "history": list(history or []), "extra": dict(extra or {}),
     }
     path = checkpoint_path(directory, epoch)
-    tmp = path + ".tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    _remove_stale_temporaries(directory)
+    atomic_torch_save(payload, path, before_rename=lambda: _kill_hook(epoch))
     return path
+
+
+def atomic_torch_save(obj: Any, path: str, before_rename: Callable[[], None] | None = None) -> None:
+    """``torch.save(obj, path)`` that never leaves a partial ``path``: temp file in the same directory, flush,
+    ``fsync``, ``os.replace``, then ``fsync`` of the directory so the rename itself survives a power loss.
+
+    ``before_rename`` (optional) is called once the temporary file is durable, just before the rename; tests use it
+    to simulate a crash at the worst moment. On any exception the temporary file is removed."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    # O_EXCL: never follow or reuse an existing name; mode 0o666 minus the umask, like a plain open()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if before_rename is not None:
+            before_rename()
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # platforms without directory descriptors: the rename is still atomic
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def _remove_stale_temporaries(directory: str) -> None:
+    """Delete temporary files left by writes that were killed before their rename (only rank 0 writes)."""
+    for name in os.listdir(directory):
+        if _TMP_RE.match(name):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except FileNotFoundError:
+                pass
+
+
+def _kill_hook(epoch: int) -> None:
+    """See :data:`KILL_IN_WRITE_ENV`."""
+    target = os.environ.get(KILL_IN_WRITE_ENV)
+    if target is not None and target.strip() == str(epoch):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def load_checkpoint(path: str, *, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
@@ -97,14 +226,12 @@ def load_checkpoint(path: str, *, model: nn.Module, optimizer: torch.optim.Optim
     """Load ``path`` into the given objects and (by default) restore this rank's RNG states.
 
     Returns the raw checkpoint dict (``epoch``, ``sampler_epoch``, ``history``, ``extra`` ...). Raises
-    ``ValueError`` if the checkpoint was written by a different world size and ``restore_rng`` is set, since the
+    :class:`CheckpointError` naming ``path`` when the file is truncated or corrupt, and ``ValueError`` if the checkpoint was written by a different world size and ``restore_rng`` is set, since the
     per-rank random streams could not be continued exactly.
     """
     if not os.path.isfile(path):
-        raise ValueError(f"path must be an existing checkpoint file, got {path!r}")
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
-        raise ValueError(f"{path} is not a neuromorph training checkpoint")
+        raise CheckpointError(f"path must be an existing checkpoint file, got {path!r}")
+    ckpt = read_checkpoint(path, map_location)
     if restore_rng and ckpt["world_size"] != world_size:
         raise ValueError(f"checkpoint {path} was written with world_size={ckpt['world_size']}, this run has "
                          f"world_size={world_size}; resume with the same number of processes")

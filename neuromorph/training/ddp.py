@@ -78,8 +78,28 @@ def init_distributed(device: str = "auto", backend: str | None = None) -> DistEn
         kwargs: dict[str, Any] = {"backend": backend, "rank": rank, "world_size": world_size}
         if use_cuda:
             kwargs["device_id"] = dev
+        store = _attempt_store(rank, world_size)
+        if store is not None:
+            kwargs["store"] = store
         dist.init_process_group(**kwargs)
     return DistEnv(rank, world_size, local_rank, backend, dev)
+
+
+def _attempt_store(rank: int, world_size: int) -> dist.Store | None:
+    """Under torchrun: the rendezvous store seen through the prefix ``neuromorph/attempt_<k>/``, ``k`` being
+    ``TORCHELASTIC_RESTART_COUNT``; None outside torchrun (``init_process_group`` then uses ``env://``).
+
+    Workers restarted by torchrun (``--max-restarts``) reconnect to the same agent store, which still holds the
+    gloo addresses published by the previous, dead workers under the same keys; a new worker that reads such a
+    stale key first tries to connect to a dead port and fails ("Gloo connectFullMesh failed ... Connection
+    refused"). A per-attempt prefix keeps every attempt on its own keys.
+    """
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT")
+    if attempt is None or attempt.strip() == "":
+        return None
+    attempt_no = _env_int("TORCHELASTIC_RESTART_COUNT", 0)
+    store, _, _ = next(dist.rendezvous("env://", rank=rank, world_size=world_size))
+    return dist.PrefixStore(f"neuromorph/attempt_{attempt_no}/", store)
 
 
 def cleanup() -> None:

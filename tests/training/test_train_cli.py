@@ -21,18 +21,20 @@ def _parse(argv):
 
 def test_worker_argv_round_trip_drops_nproc():
     argv = ["train", "--model", "mlp", "--dataset", "text", "--epochs", "3", "--nproc", "4", "--amp", "--resume",
-            "--checkpoint-dir", "ck", "--time-shifts", "0,1", "--lr", "0.01"]
+            "--checkpoint-dir", "ck", "--time-shifts", "0,1", "--lr", "0.01", "--max-restarts", "2"]
     args = _parse(argv)
     rebuilt = train_cli.worker_argv(args)
-    assert "--nproc" not in rebuilt
+    assert "--nproc" not in rebuilt and "--max-restarts" not in rebuilt  # launcher options stay with torchrun
     again = _parse(rebuilt)
-    assert {k: v for k, v in vars(again).items() if k != "nproc"} == \
-        {k: v for k, v in vars(args).items() if k != "nproc"}
-    assert again.nproc == 1
+    launcher = {"nproc", "max_restarts"}
+    assert {k: v for k, v in vars(again).items() if k not in launcher} == \
+        {k: v for k, v in vars(args).items() if k not in launcher}
+    assert again.nproc == 1 and again.max_restarts == 0
     cmd = train_cli.torchrun_command(args)
     i = cmd.index("torch.distributed.run")
     assert cmd[i - 1] == "-m" and "--standalone" in cmd
     assert cmd[cmd.index("--nproc_per_node") + 1] == "4"
+    assert cmd[cmd.index("--max-restarts") + 1] == "2" and cmd.index("--max-restarts") < cmd.index("neuromorph")
     assert cmd[cmd.index("neuromorph") - 1] == "-m" and cmd[cmd.index("neuromorph") + 1] == "train"
 
 
@@ -88,3 +90,17 @@ def test_bad_config_raises():
 def test_cli_reports_bad_options_with_exit_code_2(capsys):
     assert main(["train", "--model", "spikformer", "--time-shifts", "0,9", "--epochs", "1", "--threads", "1"]) == 2
     assert "time_shifts must be < T=4" in capsys.readouterr().err
+
+
+def test_restarted_worker_resumes_and_bad_restart_options(monkeypatch):
+    monkeypatch.delenv("TORCHELASTIC_RESTART_COUNT", raising=False)
+    assert not train_cli.restarted_by_torchrun()
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "0")
+    assert not train_cli.restarted_by_torchrun()
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "2")
+    assert train_cli.restarted_by_torchrun()
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "x")
+    with pytest.raises(ValueError, match="TORCHELASTIC_RESTART_COUNT"):
+        train_cli.restarted_by_torchrun()
+    with pytest.raises(ValueError, match="max-restarts"):
+        train_cli.run(argparse.Namespace(nproc=2, max_restarts=-1, checkpoint_dir="ck"))
