@@ -72,7 +72,7 @@ def test_synaptic_sequence_equals_step_loop(kernel_backend, case, surrogate, dat
     i_leaf, i0 = case.state(g, zero=data.draw(st.booleans(), label="zero_current"))
     alpha = case.param(g, 0.2, 0.95, 0.5, lif.beta.requires_grad)
     _assert_sequence_equals_loop(case, g, synaptic_sequence, synaptic_step, x, SynapticState(v0, i0),
-                                 SynapticParams(alpha, lif), surrogate,
+                                 SynapticParams(alpha, lif.beta, lif.threshold, lif.reset, lif.detach_reset), surrogate,
                                  [x, v_leaf, i_leaf, alpha, lif.beta, lif.threshold], kernel_backend)
 
 
