@@ -29,6 +29,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from neuromorph.metrics import accuracy
 from neuromorph.models.reservoir import (MAASS_C, METHODS, ReservoirParams, ReservoirState, build_connectivity,
                                          init_state, make_synapses, reservoir_step)
 from neuromorph.utils import check_tensor
@@ -297,8 +298,7 @@ class RidgeReadout(nn.Module):
         self.val_scores = {}
         for a in alphas:
             w, b = ridge_fit(features[tr], y[tr], float(a))
-            pred = (features[va] @ w + b).argmax(1)
-            self.val_scores[float(a)] = float((pred == labels[va]).float().mean())
+            self.val_scores[float(a)] = accuracy(features[va] @ w + b, labels[va])
         best = max(self.val_scores.values())
         self.alpha = max(a for a, s in self.val_scores.items() if s == best)  # ties -> strongest regularisation
         w, b = ridge_fit(features, y, self.alpha)
@@ -308,7 +308,8 @@ class RidgeReadout(nn.Module):
 
     @torch.no_grad()
     def accuracy(self, features: Tensor, labels: Tensor) -> float:
-        return float((self(features).argmax(1) == labels).float().mean())
+        """:func:`neuromorph.metrics.accuracy` of the readout's scores."""
+        return accuracy(self(features), labels)
 
 
 # ------------------------------------------------------------------------------------------------ task

@@ -58,12 +58,13 @@ class FlatBatchNorm(nn.BatchNorm1d):
 
 
 class _LinearBNLIF(nn.Module):
-    """``SN(BN(x W + b))`` on ``[T, B, N, D_in]``."""
+    """``SN(BN(x W + b))`` on ``[T, B, N, D_in]`` (``SN(x W + b)`` with ``batch_norm=False``)."""
 
-    def __init__(self, d_in: int, d_out: int, lif_kwargs: dict[str, Any] | None, bias: bool = True) -> None:
+    def __init__(self, d_in: int, d_out: int, lif_kwargs: dict[str, Any] | None, bias: bool = True,
+                 batch_norm: bool = True) -> None:
         super().__init__()
-        self.linear = nn.Linear(d_in, d_out, bias=bias)
-        self.bn = FlatBatchNorm(d_out)
+        self.linear = nn.Linear(d_in, d_out, bias=bias or not batch_norm)
+        self.bn: nn.Module = FlatBatchNorm(d_out) if batch_norm else nn.Identity()
         self.lif = _lif(lif_kwargs)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -111,10 +112,13 @@ class SpikingSelfAttention(nn.Module):
         time_shifts: None, or one non-negative delay ``d_h`` (time steps) per head.
         attn_threshold: threshold of the LIF after the attention product (Spikformer: 0.5).
         lif_kwargs: overrides of the LIF defaults ``DEFAULT_LIF`` for every LIF in the layer.
+        batch_norm: BN after every projection (Spikformer); False drops it (and gives the projections a bias),
+            which online learning needs: BN between a synapse and its neuron changes scale every step.
     """
 
     def __init__(self, dim: int, num_heads: int = 4, scale: float = 0.125, time_shifts: Sequence[int] | None = None,
-                 attn_threshold: float = 0.5, lif_kwargs: dict[str, Any] | None = None) -> None:
+                 attn_threshold: float = 0.5, lif_kwargs: dict[str, Any] | None = None,
+                 batch_norm: bool = True) -> None:
         super().__init__()
         if not isinstance(dim, int) or dim < 1:
             raise ValueError(f"dim must be a positive int, got {dim!r}")
@@ -125,11 +129,11 @@ class SpikingSelfAttention(nn.Module):
         self.dim, self.num_heads, self.scale = dim, num_heads, float(scale)
         self.head_dim = dim // num_heads
         self.time_shifts = _check_shifts(time_shifts, num_heads)
-        self.q = _LinearBNLIF(dim, dim, lif_kwargs, bias=False)
-        self.k = _LinearBNLIF(dim, dim, lif_kwargs, bias=False)
-        self.v = _LinearBNLIF(dim, dim, lif_kwargs, bias=False)
+        self.q = _LinearBNLIF(dim, dim, lif_kwargs, bias=False, batch_norm=batch_norm)
+        self.k = _LinearBNLIF(dim, dim, lif_kwargs, bias=False, batch_norm=batch_norm)
+        self.v = _LinearBNLIF(dim, dim, lif_kwargs, bias=False, batch_norm=batch_norm)
         self.attn_lif = _lif(lif_kwargs, threshold=attn_threshold)
-        self.proj = _LinearBNLIF(dim, dim, lif_kwargs)
+        self.proj = _LinearBNLIF(dim, dim, lif_kwargs, batch_norm=batch_norm)
 
     def _heads(self, x: Tensor) -> Tensor:  # [T, B, N, D] -> [T, B, H, N, d]
         t, b, n, _ = x.shape
@@ -166,10 +170,11 @@ class SpikingSelfAttention(nn.Module):
 class SpikingMLPBlock(nn.Module):
     """``SN(BN(SN(BN(x W_1 + b_1)) W_2 + b_2))`` on ``[T, B, N, D]`` with hidden width ``hidden``."""
 
-    def __init__(self, dim: int, hidden: int, lif_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(self, dim: int, hidden: int, lif_kwargs: dict[str, Any] | None = None,
+                 batch_norm: bool = True) -> None:
         super().__init__()
-        self.fc1 = _LinearBNLIF(dim, hidden, lif_kwargs)
-        self.fc2 = _LinearBNLIF(hidden, dim, lif_kwargs)
+        self.fc1 = _LinearBNLIF(dim, hidden, lif_kwargs, batch_norm=batch_norm)
+        self.fc2 = _LinearBNLIF(hidden, dim, lif_kwargs, batch_norm=batch_norm)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc2(self.fc1(x))
@@ -179,12 +184,14 @@ class SpikformerBlock(nn.Module):
     """``X <- X + SSA(X); X <- X + MLP(X)`` (residuals add spike tensors, so X holds small integers)."""
 
     def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, scale: float = 0.125,
-                 time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None) -> None:
+                 time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None,
+                 batch_norm: bool = True) -> None:
         super().__init__()
         if not mlp_ratio > 0:
             raise ValueError(f"mlp_ratio must be > 0, got {mlp_ratio!r}")
-        self.attn = SpikingSelfAttention(dim, num_heads, scale, time_shifts, lif_kwargs=lif_kwargs)
-        self.mlp = SpikingMLPBlock(dim, max(1, int(round(dim * mlp_ratio))), lif_kwargs)
+        self.attn = SpikingSelfAttention(dim, num_heads, scale, time_shifts, lif_kwargs=lif_kwargs,
+                                         batch_norm=batch_norm)
+        self.mlp = SpikingMLPBlock(dim, max(1, int(round(dim * mlp_ratio))), lif_kwargs, batch_norm)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         x = x + self.attn(x, mask)

@@ -333,3 +333,41 @@ def test_bad_arguments() -> None:
         OnlineLearner(model)
     with pytest.raises(TypeError, match="model"):
         OnlineLearner("net", torch.zeros(2, 1, 6))  # type: ignore[arg-type]
+
+
+def test_spikformer_blocks_learn_online() -> None:
+    """Spikformer blocks (spike-product attention, residuals) learn online once BatchNorm is dropped; with it the
+    learner names the BatchNorm. The gradient does not depend on the chunk length (1 step vs the whole T)."""
+    from neuromorph.models.spikformer import SpikformerBlock
+
+    class Tiny(nn.Module):
+        def __init__(self, batch_norm: bool) -> None:
+            super().__init__()
+            self.embed = nn.Linear(6, 8)
+            self.embed_lif = nm.LIF(beta=0.5, threshold=0.5)
+            self.block = SpikformerBlock(8, num_heads=2, mlp_ratio=1.0, batch_norm=batch_norm,
+                                         lif_kwargs={"threshold": 0.5})
+            self.head = nn.Linear(8, 3)
+            self.readout = nm.LeakyIntegrator(beta=0.8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:   # x [T, B, N, 6] -> [T, B, 3]
+            h = self.block(self.embed_lif(self.embed(x)))
+            return self.readout(self.head(h.mean(2)))
+
+    torch.manual_seed(8)
+    x = (torch.rand(6, 2, 5, 6) < 0.5).double()
+    y = torch.randn(2, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="BatchNorm"):
+        OnlineLearner(Tiny(batch_norm=True).double(), x)
+    model = Tiny(batch_norm=False).double()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                m.weight.mul_(3.0)
+    assert len(find_synapses(model, x)) == 8            # embed, q, k, v, proj, fc1, fc2 and head -> readout
+    _, g_1 = _grads(model, "online", x, y, chunk=1)
+    _, g_all = _grads(model, "online", x, y, chunk=6)
+    assert set(g_1) == {n for n, _ in model.named_parameters()}
+    assert sum(float(g.abs().sum()) for g in g_1.values()) > 0
+    for key in g_1:
+        torch.testing.assert_close(g_all[key], g_1[key], rtol=1e-9, atol=1e-12, msg=key)
