@@ -59,6 +59,11 @@ def _bernoulli(rates: Tensor, num_steps: int, generator: torch.Generator | None)
 # -- functional kernels ----------------------------------------------------------------------------
 def gaussian_rates(x: Tensor, preferred: Tensor, sigma: float, r_max: float = 1.0) -> Tensor:
     """``r[..., d, i] = r_max * exp(-(x[..., d] - preferred[i])^2 / (2 sigma^2))``."""
+    check_tensor("x", x, floating=True, finite=True)
+    check_tensor("preferred", preferred, ndim=1, floating=True, finite=True)
+    for name, value in (("sigma", sigma), ("r_max", r_max)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return r_max * torch.exp(-(x.unsqueeze(-1) - preferred) ** 2 / (2.0 * sigma * sigma))
 
 

@@ -33,23 +33,39 @@ def _positive_float(name: str, value: object) -> float:
     return float(value)
 
 
-def rate_probability(x: Tensor, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0) -> Tensor:
-    """Per-step spike probability of each element of ``x`` (see the module docstring)."""
+def rate_probability(x: Tensor, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0,
+                     clip: bool = False) -> Tensor:
+    """Per-step spike probability of each element of ``x`` (see the module docstring).
+
+    Bernoulli coding needs ``gain * x`` in ``[0, 1]``: values outside raise a ``ValueError`` unless ``clip=True``
+    (then they are clipped to ``[0, 1]``); Poisson coding needs ``gain * x >= 0`` likewise."""
     check_tensor("x", x, floating=True, finite=True)
     gain = _positive_float("gain", gain)
     dt = _positive_float("dt", dt)
+    if method not in RATE_METHODS:
+        raise ValueError(f"method must be one of {RATE_METHODS}, got {method!r}")
+    scaled = gain * x
+    if not clip and x.numel():
+        low, high = float(scaled.min()), float(scaled.max())
+        if low < 0 or (method == "bernoulli" and high > 1):
+            bound = "[0, 1]" if method == "bernoulli" else ">= 0"
+            raise ValueError(f"gain * x must lie in {bound} for {method} rate coding, got values in "
+                             f"[{low:.4g}, {high:.4g}] (gain={gain}); rescale x or pass clip=True")
     if method == "bernoulli":
-        return (gain * x).clamp(0.0, 1.0)
-    if method == "poisson":
-        return -torch.expm1(-(gain * x).clamp_min(0.0) * dt)
-    raise ValueError(f"method must be one of {RATE_METHODS}, got {method!r}")
+        return scaled.clamp(0.0, 1.0)
+    return -torch.expm1(-scaled.clamp_min(0.0) * dt)
 
 
 def rate_encode(x: Tensor, num_steps: int, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0,
-                generator: torch.Generator | None = None) -> Tensor:
-    """Sample a spike train ``[T, ...]`` from intensities ``x`` (any shape, usually in ``[0, 1]``)."""
+                generator: torch.Generator | None = None, clip: bool = False) -> Tensor:
+    """Sample a spike train ``[T, ...]`` from intensities ``x`` (any shape; ``gain * x`` in ``[0, 1]`` for
+    Bernoulli coding, see :func:`rate_probability`).
+
+    >>> rate_encode(torch.tensor([0.0, 1.0]), 3).tolist()
+    [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
+    """
     num_steps = _positive_int("num_steps", num_steps)
-    p = rate_probability(x, gain, method, dt)
+    p = rate_probability(x, gain, method, dt, clip)
     u = torch.rand((num_steps, *p.shape), generator=generator, dtype=p.dtype, device=p.device)
     return (u < p).to(p.dtype)
 
@@ -65,8 +81,10 @@ def rate_decode(spikes: Tensor, dim: int = 0) -> Tensor:
 class RateEncoder(nn.Module):
     """Module form of :func:`rate_encode`: ``[B, ...] -> [T, B, ...]`` spikes."""
 
-    def __init__(self, num_steps: int, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0) -> None:
+    def __init__(self, num_steps: int, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0,
+                 clip: bool = False) -> None:
         super().__init__()
+        self.clip = bool(clip)
         self.num_steps = _positive_int("num_steps", num_steps)
         self.gain = _positive_float("gain", gain)
         if method not in RATE_METHODS:
@@ -75,7 +93,7 @@ class RateEncoder(nn.Module):
         self.dt = _positive_float("dt", dt)
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        return rate_encode(x, self.num_steps, self.gain, self.method, self.dt, generator)
+        return rate_encode(x, self.num_steps, self.gain, self.method, self.dt, generator, self.clip)
 
     def extra_repr(self) -> str:
         return f"num_steps={self.num_steps}, gain={self.gain}, method={self.method!r}"

@@ -104,7 +104,12 @@ def find_synapses(model: nn.Module, sample: Tensor) -> list[tuple[nn.Module, Neu
     try:
         set_step_mode(model, "multi")
         with torch.enable_grad():
-            model(sample)
+            try:
+                model(sample)
+            except (RuntimeError, ValueError, TypeError) as err:
+                raise ValueError(f"model(sample) failed while finding the synapses ({type(err).__name__}: {err}); "
+                                 f"sample must be one chunk [K, B, ...] of the model's input, got shape "
+                                 f"{tuple(sample.shape)}") from err
     finally:
         for h in handles:
             h.remove()

@@ -40,6 +40,7 @@ from neuromorph.neurons.protocol import Neuron, OnlineStep, Traces, zero_state_l
 from neuromorph.synapses.compact import tag_compact_spikes
 from neuromorph.surrogate import ATan, FastSigmoid, Sigmoid, Surrogate, Triangle
 from neuromorph.surrogate import get_surrogate
+from neuromorph.utils import check_tensor
 
 RESETS = ("subtract", "zero", "none")
 
@@ -266,10 +267,12 @@ def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: S
                  ) -> tuple[Tensor, LIFState]:
     """Run ``T = x_seq.shape[0]`` LIF steps in one fused call. Same results and gradients as looping
     :func:`lif_step`; returns ``(spikes [T, ...], final_state)``."""
+    check_tensor("x_seq", x_seq, floating=True)
     if params.reset not in RESETS:
         raise ValueError(f"reset must be one of {RESETS}, got {params.reset!r}")
-    if x_seq.shape[0] == 0:
-        raise ValueError("x_seq must contain at least one time step, got T=0")
+    if x_seq.dim() < 2 or x_seq.shape[0] == 0:
+        raise ValueError(f"x_seq must be [T, ...] with at least one time step, got shape {tuple(x_seq.shape)}")
+    check_lif_params(params)
     spikes, v, spikes_u8 = _LIFSequence.apply(x_seq, state.v, params.beta, params.threshold, surrogate,
                                               params.reset, float(params.refractory_penalty),
                                               bool(params.detach_reset))
@@ -290,6 +293,16 @@ def lif_sequence_with_derivative(x_seq: Tensor, state: LIFState, params: LIFPara
     if spikes_u8 is not None:
         tag_compact_spikes(spikes, spikes_u8)
     return spikes, LIFState(v, state.last_spikes), sg
+
+
+def check_lif_params(params: LIFParams) -> None:
+    """``beta`` in ``[0, 1]``, ``threshold > 0``, both finite, ``refractory_penalty >= 0``; else ``ValueError``."""
+    beta, thr = params.beta.detach(), params.threshold.detach()
+    if not bool(((beta >= 0) & (beta <= 1)).all()):
+        raise ValueError(f"beta must lie in [0, 1], got values in [{float(beta.min()):.4g}, {float(beta.max()):.4g}]")
+    if not bool(((thr > 0) & torch.isfinite(thr)).all()):
+        raise ValueError(f"threshold must be positive and finite, got min {float(thr.min()):.4g}")
+    _check_penalty(params.refractory_penalty)
 
 
 def _check_penalty(refractory_penalty: float) -> float:

@@ -12,9 +12,13 @@ def test_bernoulli_rate_round_trip():
     assert rate_decode(s)[0] == 0 and rate_decode(s)[-1] == 1
 
 
-def test_gain_clamps_and_poisson_probability():
+def test_out_of_range_raises_unless_clipped_and_poisson_probability():
     x = torch.tensor([0.2, 0.8])
-    assert torch.allclose(rate_probability(x, gain=2.0), torch.tensor([0.4, 1.0]))
+    with pytest.raises(ValueError, match="gain \\* x must lie in \\[0, 1\\].*clip=True"):
+        rate_probability(x, gain=2.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        rate_encode(-x, 3, method="poisson")
+    assert torch.allclose(rate_probability(x, gain=2.0, clip=True), torch.tensor([0.4, 1.0]))
     p = rate_probability(x, gain=2.0, method="poisson", dt=0.5)
     assert torch.allclose(p, 1 - torch.exp(-2.0 * x * 0.5))
     s = rate_encode(x, 3000, gain=2.0, method="poisson", dt=0.5, generator=torch.Generator().manual_seed(1))

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import warnings
 from pathlib import Path
 from types import ModuleType
 
 _MODULE: ModuleType | None = None
 _TRIED = False
+_LOCK = threading.Lock()
 _COMPILED_HERE = False  # this process ran the compiler (as opposed to loading a cached build)
 _ERROR: str | None = None  # why the build failed, when it did
 _SOURCE = Path(__file__).with_name("lif_kernel.cpp")
@@ -69,12 +71,18 @@ def load() -> ModuleType | None:
     """Return the compiled extension, building it on first call; ``None`` when disabled or unavailable.
 
     A build (not a cache hit) first prints one line to stderr with the cache path."""
-    global _MODULE, _TRIED, _COMPILED_HERE, _ERROR
     if not enabled():
         return None
     if _TRIED:
         return _MODULE
-    _TRIED = True
+    with _LOCK:  # a second thread waits for the build instead of silently taking the slow path
+        if not _TRIED:
+            _build()
+    return _MODULE
+
+
+def _build() -> None:
+    global _MODULE, _TRIED, _COMPILED_HERE, _ERROR
     try:
         from torch.utils.cpp_extension import load as load_extension
 
@@ -98,9 +106,9 @@ def load() -> ModuleType | None:
     except Exception as err:  # no compiler, no ninja, ...: fall back to torch ops
         _ERROR = f"{type(err).__name__}: {err}".strip()
         warnings.warn(f"neuromorph: compiled LIF kernel unavailable ({_ERROR}); "
-                      "using the torch-ops kernel (same results, slower on CPU)", RuntimeWarning, stacklevel=2)
+                      "using the torch-ops kernel (same results, slower on CPU)", RuntimeWarning, stacklevel=3)
         _MODULE = None
-    return _MODULE
+    _TRIED = True
 
 
 def status() -> dict[str, str]:
