@@ -5,8 +5,10 @@ Example::
     python -m neuromorph demo                       # digits, about a minute on 2 CPU cores
     python -m neuromorph demo --dataset mnist --hidden 800 --steps 10 --epochs 12
 
-Prints a table (test accuracy, training time, mean spike rate) and writes ``spike_raster.png``,
-``accuracy.png``, ``firing_rates.png`` and ``results.json`` into ``--out``.
+On digits each model gets its own learning rate, picked from ``--lr-grid`` by accuracy on a validation split
+(20 % of the training set, never the test set), and is then trained on the whole training set for ``--epochs``
+(cosine schedule to zero). Prints a table (test accuracy, training time, mean spike rate) and which model wins,
+and writes ``spike_raster.png``, ``accuracy.png``, ``firing_rates.png`` and ``results.json`` into ``--out``.
 """
 from __future__ import annotations
 
@@ -30,16 +32,18 @@ from neuromorph.cli._args import positive_int
 ENCODINGS = ("direct", "rate")
 # per-dataset defaults: epochs, hidden widths, time steps, learning rate, dropout
 DEFAULTS = {
-    "digits": dict(epochs=10, hidden=[128], steps=8, lr=2e-3, dropout=0.0, batch_size=64),
-    "mnist": dict(epochs=12, hidden=[800], steps=10, lr=1e-3, dropout=0.2, batch_size=128),
+    "digits": dict(epochs=30, hidden=[128], steps=8, lr=None, lr_grid=[3e-4, 1e-3, 3e-3, 1e-2], dropout=0.0,
+                   batch_size=64),
+    "mnist": dict(epochs=12, hidden=[800], steps=10, lr=1e-3, lr_grid=None, dropout=0.2, batch_size=128),
 }
+VAL_FRACTION = 0.2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("demo", help="train an SNN and a same-size MLP on digits or MNIST and compare",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=DATASETS, default="digits", help="data set (default: digits)")
-    p.add_argument("--epochs", type=positive_int, default=None, help="training epochs (digits 10, mnist 12)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="training epochs (digits 30, mnist 12)")
     p.add_argument("--steps", type=positive_int, default=None, help="time steps T (digits 8, mnist 10)")
     p.add_argument("--hidden", type=positive_int, nargs="+", default=None,
                    help="hidden layer widths (digits 128, mnist 800)")
@@ -48,7 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--readout", choices=("membrane", "rate"), default="membrane",
                    help="SNN output: time-mean of a leaky integrator membrane, or output spike counts")
     p.add_argument("--beta", type=float, default=0.9, help="LIF membrane decay")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (digits 2e-3, mnist 1e-3)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate for both models (default: digits picks each model's own from --lr-grid "
+                        "on a validation split of the training set; mnist 1e-3)")
+    p.add_argument("--lr-grid", type=float, nargs="+", default=None,
+                   help="learning rates to choose from, per model, by validation accuracy")
     p.add_argument("--dropout", type=float, default=None, help="dropout after hidden layers (digits 0, mnist 0.2)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="batch size (digits 64, mnist 128)")
     p.add_argument("--train-limit", type=positive_int, default=None, help="use only the first N training examples")
@@ -95,33 +103,68 @@ def run(args: argparse.Namespace) -> int:
     else:
         encode = None
 
-    common = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"], test=(data.x_test, data.y_test),
-                  seed=args.seed)
+    if args.lr_grid is not None:
+        cfg["lr_grid"], cfg["lr"] = list(args.lr_grid), None
+    if cfg["lr"] is None and not cfg["lr_grid"]:
+        raise SystemExit("give --lr or --lr-grid")
+    common = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], seed=args.seed)
+    builders = {"SNN": lambda: SpikingMLP(sizes, beta=args.beta, num_steps=steps, readout=args.readout,
+                                          dropout=cfg["dropout"]),
+                "MLP": lambda: FeedForwardMLP(sizes, dropout=cfg["dropout"])}
+    encodes = {"SNN": encode, "MLP": None}
+    native.load()  # build the compiled kernel before any timing: a build is never counted as training time
+
+    chosen: dict[str, float] = {}
+    val_acc: dict[str, dict[float, float]] = {}
+    if cfg["lr"] is not None:
+        chosen = {name: cfg["lr"] for name in builders}
+    else:  # each model's own learning rate, picked on a validation split of the training set (never the test set)
+        perm = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(args.seed + 1))
+        n_val = max(1, int(VAL_FRACTION * len(perm)))
+        va, tr = perm[:n_val], perm[n_val:]
+        for name, build in builders.items():
+            val_acc[name] = {}
+            for lr in cfg["lr_grid"]:
+                torch.manual_seed(args.seed)
+                res = fit(build(), (data.x_train[tr], data.y_train[tr]), test=(data.x_train[va], data.y_train[va]),
+                          encode=encodes[name], lr=lr, show_progress=False, **common)
+                val_acc[name][lr] = res.final_test_accuracy
+            chosen[name] = max(val_acc[name], key=lambda lr: (val_acc[name][lr], -lr))
+            print(f"  {name}: validation accuracy by lr " +
+                  ", ".join(f"{lr:g}: {acc:.4f}" for lr, acc in val_acc[name].items()) +
+                  f" -> lr {chosen[name]:g}", flush=True)
 
     def report(name: str):
         def on_epoch(epoch: int, result) -> None:
             h = result.history[-1]
-            print(f"  {name} epoch {epoch + 1}/{cfg['epochs']}: loss {h['train_loss']:.4f} "
-                  f"train {h['train_acc']:.4f} test {h['test_acc']:.4f} ({h['seconds']:.1f} s)", flush=True)
+            if epoch == 0 or (epoch + 1) % 5 == 0 or epoch + 1 == cfg["epochs"]:
+                print(f"  {name} epoch {epoch + 1}/{cfg['epochs']}: loss {h['train_loss']:.4f} "
+                      f"train {h['train_acc']:.4f} test {h['test_acc']:.4f} ({h['seconds']:.1f} s)", flush=True)
         return on_epoch
 
-    native.load()  # build the compiled kernel before any timing: a build is never counted as training time
-    torch.manual_seed(args.seed)
-    snn = SpikingMLP(sizes, beta=args.beta, num_steps=steps, readout=args.readout, dropout=cfg["dropout"])
-    snn_hist = fit(snn, (data.x_train, data.y_train), encode=encode, desc="SNN", on_epoch=report("SNN"), **common)
-    torch.manual_seed(args.seed)
-    mlp = FeedForwardMLP(sizes, dropout=cfg["dropout"])
-    mlp_hist = fit(mlp, (data.x_train, data.y_train), desc="MLP", on_epoch=report("MLP"), **common)
-
+    results = {}
+    for name, build in builders.items():
+        torch.manual_seed(args.seed)
+        model = build()
+        results[name] = (model, fit(model, (data.x_train, data.y_train), test=(data.x_test, data.y_test),
+                                    encode=encodes[name], lr=chosen[name], desc=name, on_epoch=report(name),
+                                    **common))
+    snn, snn_hist = results["SNN"]
+    mlp, mlp_hist = results["MLP"]
     rates = spike_rates(snn, data.x_test, encode=encode)
     snn_acc = snn_hist.final_test_accuracy
     mlp_acc = mlp_hist.final_test_accuracy
     rows = [("model", "test accuracy", "train time (s)", "spike rate (spikes/neuron/step)"),
             (f"SNN (LIF, T={steps})", f"{snn_acc:.4f}", f"{snn_hist.train_time:.1f}", f"{rates['all']:.4f}"),
             ("MLP (ReLU)", f"{mlp_acc:.4f}", f"{mlp_hist.train_time:.1f}", "n/a")]
+    gap = 100 * (snn_acc - mlp_acc)
+    verdict = ("the SNN and the MLP tie" if abs(gap) < 0.5 / len(data.y_test) * 100 else
+               f"the {'SNN' if gap > 0 else 'MLP'} wins by {abs(gap):.2f} points")
     print()
     print(_table(rows))
     print("per-layer spike rates: " + ", ".join(f"{k} {v:.4f}" for k, v in rates.items() if k != "all"))
+    print(f"learning rates: SNN {chosen['SNN']:g}, MLP {chosen['MLP']:g} "
+          f"({'picked on a validation split' if val_acc else 'given'}); on the test set {verdict}")
 
     out: Path = args.out
     snn.record_spikes(True)
@@ -139,6 +182,9 @@ def run(args: argparse.Namespace) -> int:
     hist_plot = plot_rate_histogram(snn.neuron_rates(), out / "firing_rates.png")
     results = {"dataset": args.dataset, "sizes": sizes, "steps": steps, "encoding": args.encoding,
                "readout": args.readout, "config": cfg, "seed": args.seed, "threads": torch.get_num_threads(),
+               "learning_rates": chosen, "validation_accuracy_by_lr": {k: {str(lr): a for lr, a in v.items()}
+                                                                       for k, v in val_acc.items()},
+               "verdict": verdict,
                "snn": {"test_acc": snn_acc, "train_time_s": snn_hist.train_time, "spike_rates": rates,
                        "test_acc_per_epoch": snn_hist.series("test_acc")},
                "mlp": {"test_acc": mlp_acc, "train_time_s": mlp_hist.train_time,
