@@ -116,16 +116,18 @@ class Online(Strategy):
                              "encode static inputs first (e.g. neuromorph.encoding.direct_encode)")
         inner = model if model is not None else net
         steps = x.shape[0]
-        learner = self.learner_for(inner, x[:self.chunk])
+        # equal chunks of at most `chunk` steps (T=100, chunk=32: 4 x 25 rather than 32+32+32+4)
+        size = self.chunk if self.step_every is not None else -(-steps // -(-steps // self.chunk))
+        learner = self.learner_for(inner, x[:size])
         total = x.new_zeros((), dtype=torch.float64)
         summed: Optional[Tensor] = None
         with learner:
-            for start in range(0, steps, self.chunk):
-                last = start + self.chunk >= steps
+            for start in range(0, steps, size):
+                last = start + size >= steps
                 sync = net.no_sync() if hasattr(net, "no_sync") and not last else contextlib.nullcontext()
                 with sync:
                     with _autocast(amp):
-                        out = net(x[start:start + self.chunk])
+                        out = net(x[start:start + size])
                     out = out.float() if amp is not None and amp.enabled else out
                     if not is_per_step(out, y):
                         raise ValueError(f"online learning needs per-step outputs [K, B, ...] (got {tuple(out.shape)} "
