@@ -10,6 +10,11 @@ Kernel (:func:`reservoir_step`), per time step ``t`` for every neuron ``i`` (bat
     r_t[i]   = refractory if s_t[i] else max(r_{t-1}[i] - 1, 0)
     a_t[i]   = trace_decay * a_{t-1}[i] + s_t[i]                      (filtered spike trace for readouts)
 
+The membrane update ``v_pre`` is the leaky integrator's own step
+(:func:`~neuromorph.neurons.integrator.integrator_step`); the spike rule around it (absolute refractory period,
+reset to ``v_reset``, as NEST's ``iaf_psc_delta``) is the reservoir's own, because the LIF protocol has no
+absolute refractory period.
+
 ``W`` is sparse with ``W[j, i]`` the weight of the synapse from presynaptic ``j`` to postsynaptic ``i``. Two
 ways to apply it, bit-for-bit equal up to float summation order:
 
@@ -40,6 +45,8 @@ from typing import NamedTuple, Optional, Sequence
 
 import torch
 from torch import Tensor
+
+from neuromorph.neurons.integrator import IntegratorParams, IntegratorState, integrator_step
 
 METHODS = ("auto", "csr", "event")
 
@@ -174,7 +181,7 @@ def reservoir_step(x: Tensor, state: ReservoirState, params: ReservoirParams) ->
     current = propagate(state.spikes, params.synapses, params.method, params.event_fraction) + x
     if params.bias is not None:
         current += params.bias
-    v = torch.addcmul(current, params.beta, state.v)               # v_pre = beta * v + I
+    v, _ = integrator_step(current, IntegratorState(state.v), IntegratorParams(params.beta))  # beta v + I
     if params.refractory > 0:
         v.masked_fill_(state.refrac > 0, params.v_reset)
     fired = v >= params.threshold
