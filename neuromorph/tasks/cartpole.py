@@ -76,6 +76,7 @@ class CartPoleResult:
     solved_at: int | None = None       # episode (1-based) where the 100-episode mean first reached the target
     best_avg100: float = 0.0
     seconds: float = 0.0
+    model: nn.Module | None = None     # the agent after its lifetime
 
 
 def train_cartpole(episodes: int = 600, seed: int = 0, sim_steps: int = 6, hidden: int = 64, n_pop: int = 10,
@@ -165,4 +166,5 @@ def train_cartpole(episodes: int = 600, seed: int = 0, sim_steps: int = 6, hidde
                 break
     env.close()
     result.seconds = time.perf_counter() - start
+    result.model = model
     return result

