@@ -33,6 +33,13 @@ def _nan_mlp_input() -> Any:
     return SpikingMLP([3, 5, 2], num_steps=3)(x)
 
 
+def _forgot_reset() -> Any:
+    model = nn.Sequential(nn.Linear(3, 4), nm.LIF())
+    x = torch.rand(5, 2, 3)
+    model(x).sum().backward()
+    return model(x)          # the state still holds the freed graph of the previous batch
+
+
 def _forgot_shape() -> Any:
     layer = nm.LIF()
     layer(torch.rand(3, 2, 4))
@@ -53,6 +60,7 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("LIF negative penalty", lambda: nm.LIF(refractory_penalty=-1), ValueError, "refractory_penalty"),
     ("LIF bool num_neurons", lambda: nm.LIF(num_neurons=True), TypeError, "num_neurons"),
     ("batch shape change", _forgot_shape, ValueError, "call neuromorph.reset"),
+    ("forgot reset after backward", _forgot_reset, RuntimeError, "neuromorph.reset\\(model\\)"),
     ("lif_sequence beta 1.5", lambda: _lif_seq(torch.zeros(3, 2), beta=1.5), ValueError, "beta must lie in"),
     ("lif_sequence threshold -1", lambda: _lif_seq(torch.zeros(3, 2), thr=-1.0), ValueError, "threshold must be"),
     ("lif_sequence int input", lambda: _lif_seq(torch.zeros(3, 2, dtype=torch.int64)), TypeError, "x_seq"),

@@ -33,11 +33,13 @@ class SpikingModule(nn.Module):
         super().__init__()
         self.step_mode = _check_step_mode(step_mode)
         self.state: Any = None
+        self._backpropagated = False  # set when a backward pass went through this layer's last output
 
     # -- state management ------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget the state; the next call starts from rest."""
         self.state = None
+        self._backpropagated = False
 
     def detach(self) -> None:
         """Keep the state values but cut them from the autograd graph (truncated BPTT)."""
@@ -70,6 +72,12 @@ class SpikingModule(nn.Module):
                              f"with at least {min_dim} dims, got shape {tuple(x.shape)}")
         if self.step_mode == "multi" and x.shape[0] == 0:
             raise ValueError(f"{type(self).__name__} got an empty sequence (T=0, shape {tuple(x.shape)})")
+        if self._backpropagated and self.state is not None and any(
+                isinstance(s, Tensor) and s.grad_fn is not None for s in self.state):
+            raise RuntimeError(
+                f"{type(self).__name__}: its stored state belongs to a graph that was already back-propagated; call "
+                "neuromorph.reset(model) before the next batch, or neuromorph.detach(model) to continue the same "
+                "sequence with truncated BPTT")
         state = self._get_state(x)
         if self.step_mode == "multi":
             out, new_state = self.forward_multi(x, state)
@@ -77,7 +85,13 @@ class SpikingModule(nn.Module):
             out, new_state = self.forward_single(x, state)
         _check_finite(self, new_state)
         self.state = new_state
+        self._backpropagated = False
+        if out.requires_grad:
+            out.register_hook(self._mark_backpropagated)
         return out
+
+    def _mark_backpropagated(self, grad: Tensor) -> None:
+        self._backpropagated = True
 
     # -- to implement ----------------------------------------------------------------------------
     def init_state(self, like: Tensor) -> NamedTuple:  # pragma: no cover - abstract
