@@ -9,5 +9,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALIF", "LIF", "LeakyIntegrator", "SpikingModule", "SynapticLIF", "detach", "reset", "set_step_mode",
-    "SpikeLinear", "from_nir", "to_nir", "ATan", "FastSigmoid", "Sigmoid", "Surrogate", "Triangle", "get_surrogate", "__version__",
+    "SpikeLinear", "from_nir", "to_nir", "ATan", "FastSigmoid", "Sigmoid", "Surrogate", "Triangle", "get_surrogate",
+    "__version__",
 ]

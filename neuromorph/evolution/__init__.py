@@ -1,6 +1,7 @@
 """Evolvable spiking networks: genomes (:mod:`~neuromorph.evolution.genome`), their compilation into sparse
 SNNs (:mod:`~neuromorph.evolution.compile`) and evolutionary search (:mod:`~neuromorph.evolution.search`)."""
-from neuromorph.evolution.compile import EvolvedParams, EvolvedSNN, EvolvedState, compile_genome, evolved_step, run_evolved
+from neuromorph.evolution.compile import (EvolvedParams, EvolvedSNN, EvolvedState, compile_genome, evolved_step,
+                                          run_evolved)
 from neuromorph.evolution.genome import (Genome, MutationConfig, NeuronGene, SynapseGene, minimal_genome, mutate,
                                          prune)
 from neuromorph.evolution.search import EvolutionConfig, EvolutionResult, Task, evolve, fitness

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Callable, NamedTuple, Optional
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from neuromorph.evolution.compile import EvolvedParams, compile_genome, run_evolved

@@ -1,7 +1,7 @@
 """Stateless layers that NIR has and torch lacks: an elementwise :class:`Scale` and a :class:`SumPool2d`."""
 from __future__ import annotations
 
-import torch
+import torch  # noqa: F401 - used by the doctests
 from torch import Tensor, nn
 from torch.nn.modules.utils import _pair
 

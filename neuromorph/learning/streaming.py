@@ -199,22 +199,22 @@ class StreamingChain:
                                       "xhat": [x.new_zeros(x.shape[0], w.shape[1]) for w in weights],
                                       "chat": [0.0] * len(weights)}
         h = x
-        for l, w in enumerate(weights):
+        for i, w in enumerate(weights):
             if self.learn:
-                st["xhat"][l] = lams[l] * st["xhat"][l] + h
-                st["chat"][l] = lams[l] * st["chat"][l] + 1.0
-            current = h @ w.t() + (biases[l] if biases[l].numel() else 0)
-            v_pre = betas[l] * st["v"][l] + current
-            if kinds[l] == 1:
-                st["v"][l] = v_pre
+                st["xhat"][i] = lams[i] * st["xhat"][i] + h
+                st["chat"][i] = lams[i] * st["chat"][i] + 1.0
+            current = h @ w.t() + (biases[i] if biases[i].numel() else 0)
+            v_pre = betas[i] * st["v"][i] + current
+            if kinds[i] == 1:
+                st["v"][i] = v_pre
                 h = v_pre
                 continue
-            u = v_pre - thrs[l]
+            u = v_pre - thrs[i]
             spikes = (u >= 0).to(x.dtype)
             if self.learn:
-                st["d"][l] = self._surrogates[l].derivative(u)
-            st["v"][l] = (v_pre - spikes * Rs[l] if resets[l] == 0 else
-                          v_pre * (1 - spikes) if resets[l] == 1 else v_pre)
+                st["d"][i] = self._surrogates[i].derivative(u)
+            st["v"][i] = (v_pre - spikes * Rs[i] if resets[i] == 0 else
+                          v_pre * (1 - spikes) if resets[i] == 1 else v_pre)
             h = spikes
         return h
 
@@ -223,10 +223,10 @@ class StreamingChain:
         if st is None:
             raise RuntimeError("run step() before backward()")
         weights, kinds = self._spec[0], self._spec[5]
-        for l in range(len(weights) - 1, -1, -1):
-            g_i = g if kinds[l] == 1 else g * st["d"][l]
-            grads_w[l].addmm_(g_i.t(), st["xhat"][l])
-            if grads_b[l].numel():
-                grads_b[l].add_(g_i.sum(0), alpha=st["chat"][l])
-            if l > 0:
-                g = g_i @ weights[l]
+        for i in range(len(weights) - 1, -1, -1):
+            g_i = g if kinds[i] == 1 else g * st["d"][i]
+            grads_w[i].addmm_(g_i.t(), st["xhat"][i])
+            if grads_b[i].numel():
+                grads_b[i].add_(g_i.sum(0), alpha=st["chat"][i])
+            if i > 0:
+                g = g_i @ weights[i]

@@ -6,3 +6,8 @@ from neuromorph.models.spikformer import (FlatBatchNorm, SpikformerBlock, Spikfo
 from neuromorph.models.reservoir import (ReservoirParams, ReservoirState, SparseSynapses, build_connectivity,
                                          make_synapses, propagate, reservoir_step)
 from neuromorph.models.lsm import LiquidStateMachine, RidgeReadout, digits_rows, ridge_fit
+
+__all__ = ["FeedForwardMLP", "FlatBatchNorm", "LiquidStateMachine", "ReservoirParams", "ReservoirState",
+           "RidgeReadout", "SparseSynapses", "SpikformerBlock", "Spikformer", "SpikingCNN", "SpikingMLP",
+           "SpikingMLPBlock", "SpikingSelfAttention", "build_connectivity", "digits_rows", "image_to_patches",
+           "make_synapses", "propagate", "reservoir_step", "ridge_fit"]

@@ -23,8 +23,8 @@ is evaluated for all steps at once afterwards. Backward runs the adjoint recurre
 
 with ``sg_t = surrogate'(v_pre_t - threshold)`` and ``c_t`` the reset Jacobian (``1 - R sg_t`` for a subtract
 reset with ``R = threshold + penalty``, ``1`` when detached; ``1 - s_t - v_pre_t sg_t`` for a zero reset), in
-one pass (compiled) or one fused op per step (torch ops). It stores ``sg`` (and ``v_pre``/spikes only when beta/threshold need gradients or the
-reset is "zero"), instead of an autograd graph of every step.
+one pass (compiled) or one fused op per step (torch ops). It stores ``sg`` (and ``v_pre``/spikes only when
+beta/threshold need gradients or the reset is "zero"), instead of an autograd graph of every step.
 """
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ A checkpoint file ``epoch_{k:04d}.pt`` written after epoch ``k`` (1-based) holds
 - ``world_size``, ``history`` (list of per-epoch metric dicts) and ``extra`` (free-form, e.g. the config).
 
 Crash safety. :func:`save_checkpoint` writes to a temporary file in the same directory
-(``.epoch_{k:04d}.pt.<random>.tmp``), flushes and ``fsync``\ s it, renames it over ``epoch_{k:04d}.pt`` with
-``os.replace`` (atomic on POSIX) and ``fsync``\ s the directory, so a crash (even SIGKILL or power loss) leaves
+(``.epoch_{k:04d}.pt.<random>.tmp``), flushes it, calls ``fsync`` on it, renames it over ``epoch_{k:04d}.pt`` with
+``os.replace`` (atomic on POSIX) and calls ``fsync`` on the directory, so a crash (even SIGKILL or power loss) leaves
 either the complete new file or none, never a truncated ``epoch_*.pt``; leftovers of interrupted writes are
 removed by the next save. Older epochs are never deleted, so the previous good checkpoint is always kept.
 :func:`read_checkpoint` checks the zip container's CRC-32 of every record before unpickling and raises
@@ -226,7 +226,8 @@ def load_checkpoint(path: str, *, model: nn.Module, optimizer: torch.optim.Optim
     """Load ``path`` into the given objects and (by default) restore this rank's RNG states.
 
     Returns the raw checkpoint dict (``epoch``, ``sampler_epoch``, ``history``, ``extra`` ...). Raises
-    :class:`CheckpointError` naming ``path`` when the file is truncated or corrupt, and ``ValueError`` if the checkpoint was written by a different world size and ``restore_rng`` is set, since the
+    :class:`CheckpointError` naming ``path`` when the file is truncated or corrupt, and ``ValueError`` if the
+    checkpoint was written by a different world size and ``restore_rng`` is set, since the
     per-rank random streams could not be continued exactly.
     """
     if not os.path.isfile(path):
