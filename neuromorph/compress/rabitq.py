@@ -39,6 +39,7 @@ import math
 import numpy as np
 import torch
 
+from neuromorph.compress import native
 from neuromorph.compress.itq import itq_rotation, pca_basis, random_orthogonal
 from neuromorph.compress.packing import byte_table, check_packed, pack_uint
 from neuromorph.compress.quantize import Quantizer, check_embeddings
@@ -152,20 +153,21 @@ class RaBitQQuantizer(Quantizer):
 class AsymmetricIndex:
     """Brute-force top-``k`` by the asymmetric estimate ``<c, q> + s <v, P q>`` over packed codes.
 
-    Per query the database is scanned in chunks: batches of more than ``lut_below`` queries unpack each chunk of
-    codes once (``byte_table`` gather) and score it with one matrix product; smaller batches build a lookup
-    table ``T[j, byte] = sum_i z_(j, i) v_i(byte)`` per query (``z = P q`` grouped by code byte ``j``) and sum
-    ``T[j, code_j]`` over the code bytes (no unpacking).
+    Batches of at most ``lut_below`` queries use a lookup table per query, ``T[j, byte] = sum_i z_(j,i)
+    value_i(byte)`` (``z = P q`` grouped by code byte ``j``), and sum ``T[j, code_j]`` over the code bytes (the
+    compiled scan of :mod:`neuromorph.compress.native`, or torch gathers). Larger batches unpack each chunk of
+    codes to bits once and score it with one matrix product:
+    ``<z, v> = sum_(d,p) 2^(p+1) z_d bit_(d,p) - (L - 1) sum_d z_d``.
     """
 
     def __init__(self, quantizer: RaBitQQuantizer, chunk: int = 16384, lut_below: int = 8) -> None:
         if not isinstance(quantizer, RaBitQQuantizer) or quantizer.dim is None:
             raise TypeError("quantizer must be a fitted RaBitQQuantizer")
         self.quantizer, self.chunk, self.lut_below = quantizer, chunk, lut_below
-        per_byte = 8 // quantizer.level_bits
-        self.per_byte = per_byte
+        self.per_byte = 8 // quantizer.level_bits
         levels = byte_table(quantizer.level_bits).astype(np.float32)
         self.values = torch.from_numpy(2 * levels - (quantizer.levels - 1))       # [256, per_byte]
+        self.bit_weights = 2.0 ** (1 + torch.arange(quantizer.level_bits, dtype=torch.float32))
         self.codes = np.zeros((0, quantizer.code_bytes), dtype=np.uint8)
         self.factors = torch.zeros(0, dtype=torch.float32)
 
@@ -201,21 +203,38 @@ class AsymmetricIndex:
         assert self.quantizer.center is not None
         z = self._query_rows(queries)
         offset = (queries.to(torch.float64) @ self.quantizer.center).to(torch.float32)
-        best_s = torch.full((z.shape[0], k), -torch.inf)
-        best_i = torch.zeros((z.shape[0], k), dtype=torch.int64)
-        lut = None
-        if z.shape[0] <= self.lut_below:           # [Q, bytes, 256]
-            lut = torch.einsum("qjp,bp->qjb", z.reshape(z.shape[0], -1, self.per_byte), self.values)
+        if z.shape[0] <= self.lut_below:
+            scores, ids = self._search_lut(z, k)
+        else:
+            scores, ids = self._search_matmul(z, k)
+        return (scores + offset[:, None]).numpy(), ids.numpy()
+
+    def _search_lut(self, z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lut = torch.einsum("qjp,bp->qjb", z.reshape(z.shape[0], -1, self.per_byte), self.values).contiguous()
+        module = native.load()
+        if module is not None:
+            scores, ids = module.lut_topk(lut, torch.from_numpy(self.codes), self.factors, k)
+            return scores, ids
+        def block_scores(block: np.ndarray) -> torch.Tensor:
+            idx = torch.from_numpy(block.astype(np.int64)).T                      # [bytes, n]
+            return torch.stack([torch.gather(t, 1, idx).sum(0) for t in lut])    # [Q, n]
+        return self._scan(z.shape[0], k, block_scores)
+
+    def _search_matmul(self, z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        weights = (z[:, :, None] * self.bit_weights).reshape(z.shape[0], -1)      # [Q, bytes * 8]
+        bias = (self.quantizer.levels - 1) * z.sum(1, keepdim=True)
+        def block_scores(block: np.ndarray) -> torch.Tensor:
+            bits = torch.from_numpy(np.unpackbits(block, axis=1, bitorder="little")).to(torch.float32)
+            return weights @ bits.T - bias
+        return self._scan(z.shape[0], k, block_scores)
+
+    def _scan(self, num_queries: int, k: int, block_scores) -> tuple[torch.Tensor, torch.Tensor]:
+        best_s = torch.full((num_queries, k), -torch.inf)
+        best_i = torch.zeros((num_queries, k), dtype=torch.int64)
         for start in range(0, self.ntotal, self.chunk):
             block = self.codes[start:start + self.chunk]
-            if lut is not None:
-                idx = torch.from_numpy(block.astype(np.int64))                         # [n, bytes]
-                raw = torch.stack([torch.gather(t, 1, idx.T).sum(0) for t in lut])    # [Q, n]
-            else:
-                vals = self.values[torch.from_numpy(block.astype(np.int64))].reshape(block.shape[0], -1)
-                raw = z @ vals.T
-            scores = raw * self.factors[start:start + self.chunk]
+            scores = block_scores(block) * self.factors[start:start + self.chunk]
             top_s, top_i = torch.topk(torch.cat([best_s, scores], 1), k, dim=1)
-            all_i = torch.cat([best_i, torch.arange(start, start + block.shape[0]).expand(z.shape[0], -1)], 1)
+            all_i = torch.cat([best_i, torch.arange(start, start + block.shape[0]).expand(num_queries, -1)], 1)
             best_s, best_i = top_s, torch.gather(all_i, 1, top_i)
-        return (best_s + offset[:, None]).numpy(), best_i.numpy()
+        return best_s, best_i
