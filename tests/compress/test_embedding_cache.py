@@ -67,7 +67,7 @@ def test_encode_minilm_rejects_bad_texts(fake):
 def test_large_corpus_is_sentences_then_wikipedia_then_glove_words():
     texts = emb.large_minilm_texts(30_000)
     assert len(texts) == len(set(texts)) == 30_000
-    corpus = emb.load_sentence_corpus()
-    assert texts[:len(corpus)] == list(dict.fromkeys(corpus))[:len(corpus)]
+    corpus = list(dict.fromkeys(emb.load_sentence_corpus()))
+    assert texts[:len(corpus)] == corpus
     assert all(" " not in t for t in texts[-100:])                      # the tail is single GloVe words
     assert any("Apollo" in t for t in texts[len(corpus):25_000])        # Wikipedia sentences in between
