@@ -72,6 +72,17 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
     return sorted(front)
 
 
+def _finish(ax, fig, plt, xlabel: str, ylabel: str, title: str, path: str) -> None:
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
 def plot_rows(rows: Sequence[dict], title: str, bytes_png: str, qps_png: str) -> None:
     """Recall (x10 rescoring, and plain) vs bytes/vector, and x10 recall vs batch-256 q/s with Pareto fronts."""
     import matplotlib
@@ -90,29 +101,15 @@ def plot_rows(rows: Sequence[dict], title: str, bytes_png: str, qps_png: str) ->
             ax.annotate(r["method"], (r["bytes_per_vector"], r[RECALL]), fontsize=6, alpha=0.7)
     for b in BUDGETS:
         ax.axvline(b, color="grey", lw=0.5, ls=":")
-    ax.set_xscale("log")
-    ax.set_xlabel("bytes per vector")
-    ax.set_ylabel("recall@10")
-    ax.set_title(f"{title}: recall vs bytes")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(bytes_png, dpi=130)
-    plt.close(fig)
+    _finish(ax, fig, plt, "bytes per vector", "recall@10", f"{title}: recall vs bytes", bytes_png)
     fig, ax = plt.subplots(figsize=(8, 5))
     for fam, col in colours.items():
         rs = [r for r in rows if r["family"] == fam]
         pts = [(r["qps_batch256"], r[RECALL]) for r in rs]
         ax.scatter(*zip(*pts), c=col, label=fam)
-        front = pareto_front(pts)
-        ax.step(*zip(*front), where="post", c=col, alpha=0.6)
+        ax.step(*zip(*pareto_front(pts)), where="post", c=col, alpha=0.6)
         for r in rs:
             ax.annotate(f"{r['method']} ({r['bytes_per_vector']}B)", (r["qps_batch256"], r[RECALL]), fontsize=6,
                         alpha=0.7)
-    ax.set_xscale("log")
-    ax.set_xlabel("queries/s, batch 256, 1 thread")
-    ax.set_ylabel("recall@10 (x10 float rescoring)")
-    ax.set_title(f"{title}: recall vs speed (Pareto fronts)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(qps_png, dpi=130)
-    plt.close(fig)
+    _finish(ax, fig, plt, "queries/s, batch 256, 1 thread", "recall@10 (x10 float rescoring)",
+            f"{title}: recall vs speed (Pareto fronts)", qps_png)

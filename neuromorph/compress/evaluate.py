@@ -112,6 +112,14 @@ def queries_per_second(search, queries: np.ndarray, k: int, batch: int, max_quer
     return q.shape[0] / (time.perf_counter() - t0)
 
 
+def _word_subset(words: emb.WordVectors, vocab: int, sims: dict) -> emb.WordVectors:
+    """The first ``vocab`` words (analogy search space) plus every other word of the similarity files."""
+    extra = sorted({words.index[w] for pairs in sims.values() for a, b, _ in pairs for w in (a, b)
+                    if w in words.index and words.index[w] >= vocab})
+    keep = list(range(vocab)) + extra
+    return emb.WordVectors([words.words[i] for i in keep], words.vectors[keep])
+
+
 def evaluate(splits: Splits, methods: Sequence[MethodSpec], k: int = 10, rescore_factors: Sequence[int] = (10, 50),
              batch1_queries: int = 100, batch: int = 256, threads: int = 1, word_metrics: bool = True,
              analogy_vocab: int = 30_000, max_analogies: int = 5000, seed: int = 0,
@@ -133,6 +141,7 @@ def evaluate(splits: Splits, methods: Sequence[MethodSpec], k: int = 10, rescore
     if words is not None:
         sims = {name: emb.load_word_similarity(name) for name in emb.SIMILARITY_FILES}
         vocab = min(analogy_vocab, len(words.words))
+        words = _word_subset(words, vocab, sims)
         questions = analogy_questions(words, vocab, max_analogies, seed)
     rows = []
     for spec in progress(methods, desc="methods", enable=show_progress):
