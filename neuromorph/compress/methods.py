@@ -11,7 +11,7 @@ Each quantiser is fitted on the fit split, encodes the database, and is searched
 
 Names: ``float``, ``int8``, ``scalarK``, ``ternary``, ``thermoL``, ``sign``, ``signraw``, ``simhashM``,
 ``csimhashM``, ``itqM`` (M <= D bits), ``rabitqB-M`` / ``rabitqB-M-itq`` (B bits on M rotated dimensions,
-random / ITQ rotation), ``sdR-M`` / ``sdgR-M`` (Sigma-Delta), ``matryoshka[-P1-P2..]`` (one row per prefix),
+random / ITQ rotation; suffix ``-f8``: one-byte factor), ``sdR-M`` / ``sdgR-M`` (Sigma-Delta), ``matryoshka[-P1-P2..]`` (one row per prefix),
 ``populationNxT`` (spike raster), ``spikecountNxT`` (spike counts), and every ``faiss-...`` anchor of
 :mod:`neuromorph.compress.faiss_anchors`.
 
@@ -143,12 +143,15 @@ def parse_methods(names: Sequence[str], dim: int, seed: int = 0, matryoshka_step
             out.append(q(lambda m=int(name[3:]): ITQQuantizer(m, seed=seed), f"itq {name[3:]}b"))
         elif name.startswith("rabitq"):
             parts = name[6:].split("-")
+            factor_bits = 8 if parts[-1] == "f8" else 16
+            parts = parts[:-1] if factor_bits == 8 else parts
             rotation = "itq" if parts[-1] == "itq" else "random"
             parts = parts[:-1] if rotation == "itq" else parts
-            bits, dims = _ints(parts, name, "rabitqB-M or rabitqB-M-itq (B bits, M dimensions)") if len(parts) == 2 \
-                else _ints([], name, "rabitqB-M or rabitqB-M-itq (B bits, M dimensions)")
-            out.append(q(lambda b=bits, m=dims, r=rotation: RaBitQQuantizer(b, m, r, seed=seed),
-                         f"rabitq {bits}b x {dims} {rotation}"))
+            form = "rabitqB-M[-itq][-f8] (B bits, M dimensions, ITQ rotation, 1-byte factor)"
+            bits, dims = _ints(parts if len(parts) == 2 else [], name, form)
+            out.append(q(lambda b=bits, m=dims, r=rotation, f=factor_bits: RaBitQQuantizer(
+                b, m, r, seed=seed, factor_bits=f), f"rabitq {bits}b x {dims} {rotation}"
+                + (" f8" if factor_bits == 8 else "")))
         elif name.startswith("sd") and "-" in name:
             gaussian = name.startswith("sdg")
             order, bits = _ints(name[3 if gaussian else 2:].split("-", 1), name, "sdR-M / sdgR-M (R in 1..3, M bits)")

@@ -11,7 +11,9 @@ Encoding of one vector ``x`` (``L = 2^B`` levels):
     B = 1:  v = sign(y)                                                  (v in {-1, +1}^m)
     B > 1:  v = 2 u - (L - 1),  u = clip(round((y / delta + L - 1) / 2), 0, L - 1),
             delta = f max|y| / (L - 1) with f the grid value in [0.2, 1] that maximises cos(v, y)
-    stored: u (B bits per dimension, ``pack_uint`` layout) and s = r / <v, y> as float16
+    stored: u (B bits per dimension, ``pack_uint`` layout) and s = r / <v, y>, as float16 (``factor_bits=16``)
+            or as one byte on a log scale, code = round(255 (ln s - a) / (b - a)), [a, b] the 0.05 % and
+            99.95 % quantiles of ln s over the fit split (``factor_bits=8``)
 
 Asymmetric estimator for a float query ``q`` (``v / ||v||`` is the quantised direction and ``<v/||v||, y>`` its
 cosine with the true one; the RaBitQ estimate of ``<y, z>`` is ``<v, z> / <v, y>``):
@@ -20,7 +22,7 @@ cosine with the true one; the RaBitQ estimate of ``<y, z>`` is ``<v, z> / <v, y>
 
 exact when ``m = D`` and ``v`` points along ``y``. :meth:`RaBitQQuantizer.decode` returns
 ``x_hat = c + P^T (s v)``, the vector whose inner product with any ``q`` *is* the estimate (``metric = "inner"``).
-Storage: ``ceil(m B / 8) + 2`` bytes per vector.
+Storage: ``ceil(m B / 8) + factor_bits / 8`` bytes per vector.
 
 >>> import torch
 >>> x = torch.nn.functional.normalize(torch.randn(2000, 32), dim=1)
@@ -48,12 +50,12 @@ SCALE_GRID = torch.linspace(0.2, 1.0, 17, dtype=torch.float64)
 
 
 class RaBitQQuantizer(Quantizer):
-    """``B``-bit rotated code with one float16 correction factor per vector (module docstring)."""
+    """``B``-bit rotated code with one correction factor per vector (float16 or a log-scale byte; module docstring)."""
 
     metric = "inner"
 
     def __init__(self, bits_per_dim: int = 1, num_dims: int | None = None, rotation: str = "random",
-                 itq_iterations: int = 50, seed: int = 0, chunk: int = 8192) -> None:
+                 itq_iterations: int = 50, seed: int = 0, chunk: int = 8192, factor_bits: int = 16) -> None:
         super().__init__()
         if bits_per_dim not in (1, 2, 4, 8):
             raise ValueError(f"bits_per_dim must be 1, 2, 4 or 8, got {bits_per_dim!r}")
@@ -61,6 +63,10 @@ class RaBitQQuantizer(Quantizer):
             raise ValueError(f"num_dims must be a positive int or None, got {num_dims!r}")
         if rotation not in ("random", "itq"):
             raise ValueError(f"rotation must be 'random' or 'itq', got {rotation!r}")
+        if factor_bits not in (8, 16):
+            raise ValueError(f"factor_bits must be 8 or 16, got {factor_bits!r}")
+        self.factor_bits = factor_bits
+        self.log_range: tuple[float, float] | None = None
         self.level_bits, self.num_dims, self.rotation = bits_per_dim, num_dims, rotation
         self.itq_iterations, self.seed, self.chunk = itq_iterations, seed, chunk
         self.levels = 2 ** bits_per_dim
@@ -87,6 +93,12 @@ class RaBitQQuantizer(Quantizer):
         else:
             rot = random_orthogonal(self.code_dims, torch.Generator().manual_seed(self.seed))
         self.projection = (basis @ rot).T.contiguous()
+        if self.factor_bits == 8:
+            self.log_range = None
+            log_s = torch.cat([self._factors(x[i:i + self.chunk])[1] for i in range(0, x.shape[0], self.chunk)])
+            log_s = log_s[torch.isfinite(log_s)].log()
+            lo, hi = torch.quantile(log_s[:2 ** 24], torch.tensor([0.0005, 0.9995], dtype=log_s.dtype)).tolist()
+            self.log_range = (lo, max(hi, lo + 1e-6))
 
     def rotate(self, x: torch.Tensor) -> torch.Tensor:
         """``P x`` (no centring) as float64 ``[N, m]``."""
@@ -105,27 +117,45 @@ class RaBitQQuantizer(Quantizer):
         best = cos.argmax(1)
         return u[torch.arange(y.shape[0]), best].to(torch.int64)
 
-    def _encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, m + 1]`` int64: the levels ``u`` and, last, the float16 bits of ``s`` (as a signed int16)."""
+    def _factors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Levels ``u [n, m]`` and exact factors ``s = r / <v, y> [n]`` (float64) of a chunk of rows."""
         assert self.center is not None
+        o = self.rotate(x.to(torch.float64) - self.center)
+        r = o.norm(dim=1)
+        y = o / r.clamp_min(1e-12)[:, None]
+        u = self._quantise(y)
+        dot = ((2 * u - (self.levels - 1)).to(torch.float64) * y).sum(1)
+        return u, torch.where(dot > 0, r / dot.clamp_min(1e-12), torch.zeros_like(r))
+
+    def factor_code(self, s: torch.Tensor) -> torch.Tensor:
+        """Stored integer of factors ``s``: float16 bits (as int16) or the log-scale byte (module docstring)."""
+        if self.factor_bits == 16:
+            return s.to(torch.float16).view(torch.int16).to(torch.int64)
+        assert self.log_range is not None
+        lo, hi = self.log_range
+        return torch.round((s.clamp_min(1e-30).log() - lo) / (hi - lo) * 255).clamp(0, 255).to(torch.int64)
+
+    def factor_value(self, code: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`factor_code` (float32)."""
+        if self.factor_bits == 16:
+            return code.to(torch.int16).view(torch.float16).to(torch.float32)
+        assert self.log_range is not None
+        lo, hi = self.log_range
+        return torch.exp(lo + code.to(torch.float64) * (hi - lo) / 255).to(torch.float32)
+
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, m + 1]`` int64: the levels ``u`` and, last, the stored factor (:meth:`factor_code`)."""
         out = []
         for start in range(0, x.shape[0], self.chunk):
-            o = self.rotate(x[start:start + self.chunk].to(torch.float64) - self.center)
-            r = o.norm(dim=1, keepdim=True)
-            y = o / r.clamp_min(1e-12)
-            u = self._quantise(y)
-            v = (2 * u - (self.levels - 1)).to(torch.float64)
-            dot = (v * y).sum(1, keepdim=True)
-            s = torch.where(dot > 0, r / dot.clamp_min(1e-12), torch.zeros_like(r)).to(torch.float16)
-            out.append(torch.cat([u, s.view(torch.int16).to(torch.int64)], 1))
+            u, s = self._factors(x[start:start + self.chunk])
+            out.append(torch.cat([u, self.factor_code(s)[:, None]], 1))
         return torch.cat(out)
 
     def split(self, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(levels u [N, m] int64, factors s [N] float32)`` from the output of :meth:`encode`."""
         if codes.shape[1] != self.code_dims + 1:
             raise ValueError(f"codes must have {self.code_dims + 1} columns, got {codes.shape[1]}")
-        s = codes[:, -1].to(torch.int16).view(torch.float16).to(torch.float32)
-        return codes[:, :-1], s
+        return codes[:, :-1], self.factor_value(codes[:, -1])
 
     def _decode(self, codes: torch.Tensor) -> torch.Tensor:
         assert self.center is not None and self.projection is not None
@@ -134,20 +164,32 @@ class RaBitQQuantizer(Quantizer):
         return (self.center + (s.to(torch.float64)[:, None] * v) @ self.projection).to(torch.float32)
 
     def _num_bits(self) -> int:
-        return 8 * self.code_bytes + 16
+        return 8 * self.code_bytes + self.factor_bits
 
     def pack(self, codes: torch.Tensor) -> np.ndarray:
-        """Code bytes (``pack_uint`` layout) followed by the two bytes of the float16 factor."""
-        u, s = self.split(codes)
-        factor = s.to(torch.float16).numpy().view(np.uint8).reshape(-1, 2)
-        return np.concatenate([pack_uint(u, self.level_bits), factor], axis=1)
+        """Code bytes (``pack_uint`` layout) followed by the factor: float16 (2 bytes) or one log-scale byte."""
+        if codes.shape[1] != self.code_dims + 1:
+            raise ValueError(f"codes must have {self.code_dims + 1} columns, got {codes.shape[1]}")
+        stored = codes[:, -1]
+        if self.factor_bits == 16:
+            factor = stored.to(torch.int16).numpy().view(np.uint8).reshape(-1, 2)
+        else:
+            factor = stored.to(torch.uint8).numpy().reshape(-1, 1)
+        return np.concatenate([pack_uint(codes[:, :-1], self.level_bits), factor], axis=1)
+
+    def packed_factors(self, packed: np.ndarray) -> torch.Tensor:
+        """The factors ``s`` (float32 ``[N]``) stored after the code bytes of ``packed``."""
+        raw = np.ascontiguousarray(packed[:, self.code_bytes:])
+        stored = raw.view(np.int16).reshape(-1) if self.factor_bits == 16 else raw.reshape(-1)
+        return self.factor_value(torch.from_numpy(stored.astype(np.int64)))
 
     def unpack(self, packed: np.ndarray) -> torch.Tensor:
         check_packed("packed", packed, self.num_bits)
         u = byte_table(self.level_bits)[packed[:, :self.code_bytes]].reshape(packed.shape[0], -1)
-        s = np.ascontiguousarray(packed[:, self.code_bytes:]).view(np.int16).reshape(-1, 1)
+        raw = np.ascontiguousarray(packed[:, self.code_bytes:])
+        stored = raw.view(np.int16) if self.factor_bits == 16 else raw
         return torch.cat([torch.from_numpy(u[:, :self.code_dims].astype(np.int64)),
-                          torch.from_numpy(s.astype(np.int64))], 1)
+                          torch.from_numpy(stored.reshape(-1, 1).astype(np.int64))], 1)
 
 
 class AsymmetricIndex:
@@ -183,8 +225,7 @@ class AsymmetricIndex:
         q = self.quantizer
         check_packed("packed", packed, q.num_bits)
         self.codes = np.concatenate([self.codes, np.ascontiguousarray(packed[:, :q.code_bytes])])
-        factor = np.ascontiguousarray(packed[:, q.code_bytes:]).view(np.float16).reshape(-1)
-        self.factors = torch.cat([self.factors, torch.from_numpy(factor.astype(np.float32))])
+        self.factors = torch.cat([self.factors, q.packed_factors(packed)])
         return self
 
     def _query_rows(self, queries: torch.Tensor) -> torch.Tensor:

@@ -53,6 +53,8 @@ def test_parse_methods_names_and_errors():
         parse_methods(["zip"], dim=50)
     with pytest.raises(ValueError, match="sdR-M"):
         parse_methods(["sd9-100"], dim=50)
+    assert [m.name for m in parse_methods(["rabitq1-50-itq-f8", "rabitq4-40"], dim=50)] == [
+        "rabitq 1b x 50 itq f8", "rabitq 4b x 40 random"]
     with pytest.raises(ValueError, match="rabitqB-M"):
         parse_methods(["rabitq2"], dim=50)
 

@@ -16,14 +16,28 @@ def data():
     return _unit(600, 24, 0), _unit(1500, 24, 1), _unit(40, 24, 2)   # fit, database, queries
 
 
+@pytest.mark.parametrize("factor_bits", [16, 8])
 @pytest.mark.parametrize("bits", [1, 2, 4, 8])
-def test_pack_unpack_round_trip_and_bytes(data, bits):
+def test_pack_unpack_round_trip_and_bytes(data, bits, factor_bits):
     fit, db, _ = data
-    q = RaBitQQuantizer(bits, num_dims=20).fit(fit)
+    q = RaBitQQuantizer(bits, num_dims=20, factor_bits=factor_bits).fit(fit)
     codes = q.encode(db[:50])
     packed = q.pack(codes)
-    assert packed.shape == (50, -(-20 * bits // 8) + 2) and q.bytes_per_vector == packed.shape[1]
+    assert packed.shape == (50, -(-20 * bits // 8) + factor_bits // 8) and q.bytes_per_vector == packed.shape[1]
     assert torch.equal(q.unpack(packed), codes)
+    torch.testing.assert_close(q.packed_factors(packed), q.split(codes)[1])
+
+
+def test_one_byte_factor_is_within_half_a_log_step_of_the_exact_factor(data):
+    fit, db, _ = data
+    q8 = RaBitQQuantizer(1, factor_bits=8).fit(fit)
+    exact = q8._factors(db)[1]
+    stored = q8.split(q8.encode(db))[1].double()
+    lo, hi = q8.log_range
+    inside = (exact.log() > lo) & (exact.log() < hi)
+    assert inside.float().mean() > 0.99
+    step = (hi - lo) / 255
+    assert float((stored[inside].log() - exact[inside].log()).abs().max()) <= step / 2 + 1e-6
 
 
 def test_estimate_error_shrinks_with_more_bits_and_is_exact_in_the_limit(data):
@@ -75,6 +89,8 @@ def test_errors(data):
     fit, db, _ = data
     with pytest.raises(ValueError, match="bits_per_dim must be 1, 2, 4 or 8"):
         RaBitQQuantizer(3)
+    with pytest.raises(ValueError, match="factor_bits must be 8 or 16"):
+        RaBitQQuantizer(1, factor_bits=4)
     with pytest.raises(ValueError, match="rotation must be"):
         RaBitQQuantizer(1, rotation="pca")
     with pytest.raises(ValueError, match="num_dims=30 exceeds"):
