@@ -1,10 +1,11 @@
-"""The full embedding-compression table (GloVe 6B 50d and MiniLM), plus a rescoring-factor sweep.
+"""The compression benchmark behind docs/compress.md: GloVe 400k x 50 and >= 100k MiniLM vectors, every method
+fitted on a disjoint fit split, FAISS anchors side by side, budget comparison at 8/16/32/48 bytes, plots.
 
-    python benchmarks/compress_eval.py                 # GloVe top 100k words + MiniLM corpus
-    python benchmarks/compress_eval.py --dataset glove --words 20000
+    python benchmarks/compress_eval.py                          # both data sets (MiniLM cache built on first use)
+    python benchmarks/compress_eval.py --dataset glove --glove-words 100000
 
-Writes ``<out>/<dataset>.csv`` and ``<out>/<dataset>.md`` (default ``runs/compress``) and prints the tables.
-Every figure in docs/compress.md comes from this script.
+Writes into ``--out`` (default ``runs/compress``): ``<dataset>.jsonl`` (one row per method), ``<dataset>.md``
+(tables), ``<dataset>_recall_vs_bytes.png`` and ``<dataset>_recall_vs_qps.png``; prints the tables.
 """
 from __future__ import annotations
 
@@ -12,54 +13,42 @@ import argparse
 import os
 import time
 
-import torch
-
-from neuromorph.compress.evaluate import evaluate, format_table, load_eval_data, parse_methods, write_csv
-
-# Sigma-Delta "repeat" frames need num_bits = padded_dim * lambda: 64 * lambda for GloVe-50, 512 * lambda for
-# MiniLM-384; the Gaussian frame takes any multiple of its block length.
-METHODS = {
-    "glove": ("float", "int8", "scalar5", "ternary", "thermo4", "sign", "simhash256", "simhash512", "matryoshka",
-              "simhash240", "sdg1-240", "sdg2-240", "sdg3-240", "simhash1024", "sd1-1024", "sd2-1024", "sd3-1024",
-              "simhash2048", "sd1-2048", "sd2-2048", "sd3-2048", "population8x4"),
-    "minilm": ("float", "int8", "scalar5", "ternary", "thermo4", "sign", "simhash768", "matryoshka",
-               "simhash240", "sdg1-240", "sdg2-240", "sdg3-240", "simhash2048", "sd1-2048", "sd2-2048", "sd3-2048",
-               "simhash8192", "sd2-8192", "sd3-8192", "population8x4"),
-}
-SWEEP = (25, 50, 100)
+from neuromorph.compress.compare import budget_comparison, format_budget_table, plot_rows
+from neuromorph.compress.evaluate import evaluate, format_table, write_json_rows
+from neuromorph.compress.methods import DEFAULT_METHODS, parse_methods
+from neuromorph.compress.splits import load_splits
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=("glove", "minilm", "both"), default="both")
-    p.add_argument("--words", type=int, default=100_000)
+    p.add_argument("--glove-words", type=int, default=400_000)
+    p.add_argument("--glove-fit", type=int, default=20_000)
+    p.add_argument("--minilm-words", type=int, default=111_000)
+    p.add_argument("--minilm-fit", type=int, default=10_000)
     p.add_argument("--queries", type=int, default=1000)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/compress")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
+    sizes = {"glove": (args.glove_words, args.glove_fit), "minilm": (args.minilm_words, args.minilm_fit)}
     for name in (("glove", "minilm") if args.dataset == "both" else (args.dataset,)):
         t0 = time.perf_counter()
-        data = load_eval_data(name, num_words=args.words)
-        n, d = data.database.shape
-        rows = evaluate(data, parse_methods(METHODS[name], d), num_queries=min(args.queries, n),
-                        rescore_factor=10, extra_rescore_factors=SWEEP, threads=args.threads)
-        table = format_table(rows)
-        sweep = ["| method | bytes/vec | R@10 Hamming % | " + " | ".join(f"rescored x{f} %" for f in (10, *SWEEP))
-                 + " |", "|---" * (3 + 1 + len(SWEEP)) + "|"]
-        for r in rows:
-            if "recall_rescored" in r.metrics:
-                vals = [r.metrics["recall_rescored"]] + [r.metrics[f"recall_rescored_x{f}"] for f in SWEEP]
-                sweep.append(f"| {r.method} | {r.bytes_per_vector} | {100 * r.metrics['recall']:.1f} | "
-                             + " | ".join(f"{100 * v:.1f}" for v in vals) + " |")
-        head = (f"{name}: database {n} x {d}, {len(data.words.words)} vocabulary words, "
-                f"{min(args.queries, n)} queries, {args.threads} thread(s), {time.perf_counter() - t0:.0f} s")
-        print(head, table, "", "Rescoring sweep (recall@10 vs exact float top-10, float rescoring):",
-              "\n".join(sweep), "", sep="\n", flush=True)
-        write_csv(rows, os.path.join(args.out, f"{name}.csv"))
-        with open(os.path.join(args.out, f"{name}.md"), "w") as fh:
-            fh.write(f"{head}\n\n{table}\n\n" + "\n".join(sweep) + "\n")
+        pool, num_fit = sizes[name]
+        splits = load_splits(name, pool, num_fit, args.queries, args.seed)
+        n, d = splits.database.shape
+        rows = evaluate(splits, parse_methods(DEFAULT_METHODS[name], d, seed=args.seed), threads=args.threads,
+                        seed=args.seed)
+        head = (f"{name}: fit {splits.fit.shape[0]}, database {n} x {d}, {splits.queries.shape[0]} held-out queries, "
+                f"{args.threads} thread(s), {time.perf_counter() - t0:.0f} s")
+        table, budgets = format_table(rows), format_budget_table(budget_comparison(rows))
+        print(head, table, "", budgets, "", sep="\n", flush=True)
+        base = os.path.join(args.out, name)
+        write_json_rows(rows, base + ".jsonl")
+        with open(base + ".md", "w") as fh:
+            fh.write(f"{head}\n\n{table}\n\n{budgets}\n")
+        plot_rows(rows, f"{name} ({n} x {d})", base + "_recall_vs_bytes.png", base + "_recall_vs_qps.png")
 
 
 if __name__ == "__main__":

@@ -1,184 +1,54 @@
-"""Evaluation of compression methods on real embeddings: one table, every metric as % of float32.
+"""Compression benchmark: every method fitted on the fit split, searched over the database split, scored on
+held-out queries (:mod:`neuromorph.compress.splits`), FAISS anchors side by side.
 
-Data (``load_eval_data``), all unit-normalised (cosine = inner product):
+Per method (one row, a dict with the keys of ``ROW_KEYS``):
 
-* ``glove``: the ``num_words`` most frequent GloVe 6B 50d words serve both as the search database and as the
-  vocabulary of the word metrics.
-* ``minilm``: the database is the MiniLM embedding of the offline sentence corpus
-  (``neuromorph.data.embeddings.load_sentence_corpus``); the word metrics use MiniLM embeddings of every word of
-  the evaluation files, each encoded as a one-word sentence (analogies are searched within that word list).
-
-Each quantiser is calibrated (``fit``) on the set it encodes. Metrics per method:
-
-* WordSim353 / SimLex-999: Spearman correlation between human scores and the method's similarity (cosine of
-  decoded vectors; Hamming codes: ``1 - 2 H / m``; Sigma-Delta: minus the estimated distance) over the pairs
-  whose words are both in the vocabulary.
-* Google analogies (3CosAdd): ``d* = argmax_w cos(w, b - a + c)`` over the first ``analogy_vocab`` words,
-  excluding ``a, b, c`` (decoded vectors, unit-normalised first); questions with all four words in that
-  vocabulary, at most ``max_analogies`` of them (seeded sample).
-* recall@k: ``num_queries`` database rows (seeded) query the database; ground truth is the exact float top-k
-  by cosine, the query itself excluded. Hamming codes are searched with FAISS (``IndexBinaryFlat`` or HNSW);
-  "rescored" takes the ``rescore_factor * k`` Hamming candidates and re-ranks them by float (or int8) inner
-  product. Sigma-Delta codes use brute-force L1 over ``V q`` (Gaussian frame) or L2 over the reconstruction
-  (repeat frame); other codes an inner-product search over the
-  decoded vectors. Throughput is queries per second of that search (query codes precomputed, FAISS threads
-  as given), measured with ``time.perf_counter``.
-* dist err: mean relative error ``|d_hat - d| / d`` of estimated Euclidean distances over random database pairs
-  (cosine: ``d_hat = sqrt(2 - 2 cos)``; Hamming: ``2 sin(pi H / (2 m))``; Sigma-Delta: the L1 / L2 estimate).
+* ``bytes_per_vector``: the exact stored bytes (``pack()`` output, or FAISS ``sa_code_size()``).
+* ``recall_at_10``: ``|found & true| / 10`` averaged over the queries, ``found`` the method's own top-10
+  (Hamming, asymmetric estimate, ADC, ...), ``true`` the exact float top-10 by inner product (= cosine).
+* ``recall_at_10_rescored_xF`` (F in ``rescore_factors``, default 10 and 50): the method returns its top
+  ``F * 10`` candidates, which are re-ranked by the exact float inner product; top-10 of that.
+* ``qps_batch1`` / ``qps_batch256``: queries per second of the method's top-10 search alone (query encoding
+  included, no rescoring), on ``threads`` threads (FAISS and torch): ``batch1_queries`` queries one at a
+  time, and all queries in batches of 256; ``time.perf_counter``.
+* ``build_s``: seconds to fit on the fit split and encode / add the database.
+* ``wordsim353``, ``simlex999`` (Spearman rho of human scores vs. the method's similarity of reconstructed
+  word vectors) and ``analogy`` (3CosAdd accuracy over the first ``analogy_vocab`` words) when the split
+  carries word vectors and the method can reconstruct vectors (``None`` otherwise). Evaluation words never
+  sit in the fit split.
 """
 from __future__ import annotations
 
-import csv
+import json
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from neuromorph.compress.matryoshka import MatryoshkaBinary
-from neuromorph.compress.population_code import PopulationCodeQuantizer
-from neuromorph.compress.quantize import (Quantizer, ScalarQuantizer, SignQuantizer, SimHashQuantizer,
-                                          TernaryQuantizer, ThermometerQuantizer)
-from neuromorph.compress.search import BinaryIndex, distance_search, exact_search, recall_at_k, rescore
-from neuromorph.compress.sigma_delta import SigmaDeltaQuantizer
+from neuromorph.compress.faiss_anchors import MethodSpec
+from neuromorph.compress.search import _faiss, exact_search, recall_at_k, rescore
+from neuromorph.compress.splits import Splits, unit_rows
 from neuromorph.data import embeddings as emb
 from neuromorph.utils import progress
 
-SD_BLOCKS = {1: 16, 2: 15, 3: 16}
-DEFAULT_METHODS = ("float", "int8", "scalar5", "ternary", "thermo4", "sign", "simhash256", "simhash512", "matryoshka",
-                   "simhash240", "sdg1-240", "sdg2-240", "sdg3-240", "simhash1024", "sd1-1024", "sd2-1024",
-                   "sd3-1024", "simhash2048", "sd1-2048", "sd2-2048", "sd3-2048", "population")
+ROW_KEYS = ("method", "family", "bytes_per_vector", "recall_at_10", "recall_at_10_rescored_x10",
+            "recall_at_10_rescored_x50", "qps_batch1", "qps_batch256", "build_s", "wordsim353", "simlex999",
+            "analogy")
 
 
-@dataclass
-class EvalData:
-    """Unit-normalised search database and word vectors (``same``: the database *is* the word matrix)."""
-
-    name: str
-    database: torch.Tensor
-    words: emb.WordVectors
-    same: bool
-
-
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    return (x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)).to(torch.float32)
-
-
-def load_eval_data(dataset: str, num_words: int = 100_000, num_sentences: int | None = None) -> EvalData:
-    """``"glove"`` (top ``num_words`` words) or ``"minilm"`` (first ``num_sentences`` corpus sentences)."""
-    if dataset == "glove":
-        wv = emb.load_glove(num_words)
-        wv = emb.WordVectors(wv.words, _unit(wv.vectors))
-        return EvalData("glove", wv.vectors, wv, True)
-    if dataset == "minilm":
-        db = _unit(emb.encode_minilm(emb.load_sentence_corpus(num_sentences)))
-        wv = emb.minilm_word_vectors(emb.evaluation_words())
-        return EvalData("minilm", db, emb.WordVectors(wv.words, _unit(wv.vectors)), False)
-    raise ValueError(f"dataset must be 'glove' or 'minilm', got {dataset!r}")
-
-
-@dataclass
-class Method:
-    """A table row: ``fit(x)`` returns a fitted quantiser (``None`` for the float32 baseline)."""
-
-    label: str
-    fit: Callable[[torch.Tensor], Quantizer] | None
-
-
-class _SharedMatryoshka:
-    """Trains one Matryoshka code per data set and hands out its prefixes."""
-
-    def __init__(self, prefixes: Sequence[int], **kwargs) -> None:
-        self.prefixes, self.kwargs = tuple(prefixes), kwargs
-        self.cache: dict[tuple, MatryoshkaBinary] = {}
-
-    def fitter(self, m: int) -> Callable[[torch.Tensor], Quantizer]:
-        def fit(x: torch.Tensor) -> Quantizer:
-            key = (x.data_ptr(), tuple(x.shape))
-            if key not in self.cache:
-                self.cache[key] = MatryoshkaBinary(self.prefixes, **self.kwargs).fit(x)
-            return self.cache[key].prefix(m)
-        return fit
-
-
-def matryoshka_prefixes(dim: int) -> tuple[int, ...]:
-    """64/128/256/512 plus the 32x point ``8 * floor(dim / 8)`` bits (one bit per dimension, byte aligned)."""
-    return tuple(sorted({64, 128, 256, 512, 8 * max(1, dim // 8)}))
-
-
-def parse_methods(names: Sequence[str], dim: int, seed: int = 0, matryoshka_steps: int = 400) -> list[Method]:
-    """Method names: float, int8, scalarK, ternary, thermoL, sign, signraw, simhashM, csimhashM, sdR-M (repeat frame),
-    sdgR-M (Gaussian frame), matryoshka[-P1-P2..], populationNxT (e.g. population8x4)."""
-    out: list[Method] = []
-    for name in names:
-        def q(factory: Callable[[], Quantizer]) -> Callable[[torch.Tensor], Quantizer]:
-            return lambda x: factory().fit(x)
-        if name == "float":
-            out.append(Method("float32", None))
-        elif name == "int8":
-            out.append(Method("int8", q(lambda: ScalarQuantizer(8))))
-        elif name.startswith("scalar") and name[6:].isdigit():
-            k = int(name[6:])
-            out.append(Method(f"scalar{k}", q(lambda k=k: ScalarQuantizer(k, clip_quantile=0.001))))
-        elif name == "ternary":
-            out.append(Method("ternary", q(TernaryQuantizer)))
-        elif name.startswith("thermo") and name[6:].isdigit():
-            lv = int(name[6:])
-            out.append(Method(f"thermo{lv}", q(lambda lv=lv: ThermometerQuantizer(lv, clip_quantile=0.001))))
-        elif name == "sign":
-            out.append(Method("sign", q(SignQuantizer)))
-        elif name == "signraw":
-            out.append(Method("sign (uncentred)", q(lambda: SignQuantizer(center=False))))
-        elif name.startswith("simhash") and name[7:].isdigit():
-            m = int(name[7:])
-            out.append(Method(f"simhash{m}", q(lambda m=m: SimHashQuantizer(m, seed=seed))))
-        elif name.startswith("csimhash") and name[8:].isdigit():
-            m = int(name[8:])
-            out.append(Method(f"simhash{m} centred", q(lambda m=m: SimHashQuantizer(m, center=True, seed=seed))))
-        elif name.startswith("sd") and "-" in name:
-            gaussian = name.startswith("sdg")
-            order_s, bits_s = name[3 if gaussian else 2:].split("-", 1)
-            if not (order_s.isdigit() and bits_s.isdigit()) or int(order_s) not in SD_BLOCKS:
-                raise ValueError(f"Sigma-Delta methods are named sdR-M / sdgR-M (R in 1..3, M bits), got {name!r}")
-            r, m = int(order_s), int(bits_s)
-            if gaussian:
-                out.append(Method(f"sigma-delta r{r} gauss {m}b", q(lambda r=r, m=m: SigmaDeltaQuantizer(
-                    r, m, SD_BLOCKS[r], frame="gaussian", clip_quantile=0.999, seed=seed))))
-            else:
-                out.append(Method(f"sigma-delta r{r} {m}b", q(lambda r=r, m=m: SigmaDeltaQuantizer(
-                    r, m, frame="repeat", clip_quantile=0.99, seed=seed))))
-        elif name.startswith("matryoshka"):
-            parts = name.split("-")[1:]
-            if not all(p.isdigit() for p in parts):
-                raise ValueError(f"matryoshka prefixes must be ints (matryoshka-48-128-512), got {name!r}")
-            prefixes = tuple(int(p) for p in parts) or matryoshka_prefixes(dim)
-            weights = (3.0,) + (1.0,) * (len(prefixes) - 1)      # emphasise the shortest (32x) prefix
-            shared = _SharedMatryoshka(prefixes, prefix_weights=weights, steps=matryoshka_steps, seed=seed)
-            out += [Method(f"matryoshka {m}b", shared.fitter(m)) for m in prefixes]
-        elif name.startswith("population"):
-            spec = name[10:] or "8x4"
-            n_s, _, t_s = spec.partition("x")
-            if not (n_s.isdigit() and t_s.isdigit()):
-                raise ValueError(f"population methods are named populationNxT, got {name!r}")
-            n, t = int(n_s), int(t_s)
-            out.append(Method(f"population {n}x{t}", q(lambda n=n, t=t: PopulationCodeQuantizer(n, t, seed=seed))))
-        else:
-            raise ValueError(f"unknown method {name!r}; known: {', '.join(DEFAULT_METHODS)}, signraw, simhashM, "
-                             "csimhashM, scalarK, thermoL, sdR-M, sdgR-M, matryoshka-P1-P2, populationNxT")
-    return out
-
-
-# -- metrics ------------------------------------------------------------------------------------------
+# -- word metrics -----------------------------------------------------------------------------------------
 def pair_similarity(dec: torch.Tensor, metric: str, ia: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
-    """The method's similarity for index pairs: cosine (also for Hamming signs) or minus the L1 / L2 distance."""
+    """The method's similarity for index pairs: cosine (also Hamming signs), inner product, or minus L1 / L2."""
     a, b = dec[ia].to(torch.float64), dec[ib].to(torch.float64)
     if metric == "l1":
         return -(a - b).abs().sum(1)
     if metric == "euclidean":
         return -(a - b).norm(dim=1)
+    if metric == "inner":
+        return (a * b).sum(1)
     return torch.nn.functional.cosine_similarity(a, b, dim=1)
 
 
@@ -186,7 +56,7 @@ def distance_estimate(dec: torch.Tensor, metric: str, ia: torch.Tensor, ib: torc
     """Estimated Euclidean distance between the unit vectors behind ``ia`` and ``ib`` (module docstring)."""
     if metric in ("l1", "euclidean"):
         return -pair_similarity(dec, metric, ia, ib)
-    cos = pair_similarity(dec, metric, ia, ib)
+    cos = pair_similarity(dec, "cosine" if metric == "inner" else metric, ia, ib)
     if metric == "hamming":
         return 2 * torch.sin(math.pi * (1 - cos) / 4)
     return (2 - 2 * cos).clamp_min(0).sqrt()
@@ -220,7 +90,7 @@ def analogy_accuracy(dec: torch.Tensor, questions: torch.Tensor, vocab: int, chu
     """3CosAdd accuracy over ``questions [Q, 4]`` searching the first ``vocab`` rows of ``dec``."""
     if questions.shape[0] == 0:
         return float("nan")
-    v = _unit(dec[:vocab].to(torch.float32))
+    v = unit_rows(dec[:vocab].to(torch.float32))
     correct = 0
     for start in range(0, questions.shape[0], chunk):
         qn = questions[start:start + chunk]
@@ -231,156 +101,107 @@ def analogy_accuracy(dec: torch.Tensor, questions: torch.Tensor, vocab: int, chu
     return correct / questions.shape[0]
 
 
-def _drop_self(ids: np.ndarray, query_ids: np.ndarray, k: int) -> np.ndarray:
-    out = np.empty((ids.shape[0], k), dtype=np.int64)
-    for r, (row, qid) in enumerate(zip(ids, query_ids)):
-        row = row[row != qid]
-        out[r] = row[:k]
-    return out
 
-
-@dataclass
-class Row:
-    method: str
-    bits_per_dim: float
-    bytes_per_vector: int
-    ratio: float
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
-def _timed(fn: Callable[[], np.ndarray]) -> tuple[np.ndarray, float]:
+# -- search metrics ---------------------------------------------------------------------------------------
+def queries_per_second(search, queries: np.ndarray, k: int, batch: int, max_queries: int | None = None) -> float:
+    """``n / seconds`` for ``search(queries[i:i + batch], k)`` over the first ``max_queries`` queries."""
+    q = queries if max_queries is None else queries[:max_queries]
     t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
+    for start in range(0, q.shape[0], batch):
+        search(q[start:start + batch], k)
+    return q.shape[0] / (time.perf_counter() - t0)
 
 
-def evaluate(data: EvalData, methods: Sequence[Method], k: int = 10, num_queries: int = 1000,
-             rescore_factor: int = 10, rescore_with: str = "float", index_kind: str = "flat",
-             analogy_vocab: int = 30_000, max_analogies: int | None = 5000, distance_pairs: int = 5000,
-             threads: int = 1, seed: int = 0, word_metrics: bool = True, extra_rescore_factors: Sequence[int] = (),
-             show_progress: bool | None = None) -> list[Row]:
-    """Run every method on ``data`` and return the table rows (see the module docstring).
+def _word_subset(words: emb.WordVectors, vocab: int, sims: dict) -> emb.WordVectors:
+    """The first ``vocab`` words (analogy search space) plus every other word of the similarity files."""
+    extra = sorted({words.index[w] for pairs in sims.values() for a, b, _ in pairs for w in (a, b)
+                    if w in words.index and words.index[w] >= vocab})
+    keep = list(range(vocab)) + extra
+    return emb.WordVectors([words.words[i] for i in keep], words.vectors[keep])
 
-    ``word_metrics=False`` skips WordSim353 / SimLex / analogies (NaN in the table), e.g. for synthetic data.
-    ``extra_rescore_factors``: more rescoring factors ``f`` for Hamming codes, stored as ``recall_rescored_x{f}``.
-    """
-    import faiss
 
-    if rescore_with not in ("float", "int8"):
-        raise ValueError(f"rescore_with must be 'float' or 'int8', got {rescore_with!r}")
+def evaluate(splits: Splits, methods: Sequence[MethodSpec], k: int = 10, rescore_factors: Sequence[int] = (10, 50),
+             batch1_queries: int = 100, batch: int = 256, threads: int = 1, word_metrics: bool = True,
+             analogy_vocab: int = 30_000, max_analogies: int = 5000, seed: int = 0,
+             show_progress: bool | None = None) -> list[dict]:
+    """One row per method (module docstring); rows carry ``None`` where a metric does not apply."""
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if any(not isinstance(f, int) or f < 1 for f in rescore_factors):
+        raise ValueError(f"rescore_factors must be positive ints, got {rescore_factors!r}")
+    faiss = _faiss()
     faiss.omp_set_num_threads(threads)
-    gen = torch.Generator().manual_seed(seed)
-    db, words = data.database, data.words
-    n, dim = db.shape
-    if num_queries > n:
-        raise ValueError(f"num_queries={num_queries} exceeds the database size {n}")
-    qids = torch.randperm(n, generator=gen)[:num_queries].numpy()
-    truth_ids, _ = _timed(lambda: exact_search(db[qids], db, k + 1)[1])
-    truth = _drop_self(truth_ids, qids, k)
-    ia = torch.randint(0, n, (distance_pairs,), generator=gen)
-    ib = torch.randint(0, n, (distance_pairs,), generator=gen)
-    keep = ia != ib
-    ia, ib = ia[keep], ib[keep]
-    true_dist = (db[ia] - db[ib]).to(torch.float64).norm(dim=1)
-    vocab = min(analogy_vocab, len(words.words))
-    if word_metrics:
+    torch.set_num_threads(threads)
+    db = np.ascontiguousarray(splits.database.numpy())
+    queries = np.ascontiguousarray(splits.queries.numpy())
+    n = db.shape[0]
+    depth = min(n, k * max((1, *rescore_factors)))
+    truth = exact_search(queries, db, k)[1]
+    words = splits.words if word_metrics else None
+    if words is not None:
         sims = {name: emb.load_word_similarity(name) for name in emb.SIMILARITY_FILES}
+        vocab = min(analogy_vocab, len(words.words))
+        words = _word_subset(words, vocab, sims)
         questions = analogy_questions(words, vocab, max_analogies, seed)
-    if rescore_with == "float":
-        rescore_db = db
-    else:
-        int8 = ScalarQuantizer(8).fit(db)
-        rescore_db = int8.decode(int8.encode(db))
-    float_bytes = 4 * dim
-
-    rows: list[Row] = []
-    for method in progress(methods, desc="methods", enable=show_progress):
-        metrics: dict[str, float] = {}
-        if method.fit is None:
-            word_dec, word_metric, db_dec, db_metric = words.vectors, "cosine", db, "cosine"
-            bits, nbytes, quant = 32.0 * dim, float_bytes, None
-        else:
-            quant = method.fit(db)
-            db_codes = quant.encode(db)
-            packed = quant.pack(db_codes)
-            if packed.shape[1] != quant.bytes_per_vector:
-                raise RuntimeError(f"{method.label}: packed {packed.shape[1]} bytes, "
-                                   f"reported {quant.bytes_per_vector}")
-            db_dec, db_metric = quant.decode(db_codes), quant.metric
-            wq = quant if data.same else method.fit(words.vectors)
-            word_dec = db_dec if data.same else wq.decode(wq.encode(words.vectors))
-            word_metric = wq.metric
-            bits, nbytes = quant.num_bits, quant.bytes_per_vector
-        if word_metrics:
-            for name, pairs in sims.items():
-                metrics[name], _ = spearman(word_dec, word_metric, words, pairs)
-            metrics["analogy"] = analogy_accuracy(word_dec, questions, vocab)
-        est = distance_estimate(db_dec, db_metric, ia, ib)
-        metrics["dist_err"] = float(((est - true_dist).abs() / true_dist).mean())
-        # -- search
-        if quant is None:
-            found, secs = _timed(lambda: exact_search(db[qids], db, k + 1)[1])
-        elif quant.hamming:
-            index = BinaryIndex(8 * packed.shape[1], kind=index_kind).add(packed)
-            qpacked = packed[qids]
-            found, secs = _timed(lambda: index.search(qpacked, k + 1)[1])
-
-            def rescored(factor: int) -> np.ndarray:
-                kf = min(factor * k, n - 1)
-                cand = _drop_self(index.search(qpacked, kf + 1)[1], qids, kf)
-                return rescore(db[qids], rescore_db, cand, k)
-
-            cand, secs_r = _timed(lambda: rescored(rescore_factor))
-            metrics["recall_rescored"] = recall_at_k(cand, truth, k)
-            metrics["qps_rescored"] = num_queries / secs_r
-            for f in extra_rescore_factors:
-                metrics[f"recall_rescored_x{f}"] = recall_at_k(rescored(f), truth, k)
-        elif quant.metric in ("l1", "euclidean"):
-            p = 1.0 if quant.metric == "l1" else 2.0
-            found, secs = _timed(lambda: distance_search(db_dec[qids], db_dec, k + 1, p=p))
-        else:
-            unit_dec = _unit(db_dec)
-            found, secs = _timed(lambda: exact_search(unit_dec[qids], unit_dec, k + 1)[1])
-        metrics["recall"] = recall_at_k(_drop_self(found, qids, k), truth, k)
-        metrics["qps"] = num_queries / secs
-        rows.append(Row(method.label, bits / dim, nbytes, float_bytes / nbytes, metrics))
-    base = rows[0].metrics if rows and methods[0].fit is None else None
-    for row in rows:
+    rows = []
+    for spec in progress(methods, desc="methods", enable=show_progress):
+        built = spec.build(splits.fit, splits.database)
+        found = built.search(queries, depth)
+        row: dict = {"method": spec.name, "family": spec.family, "bytes_per_vector": int(built.bytes_per_vector),
+                     "recall_at_10": recall_at_k(found, truth, k)}
+        for factor in rescore_factors:
+            cand = found[:, :min(n, factor * k)]
+            row[f"recall_at_10_rescored_x{factor}"] = recall_at_k(rescore(queries, db, cand, k), truth, k)
+        built.search(queries[:1], k)                     # warm-up: lazy loads must not count as search time
+        row["qps_batch1"] = queries_per_second(built.search, queries, k, 1, batch1_queries)
+        row[f"qps_batch{batch}"] = queries_per_second(built.search, queries, k, batch)
+        row["build_s"] = built.build_seconds
         for name in ("wordsim353", "simlex999", "analogy"):
-            ref = base.get(name, float("nan")) if base is not None else float("nan")
-            val = row.metrics.get(name, float("nan"))
-            row.metrics[f"{name}_pct"] = 100 * val / ref if ref == ref and ref != 0 else float("nan")
+            row[name] = None
+        if words is not None and built.decode_words is not None:
+            decoded, metric = built.decode_words(words.vectors)
+            for name, pairs in sims.items():
+                row[name] = spearman(decoded, metric, words, pairs)[0]
+            row["analogy"] = analogy_accuracy(decoded, questions, vocab)
+        rows.append(row)
     return rows
 
 
-COLUMNS = [("method", "method"), ("bits/dim", "bits_per_dim"), ("bytes/vec", "bytes_per_vector"),
-           ("ratio", "ratio"), ("WS353 %", "wordsim353_pct"), ("SimLex %", "simlex999_pct"),
-           ("analogy %", "analogy_pct"), ("R@10 %", "recall"), ("R@10 rescored %", "recall_rescored"),
-           ("dist err", "dist_err"), ("q/s", "qps"), ("q/s rescored", "qps_rescored")]
+# -- output -----------------------------------------------------------------------------------------------
+def write_json_rows(rows: Sequence[dict], path: str) -> None:
+    """JSON Lines: one object per method, NaN written as ``null``."""
+    with open(path, "w") as fh:
+        for row in rows:
+            clean = {key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in row.items()}
+            fh.write(json.dumps(clean) + "\n")
 
 
-def _cell(row: Row, key: str) -> str:
-    if key == "method":
-        return row.method
-    if key == "bits_per_dim":
-        return f"{row.bits_per_dim:.2f}"
-    if key == "bytes_per_vector":
-        return str(row.bytes_per_vector)
-    if key == "ratio":
-        return f"{row.ratio:.1f}x"
-    val = row.metrics.get(key)
-    if val is None or val != val:
+def read_json_rows(path: str) -> list[dict]:
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+COLUMNS = (("method", "method"), ("family", "family"), ("bytes/vec", "bytes_per_vector"),
+           ("R@10", "recall_at_10"), ("R@10 x10", "recall_at_10_rescored_x10"),
+           ("R@10 x50", "recall_at_10_rescored_x50"), ("q/s b1", "qps_batch1"), ("q/s b256", "qps_batch256"),
+           ("build s", "build_s"), ("WS353", "wordsim353"), ("SimLex", "simlex999"), ("analogy", "analogy"))
+
+
+def _cell(row: dict, key: str) -> str:
+    val = row.get(key)
+    if val is None or (isinstance(val, float) and val != val):
         return "-"
-    if key in ("recall", "recall_rescored"):
-        return f"{100 * val:.1f}"
-    if key == "dist_err":
-        return f"{val:.3f}"
+    if isinstance(val, str) or key == "bytes_per_vector":
+        return str(val)
     if key.startswith("qps"):
         return f"{val:,.0f}"
-    return f"{val:.1f}"
+    if key == "build_s":
+        return f"{val:.1f}"
+    return f"{val:.3f}"
 
 
-def format_table(rows: Sequence[Row], markdown: bool = True) -> str:
+def format_table(rows: Sequence[dict], markdown: bool = True) -> str:
+    """The rows as a markdown (or aligned plain-text) table."""
     header = [c for c, _ in COLUMNS]
     body = [[_cell(r, key) for _, key in COLUMNS] for r in rows]
     if markdown:
@@ -389,12 +210,3 @@ def format_table(rows: Sequence[Row], markdown: bool = True) -> str:
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
     fmt = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([fmt(header)] + [fmt(b) for b in body])
-
-
-def write_csv(rows: Sequence[Row], path: str) -> None:
-    keys = sorted({k for r in rows for k in r.metrics})
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["method", "bits_per_dim", "bytes_per_vector", "ratio", *keys])
-        for r in rows:
-            w.writerow([r.method, r.bits_per_dim, r.bytes_per_vector, r.ratio, *(r.metrics.get(k, "") for k in keys)])

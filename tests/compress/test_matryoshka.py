@@ -21,10 +21,14 @@ def test_ste_sign_forward_and_gradient():
 
 
 def test_loss_zero_for_matching_signs_and_positive_otherwise():
-    x = torch.eye(4)[:, :4]
-    signs = torch.tensor([[1.0, -1.0], [-1.0, 1.0], [1.0, 1.0], [-1.0, -1.0]])
-    loss = matryoshka_loss(x, signs, prefixes=(1, 2), weights=(1.0, 1.0))
-    assert float(loss) > 0
+    # orthonormal inputs: every off-diagonal target T_ij = 1 - 2 arccos(0) / pi = 0; the rows of a 4x4
+    # Hadamard matrix are orthogonal sign vectors, so S^4 = I = T and both the MSE and the KL term vanish
+    x = torch.eye(4)
+    hadamard = torch.tensor([[1.0, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]])
+    assert float(matryoshka_loss(x, hadamard, prefixes=(4,), weights=(1.0,))) == pytest.approx(0.0, abs=1e-6)
+    mismatched = hadamard.clone()
+    mismatched[1] = mismatched[0]                       # rows 0 and 1 collide: S_01 = 1 but T_01 = 0
+    assert float(matryoshka_loss(x, mismatched, prefixes=(4,), weights=(1.0,))) > 0.1
 
 
 @pytest.fixture(scope="module")

@@ -71,3 +71,5 @@ def test_errors_name_the_problem():
         exact_search(torch.randn(2, 12), bad, 1)
     with pytest.raises(ValueError, match="outside the database"):
         rescore(torch.randn(1, 12), torch.randn(5, 12), np.array([[0, 7]]), 1)
+    with pytest.raises(ValueError, match="outside the database"):
+        rescore(torch.randn(1, 12), torch.randn(5, 12), np.array([[0, -2]]), 1)
