@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -19,6 +20,10 @@ from neuromorph.neurons import LIFParams, LIFState, get_neuron, lif_sequence, re
 from neuromorph.training import Online, ThreeFactor, fit
 
 NAN = float("nan")
+
+
+def _compress() -> Any:
+    return pytest.importorskip("neuromorph.compress")
 X8, Y8 = torch.rand(8, 4), torch.randint(0, 2, (8,))
 
 
@@ -116,6 +121,13 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("find_synapses int sample", lambda: find_synapses(nn.Sequential(nn.Linear(4, 3), nm.LIF()),
                                                        torch.ones(2, 1, 4, dtype=torch.int64)), TypeError, "sample"),
     ("StreamingChain ALIF", lambda: StreamingChain(nn.Sequential(nn.Linear(4, 3), nm.ALIF())), ValueError, "ALIF"),
+    # compression
+    ("ternary_absmean NaN", lambda: _compress().ternary_absmean(torch.full((2, 4), NAN)), ValueError, "NaN"),
+    ("SigmaDeltaQuantizer block", lambda: _compress().SigmaDeltaQuantizer(2, 241), ValueError, "block"),
+    ("recall_at_k k=0", lambda: _compress().recall_at_k(np.zeros((3, 5), dtype=np.int64),
+                                                        np.zeros((3, 5), dtype=np.int64), k=0), ValueError, "k must"),
+    ("BinaryIndex array", lambda: _compress().BinaryIndex(np.zeros((4, 2), dtype=np.uint8)), TypeError,
+     "num_bits must be an int"),
     # metrics
     ("accuracy rows", lambda: accuracy(torch.rand(3, 2), torch.tensor([0, 1])), ValueError, "rows"),
     ("evaluate empty", lambda: evaluate(FeedForwardMLP([4, 2]), torch.rand(0, 4), torch.zeros(0).long()),

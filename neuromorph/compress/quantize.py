@@ -66,7 +66,15 @@ def uniform_values(codes: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, leve
 
 
 def ternary_absmean(x: torch.Tensor, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
-    """BitNet b1.58 absmean ternarisation per row: returns ``(t int8 in {-1,0,1}, gamma [N])``."""
+    """BitNet b1.58 absmean ternarisation per row: returns ``(t int8 in {-1,0,1}, gamma [N])``.
+
+    >>> ternary_absmean(torch.tensor([[0.1, -2.0, 0.9, 1.0]]))[0].tolist()
+    [[0, -1, 1, 1]]
+    """
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point torch.Tensor, got {type(x).__name__}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x contains NaN or infinite values")
     gamma = x.abs().mean(dim=-1)
     t = torch.round(x / (gamma.unsqueeze(-1) + eps)).clamp(-1, 1).to(torch.int8)
     return t, gamma

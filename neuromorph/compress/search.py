@@ -54,6 +54,9 @@ class BinaryIndex:
     """Hamming search over packed ``num_bits``-bit codes (``kind="flat"`` exact, ``"hnsw"`` approximate)."""
 
     def __init__(self, num_bits: int, kind: str = "flat", hnsw_m: int = 32, ef_search: int = 64) -> None:
+        if isinstance(num_bits, bool) or not isinstance(num_bits, int):
+            raise TypeError(f"num_bits must be an int (the code length in bits; add the codes with .add()), got "
+                            f"{type(num_bits).__name__}")
         if num_bits < 8 or num_bits % 8:
             raise ValueError(f"num_bits must be a positive multiple of 8 for FAISS binary indexes, got {num_bits}")
         faiss = _faiss()
@@ -132,6 +135,8 @@ def distance_search(queries: object, database: object, k: int, p: float = 1.0, c
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray, k: int) -> float:
     """Mean over queries of ``|found[:, :k] & truth[:, :k]| / k``."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
     if found.shape[0] != truth.shape[0] or found.shape[1] < k or truth.shape[1] < k:
         raise ValueError(f"found {found.shape} and truth {truth.shape} must have the same rows and >= k={k} columns")
     hits = [len(set(f[:k].tolist()) & set(t[:k].tolist())) for f, t in zip(found, truth)]

@@ -144,11 +144,16 @@ class SigmaDeltaQuantizer(Quantizer):
         _taps(order)
         if frame not in ("gaussian", "repeat"):
             raise ValueError(f"frame must be 'gaussian' or 'repeat', got {frame!r}")
-        if num_bits < 1:
-            raise ValueError(f"num_bits must be >= 1, got {num_bits}")
+        if isinstance(num_bits, bool) or not isinstance(num_bits, int) or num_bits < 1:
+            raise ValueError(f"num_bits must be a positive int, got {num_bits!r}")
         if frame == "gaussian":
-            if block is None or num_bits % block:
-                raise ValueError(f"num_bits must be a positive multiple of block={block} for the Gaussian frame, "
+            if block is None:  # the longest standard block (at least order + 1) that divides num_bits
+                block = next((b for b in (16, 12, 10, 8, 6, 5, 4, 3, 2) if num_bits % b == 0 and b > order), None)
+                if block is None:
+                    raise ValueError(f"no block length in (16, 12, 10, 8, 6, 5, 4, 3, 2) above order={order} divides "
+                                     f"num_bits={num_bits}; pass block= explicitly")
+            if num_bits % block:
+                raise ValueError(f"num_bits must be a multiple of block={block} for the Gaussian frame, "
                                  f"got {num_bits}")
             self.weights = condensation_weights(order, block)
         if not 0.0 < density <= 1.0:
