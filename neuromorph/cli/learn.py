@@ -64,8 +64,8 @@ def _run_stdp(args: argparse.Namespace) -> int:
 
 
 # per-game defaults of the agent (docs/games.md)
-GAME_DEFAULTS = {"flappy": {"hidden": 128, "n_pop": 10, "sim_steps": 2},
-                 "pong": {"hidden": 64, "n_pop": 4, "sim_steps": 1}}
+GAME_DEFAULTS = {"flappy": {"hidden": 128, "n_pop": 10, "sim_steps": 2, "gamma": 0.99, "lam": 0.8},
+                 "pong": {"hidden": 64, "n_pop": 4, "sim_steps": 1, "gamma": 0.99, "lam": 0.9}}
 
 
 def _run_game(args: argparse.Namespace) -> int:
@@ -80,7 +80,8 @@ def _run_game(args: argparse.Namespace) -> int:
     game = args.learn_mode
     out = args.out or os.path.join("runs", f"{game}_{args.policy}_{args.unit}_seed{args.seed}")
     json_path = args.json or os.path.join(out, "result.json")
-    agent_config = {"unit": args.unit, "hidden": args.hidden, "n_pop": args.n_pop, "sim_steps": args.sim_steps}
+    agent_config = {"unit": args.unit, "hidden": args.hidden, "n_pop": args.n_pop, "sim_steps": args.sim_steps,
+                    "gamma": args.gamma, "lam": args.lam}
     if args.policy == "random":
         agent_config = {}
     result = run_lifetime(game, args.env_steps, seed=args.seed, policy=args.policy,
@@ -159,7 +160,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument("--unit", choices=("lif", "tanh", "relu"), default="lif",
                          help="hidden units: spiking LIF, or non-spiking baselines with the same rule and size")
         for name, value in GAME_DEFAULTS[game].items():
-            sub.add_argument("--" + name.replace("_", "-"), type=positive_int, default=value)
+            sub.add_argument("--" + name.replace("_", "-"), type=positive_int if isinstance(value, int) else float,
+                             default=value)
         sub.add_argument("--checkpoint-every", type=positive_int, default=50_000)
         sub.add_argument("--random-episodes", type=int, default=100 if game == "flappy" else 10,
                          help="episodes of a random policy measured for the curve's reference line (0: none)")

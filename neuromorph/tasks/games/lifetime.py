@@ -216,6 +216,7 @@ def _run(game: str, spec: Any, agent: Any, result: LifetimeResult, env_steps: in
         env_s += t1 - t0
         if steps % rss_every == 0:
             result.rss_mb.append([float(steps), rss_mb()])
+            result.peak_rss_mb = max(result.peak_rss_mb, peak_rss_mb())
         if terminated or truncated:
             agent.end_episode(float(reward), terminated=bool(terminated), last_obs=obs)
             t2 = clock()
@@ -225,9 +226,9 @@ def _run(game: str, spec: Any, agent: Any, result: LifetimeResult, env_steps: in
             result.episode_end_steps.append(steps)
             result.env_steps, result.env_s, result.agent_s = steps, result.env_s + env_s, result.agent_s + agent_s
             result.wall_s = clock() - wall0
-            result.peak_rss_mb = max(result.peak_rss_mb, peak_rss_mb())
             env_s = agent_s = reward_sum = 0.0
             if checkpoint is not None and steps >= next_checkpoint:
+                result.peak_rss_mb = max(result.peak_rss_mb, peak_rss_mb())
                 _save(checkpoint, agent, result, episode)
                 next_checkpoint = (steps // checkpoint_every + 1) * checkpoint_every
                 if on_checkpoint is not None:
