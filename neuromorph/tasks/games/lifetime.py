@@ -197,14 +197,19 @@ def _run(game: str, spec: Any, agent: Any, result: LifetimeResult, env_steps: in
     ticker = progress(range(start_steps, env_steps), desc=f"{game} lifetime", total=env_steps - start_steps,
                       enable=show_progress, unit="step", mininterval=1.0)
     steps = start_steps
-    # state of the lifetime past the last checkpoint (committed to result at episode ends)
-    t0 = clock()
-    obs, info = env.reset(seed=seed * EPISODE_SEED_STRIDE + episode)
-    t1 = clock()
-    agent.begin_episode()
-    action = agent.act(obs)
-    t2 = clock()
-    env_s, agent_s, reward_sum = t1 - t0, t2 - t1, 0.0
+
+    def start_episode(index: int) -> tuple[int, float, float]:
+        """Reset the env for episode ``index`` and take the first action: ``(action, env s, agent s)``."""
+        t0 = clock()
+        first_obs, _ = env.reset(seed=seed * EPISODE_SEED_STRIDE + index)
+        t1 = clock()
+        agent.begin_episode()
+        first_action = agent.act(first_obs)
+        return first_action, t1 - t0, clock() - t1
+
+    # time and reward of the lifetime past the last checkpoint (committed to result at episode ends)
+    action, env_s, agent_s = start_episode(episode)
+    reward_sum = 0.0
     if not result.rss_mb:
         result.rss_mb.append([float(steps), rss_mb()])
     for _ in ticker:
@@ -235,14 +240,7 @@ def _run(game: str, spec: Any, agent: Any, result: LifetimeResult, env_steps: in
                     on_checkpoint(steps)
             if steps >= env_steps:
                 break
-            t0 = clock()
-            obs, info = env.reset(seed=seed * EPISODE_SEED_STRIDE + episode)
-            t1 = clock()
-            agent.begin_episode()
-            action = agent.act(obs)
-            t2 = clock()
-            env_s += t1 - t0
-            agent_s += t2 - t1
+            action, env_s, agent_s = start_episode(episode)
         else:
             action = agent.act(obs, float(reward))
             agent_s += clock() - t1
