@@ -93,6 +93,7 @@ def _run_game(args: argparse.Namespace) -> int:
         random_level = float(np.mean(random_policy_scores(game, args.random_episodes, seed=10_000 + args.seed)))
     data = result.to_json()
     data["random_level"] = {"mean_score": random_level, "episodes": args.random_episodes}
+    os.makedirs(out, exist_ok=True)
     os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
     with open(json_path, "w") as f:
         json.dump(data, f)

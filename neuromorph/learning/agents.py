@@ -321,7 +321,7 @@ class StreamingActorCritic:
         self._pending = False
 
     def _policy(self, logits: np.ndarray) -> np.ndarray:
-        if not np.all(np.isfinite(logits)):
+        if not math.isfinite(float(logits.sum())):
             raise FloatingPointError("the policy logits became non-finite; lower lr")
         e = np.exp(logits - logits.max())
         return e / e.sum()
