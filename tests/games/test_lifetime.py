@@ -124,12 +124,12 @@ def test_cli_killed_with_sigkill_resumes_to_the_uninterrupted_lifetime(tmp_path)
     again = _cli(str(tmp_path / "run"), steps, resume=True)
     out, _ = again.communicate(timeout=300)
     assert again.returncode == 0, out
-    a = json.load(open(tmp_path / "ref" / "result.json"))
-    b = json.load(open(tmp_path / "run" / "result.json"))
+    a = json.loads((tmp_path / "ref" / "result.json").read_text())
+    b = json.loads((tmp_path / "run" / "result.json").read_text())
     assert len(b["resumed_from"]) == 1 and b["resumed_from"][0] > 0
     assert a["episode_scores"] == b["episode_scores"] and a["env_steps"] == b["env_steps"] == steps
     for key in ("episode_scores", "env_steps", "wall_s", "rss_mb"):
         assert key in b
-    curve_json = json.load(open(tmp_path / "run" / "curve.json"))
+    curve_json = json.loads((tmp_path / "run" / "curve.json").read_text())
     assert curve_json["random_level"] == 0.0 and len(curve_json["mean_score"]) == len(b["episode_scores"])
     assert (tmp_path / "run" / "curve.png").stat().st_size > 1000

@@ -39,14 +39,19 @@ def plot_learning_curve(curves: dict[str, dict], path: str | Path, random_level:
         raise ValueError("curves must be a non-empty mapping name -> curve")
     fig = new_figure(7.0, 4.2)
     ax = fig.add_subplot(1, 1, 1)
+    drawn = 0
     for name, c in curves.items():
         if c["env_steps"]:
             ax.plot(c["env_steps"], c["mean_score"], label=name)
+            drawn += 1
+    if not drawn:
+        ax.text(0.5, 0.5, "no episode finished yet", ha="center", va="center", transform=ax.transAxes)
     if random_level is not None:
         ax.axhline(random_level, color="grey", ls="--", label=f"random policy ({random_level:.2f})")
     ax.set_xlabel("env steps")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best")
+    if drawn or random_level is not None:
+        ax.legend(loc="best")
     return save_png(fig, path)
