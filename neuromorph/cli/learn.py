@@ -4,6 +4,8 @@
     neuromorph learn online --dataset mnist --train-subset 20000 --epochs 3 --mode online
     neuromorph learn cartpole --episodes 600                                  # three-factor SNN agent
     neuromorph learn stdp --neurons 100 --epochs 2                            # STDP + WTA + readout
+    neuromorph learn flappy --env-steps 1000000 --seed 0 --json flappy.json   # single-lifetime Flappy Bird
+    neuromorph learn pong --env-steps 3000000 --seed 0 --json pong.json --resume
 """
 from __future__ import annotations
 
@@ -61,6 +63,57 @@ def _run_stdp(args: argparse.Namespace) -> int:
     return 0
 
 
+# per-game defaults of the agent (docs/games.md)
+GAME_DEFAULTS = {"flappy": {"hidden": 128, "n_pop": 10, "sim_steps": 2, "gamma": 0.99, "lam": 0.8},
+                 "pong": {"hidden": 64, "n_pop": 4, "sim_steps": 1, "gamma": 0.99, "lam": 0.9}}
+
+
+def _run_game(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    import numpy as np
+
+    from neuromorph.tasks.games import random_policy_scores, run_lifetime
+    from neuromorph.tasks.games.curves import curve, plot_learning_curve
+
+    game = args.learn_mode
+    out = args.out or os.path.join("runs", f"{game}_{args.policy}_{args.unit}_seed{args.seed}")
+    json_path = args.json or os.path.join(out, "result.json")
+    agent_config = {"unit": args.unit, "hidden": args.hidden, "n_pop": args.n_pop, "sim_steps": args.sim_steps,
+                    "gamma": args.gamma, "lam": args.lam}
+    if args.policy == "random":
+        agent_config = {}
+    result = run_lifetime(game, args.env_steps, seed=args.seed, policy=args.policy,
+                          checkpoint=os.path.join(out, "checkpoint.npz"), resume=args.resume,
+                          checkpoint_every=args.checkpoint_every, agent_config=agent_config,
+                          show_progress=None if not args.progress else True)
+    random_level = None
+    if args.random_episodes:
+        random_level = float(np.mean(random_policy_scores(game, args.random_episodes, seed=10_000 + args.seed)))
+    data = result.to_json()
+    data["random_level"] = {"mean_score": random_level, "episodes": args.random_episodes}
+    os.makedirs(out, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+    with open(json_path, "w") as f:
+        json.dump(data, f)
+    c = curve(result.episode_scores, result.episode_end_steps, window=100)
+    c.update({"game": game, "policy": args.policy, "unit": args.unit, "seed": args.seed, "random_level": random_level})
+    with open(os.path.join(out, "curve.json"), "w") as f:
+        json.dump(c, f)
+    label = "random policy" if args.policy == "random" else f"{args.unit} agent"
+    png = plot_learning_curve({label: c}, os.path.join(out, "curve.png"), random_level,
+                              title=f"{game}: one lifetime, seed {args.seed}")
+    s = result.summary()
+    print(f"{game} {label} seed {args.seed}: {result.env_steps} env steps, {s['episodes']} episodes, "
+          f"mean of last 100 {s['mean_last_100']:.2f} (random {random_level}); {result.wall_s:.0f}s, "
+          f"{s['steps_per_s']:.0f} steps/s (agent alone {s['agent_steps_per_s']:.0f}, env alone "
+          f"{s['env_steps_per_s']:.0f}); peak RSS {s['peak_rss_mb']:.0f} MiB, growth from 100k "
+          f"{100 * s['rss_growth_from_100k']:.2f}%")
+    print(f"wrote {json_path}, {png}, {os.path.join(out, 'curve.json')}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("learn", help="online learning: e-prop/OTTT, three-factor RL, STDP",
                                    description=__doc__,
@@ -95,6 +148,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stdp.add_argument("--prune", type=float, default=0.5, help="fraction of synapses pruned by activity")
     stdp.set_defaults(func=_run_stdp)
 
-    for sub in (online, cart, stdp):
+    games = []
+    for game, title in (("flappy", "Flappy Bird (FlappyBird-v0, 12 features)"),
+                        ("pong", "Pong (ALE/Pong-v5, 128 RAM bytes)")):
+        sub = modes.add_parser(game, help=f"single-lifetime streaming actor-critic: {title}")
+        sub.add_argument("--env-steps", type=positive_int, default=1_000_000 if game == "flappy" else 3_000_000)
+        sub.add_argument("--json", default=None, help="result JSON (default OUT/result.json)")
+        sub.add_argument("--out", default=None, help="folder for checkpoint.npz, curve.png, curve.json "
+                                                     "(default runs/GAME_POLICY_UNIT_seedS)")
+        sub.add_argument("--resume", action="store_true", help="continue the lifetime from OUT/checkpoint.npz")
+        sub.add_argument("--policy", choices=("agent", "random"), default="agent")
+        sub.add_argument("--unit", choices=("lif", "tanh", "relu"), default="lif",
+                         help="hidden units: spiking LIF, or non-spiking baselines with the same rule and size")
+        for name, value in GAME_DEFAULTS[game].items():
+            sub.add_argument("--" + name.replace("_", "-"), type=positive_int if isinstance(value, int) else float,
+                             default=value)
+        sub.add_argument("--checkpoint-every", type=positive_int, default=50_000)
+        sub.add_argument("--random-episodes", type=int, default=100 if game == "flappy" else 10,
+                         help="episodes of a random policy measured for the curve's reference line (0: none)")
+        sub.add_argument("--progress", action="store_true", help="force the progress bar (default: on a terminal)")
+        sub.set_defaults(func=_run_game)
+        games.append(sub)
+
+    for sub in (online, cart, stdp, *games):
         sub.add_argument("--seed", type=int, default=0)
         sub.add_argument("--threads", type=positive_int, default=1)

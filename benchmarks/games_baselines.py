@@ -1,0 +1,69 @@
+"""Collate single-lifetime game runs (the ``--json`` files of ``neuromorph learn flappy|pong``) into the
+baseline table and one learning-curve PNG per game.
+
+    python benchmarks/games_baselines.py runs/flappy_*/result.json --out docs/figures/games
+
+Every run in a table must have the same env-step budget; the table reports the mean score of the last 100
+episodes at that budget, wall time, steps/s (overall, agent alone, env alone, all measured in the same run, so
+their ratios are robust to machine load), peak RSS and RSS growth from the 100k-step sample on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import defaultdict
+
+from neuromorph.tasks.games.curves import curve, plot_learning_curve
+
+
+def _label(run: dict) -> str:
+    if run["policy"] == "random":
+        return "random policy"
+    unit = run["config"].get("unit", "?")
+    return f"{'spiking LIF' if unit == 'lif' else unit} agent (H={run['config']['hidden']}x2)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", nargs="+", help="result JSON files")
+    parser.add_argument("--out", default="docs/figures/games", help="folder for the PNGs and table.md")
+    args = parser.parse_args(argv)
+    by_game: dict[str, list[dict]] = defaultdict(list)
+    for path in args.results:
+        with open(path) as f:
+            run = json.load(f)
+        run["_path"] = path
+        by_game[run["game"]].append(run)
+    os.makedirs(args.out, exist_ok=True)
+    lines = []
+    for game, runs in sorted(by_game.items()):
+        budgets = {r["env_steps"] for r in runs}
+        lines += [f"### {game} (budget {', '.join(str(b) for b in sorted(budgets))} env steps)", "",
+                  "| policy | seed | episodes | mean score, last 100 | wall s | steps/s | agent steps/s | "
+                  "env steps/s | peak RSS MiB | RSS growth from 100k |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        curves, random_level = {}, None
+        for r in sorted(runs, key=lambda r: (r["policy"] != "random", _label(r))):
+            s = r["summary"]
+            agent_sps = "-" if r["policy"] == "random" else f"{s['agent_steps_per_s']:.0f}"
+            growth = s["rss_growth_from_100k"]
+            lines.append(f"| {_label(r)} | {r['seed']} | {s['episodes']} | {s['mean_last_100']:.2f} | "
+                         f"{r['wall_s']:.0f} | {s['steps_per_s']:.0f} | {agent_sps} | {s['env_steps_per_s']:.0f} | "
+                         f"{s['peak_rss_mb']:.0f} | {'n/a' if growth != growth else f'{100 * growth:.2f} %'} |")
+            curves[f"{_label(r)}, seed {r['seed']}"] = curve(r["episode_scores"], r["episode_end_steps"], 100)
+            if r.get("random_level", {}).get("mean_score") is not None:
+                random_level = r["random_level"]["mean_score"]
+        lines.append("")
+        png = plot_learning_curve(curves, os.path.join(args.out, f"{game}_curves.png"), random_level,
+                                  title=f"{game}: one lifetime per curve")
+        print(f"wrote {png}")
+    table = "\n".join(lines)
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(table + "\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

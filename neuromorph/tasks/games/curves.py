@@ -1,0 +1,57 @@
+"""Learning curves of a lifetime: the mean score of the last ``window`` episodes against env steps.
+
+``curve(scores, end_steps, window)`` returns, for every episode ``i >= 1``, the env steps done when it ended
+and ``mean(scores[max(0, i - window + 1) : i + 1])``.
+
+>>> curve([0, 2, 4], [10, 20, 30], window=2)
+{'env_steps': [10, 20, 30], 'mean_score': [0.0, 1.0, 3.0], 'window': 2}
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from neuromorph.utils import check_positive_int
+from neuromorph.viz._common import new_figure, save_png
+
+
+def curve(scores: Sequence[float], end_steps: Sequence[int], window: int = 100) -> dict:
+    """Moving mean of the episode scores over ``window`` episodes, indexed by env steps (module docstring)."""
+    check_positive_int("window", window)
+    if len(scores) != len(end_steps):
+        raise ValueError(f"scores and end_steps must have the same length, got {len(scores)} and {len(end_steps)}")
+    arr = np.asarray(scores, dtype=np.float64)
+    if arr.size and not np.all(np.isfinite(arr)):
+        raise ValueError("scores must be finite")
+    csum = np.concatenate([[0.0], np.cumsum(arr)])
+    idx = np.arange(arr.size)
+    lo = np.maximum(0, idx - window + 1)
+    means = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
+    return {"env_steps": [int(s) for s in end_steps], "mean_score": [float(m) for m in means], "window": window}
+
+
+def plot_learning_curve(curves: dict[str, dict], path: str | Path, random_level: float | None, title: str,
+                        ylabel: str = "score (mean of last 100 episodes)") -> Path:
+    """PNG of one or more :func:`curve` results (name -> curve) with the random-policy level as a dashed line."""
+    if not curves:
+        raise ValueError("curves must be a non-empty mapping name -> curve")
+    fig = new_figure(7.0, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    drawn = 0
+    for name, c in curves.items():
+        if c["env_steps"]:
+            ax.plot(c["env_steps"], c["mean_score"], label=name)
+            drawn += 1
+    if not drawn:
+        ax.text(0.5, 0.5, "no episode finished yet", ha="center", va="center", transform=ax.transAxes)
+    if random_level is not None:
+        ax.axhline(random_level, color="grey", ls="--", label=f"random policy ({random_level:.2f})")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if drawn or random_level is not None:
+        ax.legend(loc="best")
+    return save_png(fig, path)

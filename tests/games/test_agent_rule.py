@@ -1,0 +1,186 @@
+"""The fused streaming actor-critic against the library's graph-free online learner (the definition)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from neuromorph import LIF, LeakyIntegrator
+from neuromorph.learning.agents import RunningNorm, StreamingActorCritic, bounded_step_size
+from neuromorph.learning.online import OnlineLearner
+
+
+def _reference(agent: StreamingActorCritic) -> tuple[nn.Module, nn.Module]:
+    """Actor and critic as torch modules with the agent's weights (float64)."""
+    cfg, p, H = agent.config, agent.params, agent.config.hidden
+    nets = []
+    for rows, w_out, b_out in ((slice(0, H), p["w_pi"], p["b_pi"]), (slice(H, 2 * H), p["w_v"], p["b_v"])):
+        net = nn.Sequential(nn.Linear(agent.n_in, H), LIF(beta=cfg.beta, threshold=cfg.threshold),
+                            nn.Linear(H, w_out.shape[0]), LeakyIntegrator(beta=cfg.readout_beta)).double()
+        with torch.no_grad():
+            net[0].weight.copy_(torch.from_numpy(p["w1"][rows]))
+            net[0].bias.copy_(torch.from_numpy(p["b1"][rows]))
+            net[2].weight.copy_(torch.from_numpy(w_out))
+            net[2].bias.copy_(torch.from_numpy(b_out))
+        nets.append(net)
+    return nets[0], nets[1]
+
+
+def _agent(unit: str = "lif", **kw) -> StreamingActorCritic:
+    agent = StreamingActorCritic(3, 2, seed=1, hidden=6, n_pop=4, sim_steps=3, unit=unit, dtype=np.float64,
+                                 entropy=0.0, init_scale=3.0, **kw)
+    rng = np.random.default_rng(2)
+    agent.params["w_pi"][...] = rng.normal(0, 1, agent.params["w_pi"].shape)
+    agent.params["w_v"][...] = rng.normal(0, 1, agent.params["w_v"].shape)
+    agent.params["b1"][...] = rng.normal(0, 0.3, agent.params["b1"].shape)
+    return agent
+
+
+def test_forward_and_gradients_match_online_learner_over_a_stream():
+    agent = _agent("lif")
+    actor, critic = _reference(agent)
+    rng = np.random.default_rng(3)
+    K = agent.config.sim_steps
+    learners = [OnlineLearner(net, torch.zeros(K, 1, agent.n_in, dtype=torch.float64)) for net in (actor, critic)]
+    for learner in learners:
+        learner.__enter__()
+    try:
+        spikes_seen = 0.0
+        for _ in range(8):  # one stream: no reset between env steps, on either side
+            rates = agent.encode(rng.normal(0, 1, 3))
+            x = agent.input_spikes(rates)
+            logits, value = agent.forward(x)
+            g_logits, g_value = rng.normal(0, 1, 2), float(rng.normal())
+            grads = agent.gradients(g_logits, g_value)
+            xt = torch.from_numpy(x).unsqueeze(1)
+            ref_logits = learners[0](xt)[-1, 0]
+            ref_value = learners[1](xt)[-1, 0, 0]
+            spikes_seen += float(x.sum())
+            np.testing.assert_allclose(logits, ref_logits.detach().numpy(), rtol=1e-10, atol=1e-12)
+            assert math.isclose(value, float(ref_value.detach()), rel_tol=1e-10, abs_tol=1e-12)
+            for net in (actor, critic):
+                net.zero_grad(set_to_none=True)
+            (ref_logits @ torch.from_numpy(g_logits) + g_value * ref_value).backward()
+            H = agent.config.hidden
+            np.testing.assert_allclose(grads["w1"][:H], actor[0].weight.grad.numpy(), rtol=1e-6, atol=1e-10)
+            np.testing.assert_allclose(grads["w1"][H:], critic[0].weight.grad.numpy(), rtol=1e-6, atol=1e-10)
+            np.testing.assert_allclose(grads["b1"][:H], actor[0].bias.grad.numpy(), rtol=1e-6, atol=1e-10)
+            np.testing.assert_allclose(grads["w_pi"], actor[2].weight.grad.numpy(), rtol=1e-6, atol=1e-10)
+            np.testing.assert_allclose(grads["b_pi"], actor[2].bias.grad.numpy(), rtol=1e-6, atol=1e-10)
+            np.testing.assert_allclose(grads["w_v"], critic[2].weight.grad.numpy(), rtol=1e-6, atol=1e-10)
+            np.testing.assert_allclose(grads["b_v"], critic[2].bias.grad.numpy(), rtol=1e-6, atol=1e-10)
+        assert spikes_seen > 0
+    finally:
+        for learner in learners:
+            learner.__exit__(None, None, None)
+
+
+def test_tanh_gradients_follow_the_online_rule_of_one_step():
+    """Non-spiking units, first env step: the readout gradient is exact (trace of K identical steps); the hidden
+    layer gets the learning signal of the last sim step only (e-prop), i.e. the autograd gradient of
+    ``W_out h + b_out`` at that step."""
+    agent = _agent("tanh")
+    rates = agent.encode(np.array([0.3, -1.0, 2.0]))
+    logits, value = agent.forward(rates[None, :])
+    g_logits, g_value = np.array([0.7, -0.2]), 0.4
+    grads = agent.gradients(g_logits, g_value)
+    K, bo, H = agent.config.sim_steps, agent.config.readout_beta, agent.config.hidden
+    scale = sum(bo ** k for k in range(K))
+    w1 = torch.from_numpy(agent.params["w1"]).requires_grad_()
+    b1 = torch.from_numpy(agent.params["b1"]).requires_grad_()
+    w_pi = torch.from_numpy(agent.params["w_pi"]).requires_grad_()
+    h = torch.tanh(w1 @ torch.from_numpy(rates) + b1)
+    last_pi = w_pi @ h[:H] + torch.from_numpy(agent.params["b_pi"])
+    last_v = torch.from_numpy(agent.params["w_v"]) @ h[H:] + torch.from_numpy(agent.params["b_v"])
+    np.testing.assert_allclose(logits, scale * last_pi.detach().numpy(), rtol=1e-12)
+    assert value == pytest.approx(scale * float(last_v.detach()[0]), rel=1e-12)
+    (last_pi @ torch.from_numpy(g_logits) + g_value * last_v[0]).backward()
+    np.testing.assert_allclose(grads["w1"], w1.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(grads["b1"], b1.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(grads["w_pi"], scale * w_pi.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_act_accumulates_the_log_policy_and_value_gradients_into_traces():
+    agent = _agent()
+    d = agent.config.gamma * agent.config.lam
+    rng = np.random.default_rng(5)
+    expected = None
+    for t in range(5):
+        action = agent.act(rng.normal(0, 1, 3), None if t == 0 else 0.1)
+        g = -agent.last_policy.copy()
+        g[action] += 1.0
+        grads = agent.gradients(g, 1.0)
+        expected = grads if expected is None else {k: d * expected[k] + grads[k] for k in grads}
+        for name, z in agent.traces.items():
+            np.testing.assert_allclose(z, expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
+        true_l1 = (sum(np.abs(agent.traces[k]).sum() for k in ("w_pi", "b_pi"))
+                   + np.abs(agent.traces["w1"][:6]).sum() + np.abs(agent.traces["b1"][:6]).sum())
+        assert agent._l1[0] >= true_l1 - 1e-9  # the step-size bound uses an upper bound of ||z||_1
+
+
+def test_td_update_moves_value_towards_the_target():
+    agent = StreamingActorCritic(2, 2, seed=0, hidden=16, unit="tanh", dtype=np.float64)
+    obs = np.array([0.5, -0.5])
+    values = []
+    for _ in range(200):  # a one-step episode with reward 1: V(s) -> 1
+        agent.act(obs)
+        values.append(agent._value)
+        agent.end_episode(1.0, terminated=True)
+    assert abs(values[-1] - 1.0) < 0.1 < abs(values[0] - 1.0)
+
+
+def test_learns_a_two_armed_bandit_policy():
+    agent = StreamingActorCritic(1, 2, seed=0, hidden=16, unit="lif")
+    picks, first_policy = [], None
+    for _ in range(400):
+        a = agent.act(np.array([0.0]))
+        first_policy = agent.last_policy.copy() if first_policy is None else first_policy
+        picks.append(a)
+        agent.end_episode(1.0 if a == 1 else 0.0)
+    np.testing.assert_allclose(first_policy, [0.5, 0.5])  # zero readout: uniform at birth
+    assert np.mean(picks[-100:]) > 0.9 and agent.last_policy[1] > 0.9
+
+
+def test_state_dict_round_trip_continues_identically():
+    a = StreamingActorCritic(3, 2, seed=4, hidden=8)
+    rng = np.random.default_rng(0)
+    for t in range(20):
+        a.act(rng.normal(size=3), None if t == 0 else 0.1)
+    a.end_episode(-1.0)
+    b = StreamingActorCritic(3, 2, seed=99, hidden=8)
+    b.load_state_dict(a.state_dict())
+    obs = rng.normal(size=(10, 3))
+    acts_a = [a.act(o, None if i == 0 else 0.0) for i, o in enumerate(obs)]
+    acts_b = [b.act(o, None if i == 0 else 0.0) for i, o in enumerate(obs)]
+    assert acts_a == acts_b
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="unit"):
+        StreamingActorCritic(3, 2, unit="sigmoid")
+    with pytest.raises(ValueError, match="n_actions"):
+        StreamingActorCritic(3, 1)
+    agent = StreamingActorCritic(3, 2)
+    with pytest.raises(ValueError, match="3 features"):
+        agent.act(np.zeros(4))
+    with pytest.raises(ValueError, match="finite"):
+        agent.act(np.array([0.0, np.nan, 0.0]))
+    agent.act(np.zeros(3))
+    with pytest.raises(ValueError, match="reward"):
+        agent.act(np.zeros(3))
+    with pytest.raises(RuntimeError, match="between episodes"):
+        agent.state_dict()
+
+
+def test_running_norm_and_step_bound():
+    norm = RunningNorm(2)
+    data = np.random.default_rng(0).normal([1.0, -2.0], [2.0, 0.5], size=(500, 2))
+    for row in data:
+        norm.update(row)
+    np.testing.assert_allclose(norm.mean, data.mean(0), rtol=1e-10)
+    np.testing.assert_allclose(norm.m2 / norm.count, data.var(0), rtol=1e-10)
+    assert bounded_step_size(1.0, 2.0, 0.1, 0.2) == 1.0
+    assert bounded_step_size(1.0, 2.0, 3.0, 1.0) == pytest.approx(1 / 6)

@@ -1,0 +1,42 @@
+"""``neuromorph learn flappy|pong``: outputs, options and argument checks."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from neuromorph.cli import main
+
+pytest.importorskip("ale_py")
+pytest.importorskip("flappy_bird_gymnasium")
+
+
+def test_learn_pong_writes_json_curve_and_png(tmp_path, capsys):
+    out = tmp_path / "pong"
+    code = main(["learn", "pong", "--env-steps", "400", "--seed", "1", "--out", str(out), "--json",
+                 str(tmp_path / "r.json"), "--random-episodes", "0", "--hidden", "8"])
+    assert code == 0
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["env_steps"] == 400 and data["game"] == "pong" and data["config"]["n_features"] == 128
+    assert data["config"]["n_actions"] == 3 and data["config"]["lam"] == 0.9 and data["config"]["hidden"] == 8
+    assert data["rss_mb"][0][0] == 0 and data["random_level"]["mean_score"] is None
+    assert (out / "curve.png").exists() and json.loads((out / "curve.json").read_text())["game"] == "pong"
+    assert "pong lif agent seed 1: 400 env steps" in capsys.readouterr().out
+
+
+def test_learn_flappy_relu_and_random_policy(tmp_path):
+    assert main(["learn", "flappy", "--env-steps", "500", "--unit", "relu", "--hidden", "8", "--out",
+                 str(tmp_path / "a"), "--random-episodes", "2"]) == 0
+    data = json.loads((tmp_path / "a" / "result.json").read_text())
+    assert data["config"]["unit"] == "relu" and len(data["episode_scores"]) >= 1
+    assert data["random_level"] == {"mean_score": 0.0, "episodes": 2}
+    assert main(["learn", "flappy", "--env-steps", "500", "--policy", "random", "--out", str(tmp_path / "b"),
+                 "--random-episodes", "0"]) == 0
+    assert json.loads((tmp_path / "b" / "result.json").read_text())["policy"] == "random"
+
+
+@pytest.mark.parametrize("argv", [["learn", "flappy", "--env-steps", "0"], ["learn", "pong", "--unit", "gru"],
+                                  ["learn", "flappy", "--hidden", "-3"], ["learn", "pong", "--policy", "dqn"]])
+def test_learn_games_reject_bad_arguments(argv):
+    with pytest.raises(SystemExit):
+        main(argv)
