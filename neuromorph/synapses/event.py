@@ -13,7 +13,8 @@ at ``R`` rows (a GEMM on few rows is memory bound, on many rows compute bound).
 
 The choice is made per call by the *measured* rate ``nnz / (R * F_in)`` of the input against
 :func:`crossover_rate` (``R``), a table measured with ``python benchmarks/event_inference.py --crossover``
-(see docs/speed.md); :func:`set_crossover_rates` replaces it with your own measurement. Results equal the
+(see docs/speed.md); :func:`set_crossover_rates` replaces it with your own measurement. Calls smaller than
+``MIN_EVENT_WORK`` multiply-adds stay dense. Results equal the
 dense ones up to float rounding (a different order of additions); they are bit-identical whenever every
 partial sum is exact (e.g. weights on a coarse dyadic grid).
 
@@ -36,6 +37,9 @@ from torch import Tensor
 _DEFAULT_CROSSOVER: dict[int, float] = {1: 0.30, 25: 0.30, 400: 0.15, 6400: 0.15}
 _CROSSOVER: dict[int, float] = dict(_DEFAULT_CROSSOVER)
 MODES = ("auto", "event", "dense")
+# Below this many multiply-adds (rows x F_in x F_out) a call stays dense under "auto": the GEMM takes
+# microseconds and the event path's fixed cost (byte check, index lists) dominates (800->10 on 1 row: 2x).
+MIN_EVENT_WORK = 1 << 18
 
 
 def crossover_rate(rows: int) -> float:
@@ -121,6 +125,8 @@ def try_event_linear(x: Tensor, weight: Tensor, bias: Tensor | None, mode: str =
         x2 = x2.contiguous()
     spikes = _as_bytes(x2, tagged_bytes, kernel)
     if spikes is None:
+        return None, None
+    if mode == "auto" and x2.shape[0] * x2.shape[1] * weight.shape[0] < MIN_EVENT_WORK:
         return None, None
     max_rate = 1.0 if mode == "event" else crossover_rate(x2.shape[0])
     b = bias.detach().contiguous() if bias is not None else torch.empty(0, dtype=weight.dtype)

@@ -123,6 +123,7 @@ class SpikeLinear(nn.Linear):
             if y is not None:
                 self.last_path = "event"
                 return y
-        if not torch.is_grad_enabled() or autocast or x.dtype != self.weight.dtype:
+        if not torch.is_grad_enabled() or autocast or x.dtype != self.weight.dtype or x.grad_fn is None:
+            # a leaf input (a data batch) is saved by reference either way: plain nn.Linear, no extra overhead
             return super().forward(x)
         return _SpikeLinearFn.apply(x, self.weight, self.bias)

@@ -75,7 +75,8 @@ def test_spiking_mlp_inference_identical_on_both_paths(dtype):
 @needs_kernel
 def test_automatic_choice_follows_measured_rate():
     layer = SpikeLinear(200, 50)
-    rows = 30
+    rows = 30  # 30 * 200 * 50 multiply-adds: above MIN_EVENT_WORK
+    assert rows * 200 * 50 >= event.MIN_EVENT_WORK
     threshold = crossover_rate(rows)
     sparse = (torch.rand(rows, 200) < threshold / 4).float()
     dense_in = (torch.rand(rows, 200) < min(1.0, threshold * 2 + 0.05)).float()
@@ -98,8 +99,8 @@ def test_automatic_choice_follows_measured_rate():
 
 @needs_kernel
 def test_crossover_table_drives_the_choice():
-    layer = SpikeLinear(100, 20)
-    x = (torch.rand(10, 100) < 0.2).float()
+    layer = SpikeLinear(100, 200)
+    x = (torch.rand(20, 100) < 0.2).float()
     try:
         set_crossover_rates({1: 0.0, 1000: 0.0})
         with torch.no_grad():
@@ -112,6 +113,15 @@ def test_crossover_table_drives_the_choice():
     finally:
         set_crossover_rates(None)
     assert event.crossover_rates() == event._DEFAULT_CROSSOVER
+
+
+@needs_kernel
+def test_tiny_calls_stay_dense_under_auto():
+    layer = SpikeLinear(16, 4)
+    x = (torch.rand(3, 16) < 0.05).float()
+    with torch.no_grad():
+        layer(x)
+    assert layer.last_path == "dense"
 
 
 def test_crossover_rate_interpolates_in_log_rows():

@@ -485,9 +485,9 @@ void event_accumulate(const int32_t* idx, const int64_t* offsets, const scalar_t
   const int64_t col_tiles = (F_out + TILE - 1) / TILE;
   const int64_t row_blocks = (R + kEventRows - 1) / kEventRows;
   const int64_t tasks = col_tiles * row_blocks;
-  // ~64k additions per task at least: small problems stay on the calling thread
+  // ~256k additions per task at least: small problems stay on the calling thread (no thread wake-up cost)
   const int64_t work_per_task = std::max<int64_t>(1, (nnz * std::min<int64_t>(F_out, TILE)) / std::max<int64_t>(tasks, 1));
-  const int64_t task_grain = std::max<int64_t>(1, 65536 / work_per_task);
+  const int64_t task_grain = std::max<int64_t>(1, 262144 / work_per_task);
   at::parallel_for(0, tasks, task_grain, [&](int64_t lo, int64_t hi) {
     for (int64_t k = lo; k < hi; ++k) {
       const int64_t c0 = (k / row_blocks) * TILE;
