@@ -34,7 +34,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from neuromorph.models import FeedForwardMLP, SpikingMLP  # noqa: E402
 from neuromorph.synapses import SpikeLinear  # noqa: E402
-from neuromorph.synapses.event import MIN_EVENT_WORK, try_event_linear  # noqa: E402
+from neuromorph.synapses.event import MIN_EVENT_OUTPUTS, MIN_EVENT_WORK, try_event_linear  # noqa: E402
 
 RATES = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
 BATCHES = [1, 16, 256]
@@ -169,7 +169,7 @@ def bench_network(name: str, model: SpikingMLP, make_input, steps: int, rates: l
 
 def crossover(shapes: list[tuple[int, int]], row_counts: list[int], rates: list[float], rounds: int,
               dtype: torch.dtype) -> dict[int, float]:
-    """Per row count, the smallest (over layer shapes with at least MIN_EVENT_WORK multiply-adds) spike rate at which the event path stops beating the
+    """Per row count, the smallest (over layer shapes that auto may run event-driven) spike rate at which the event path stops beating the
     dense GEMM, interpolated linearly between measured rates."""
     table = {}
     print("| layer | rows | " + " | ".join(f"{r:.2f}" for r in rates) + " | crossover |")
@@ -192,7 +192,7 @@ def crossover(shapes: list[tuple[int, int]], row_counts: list[int], rates: list[
                     cross = rates[0] if j == 0 else \
                         rates[j - 1] + (rates[j] - rates[j - 1]) * (1 - ratios[j - 1]) / (r - ratios[j - 1])
                     break
-            if rows * fin * fout >= MIN_EVENT_WORK:  # smaller calls stay dense whatever the rate
+            if rows * fin * fout >= MIN_EVENT_WORK and fout >= MIN_EVENT_OUTPUTS:  # others stay dense anyway
                 cross_min = min(cross_min, cross)
             print(f"| {fin}->{fout} | {rows} | " + " | ".join(f"{r:.2f}x" for r in ratios) + f" | {cross:.3f} |",
                   flush=True)

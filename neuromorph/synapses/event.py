@@ -14,7 +14,7 @@ at ``R`` rows (a GEMM on few rows is memory bound, on many rows compute bound).
 The choice is made per call by the *measured* rate ``nnz / (R * F_in)`` of the input against
 :func:`crossover_rate` (``R``), a table measured with ``python benchmarks/event_inference.py --crossover``
 (see docs/speed.md); :func:`set_crossover_rates` replaces it with your own measurement. Calls smaller than
-``MIN_EVENT_WORK`` multiply-adds stay dense. Results equal the
+``MIN_EVENT_WORK`` multiply-adds and layers with fewer than ``MIN_EVENT_OUTPUTS`` outputs stay dense. Results equal the
 dense ones up to float rounding (a different order of additions); they are bit-identical whenever every
 partial sum is exact (e.g. weights on a coarse dyadic grid).
 
@@ -32,14 +32,18 @@ import torch
 from torch import Tensor
 
 # Crossover spike rate per number of rows (R = time steps x batch of one layer call) below which the event
-# path beats the float GEMM: the smallest crossover of the 784->800, 800->10 and 1024->1024 layers, float32,
-# 2 threads, median of interleaved rounds on the 2-core test machine under load (command: see module doc).
-_DEFAULT_CROSSOVER: dict[int, float] = {1: 0.30, 25: 0.30, 400: 0.15, 6400: 0.15}
+# path beats the float GEMM: the smaller crossover of the 784->800 and 1024->1024 layers, float32, 1 thread,
+# median of 5 interleaved rounds on the 2-core test machine under load (rows 1 / 20 / 320 / 5120 = one step,
+# T=20 at batch 1 / 16 / 256); command: ``python benchmarks/event_inference.py --crossover --threads 1``.
+_DEFAULT_CROSSOVER: dict[int, float] = {1: 0.68, 20: 0.26, 320: 0.25, 5120: 0.32}
 _CROSSOVER: dict[int, float] = dict(_DEFAULT_CROSSOVER)
 MODES = ("auto", "event", "dense")
 # Below this many multiply-adds (rows x F_in x F_out) a call stays dense under "auto": the GEMM takes
 # microseconds and the event path's fixed cost (byte check, index lists) dominates (800->10 on 1 row: 2x).
 MIN_EVENT_WORK = 1 << 18
+# Layers with fewer outputs stay dense under "auto": a weight row shorter than one register tile (64 floats)
+# is gathered at scalar speed (800->10 measured 1.3-5x slower than its GEMM at every rate).
+MIN_EVENT_OUTPUTS = 64
 
 
 def crossover_rate(rows: int) -> float:
@@ -126,7 +130,8 @@ def try_event_linear(x: Tensor, weight: Tensor, bias: Tensor | None, mode: str =
     spikes = _as_bytes(x2, tagged_bytes, kernel)
     if spikes is None:
         return None, None
-    if mode == "auto" and x2.shape[0] * x2.shape[1] * weight.shape[0] < MIN_EVENT_WORK:
+    if mode == "auto" and (weight.shape[0] < MIN_EVENT_OUTPUTS
+                           or x2.shape[0] * x2.shape[1] * weight.shape[0] < MIN_EVENT_WORK):
         return None, None
     max_rate = 1.0 if mode == "event" else crossover_rate(x2.shape[0])
     b = bias.detach().contiguous() if bias is not None else torch.empty(0, dtype=weight.dtype)

@@ -117,11 +117,14 @@ def test_crossover_table_drives_the_choice():
 
 @needs_kernel
 def test_tiny_calls_stay_dense_under_auto():
-    layer = SpikeLinear(16, 4)
+    layer = SpikeLinear(16, 64)
     x = (torch.rand(3, 16) < 0.05).float()
+    narrow = SpikeLinear(2000, 10)  # enough work, but fewer outputs than one register tile
+    x_narrow = (torch.rand(50, 2000) < 0.05).float()
     with torch.no_grad():
         layer(x)
-    assert layer.last_path == "dense"
+        narrow(x_narrow)
+    assert layer.last_path == "dense" and narrow.last_path == "dense"
 
 
 def test_crossover_rate_interpolates_in_log_rows():
