@@ -74,9 +74,9 @@ def test_spiking_mlp_inference_identical_on_both_paths(dtype):
 
 @needs_kernel
 def test_automatic_choice_follows_measured_rate():
-    layer = SpikeLinear(200, 50)
-    rows = 30  # 30 * 200 * 50 multiply-adds: above MIN_EVENT_WORK
-    assert rows * 200 * 50 >= event.MIN_EVENT_WORK
+    layer = SpikeLinear(200, 80)
+    rows = 30  # 30 * 200 * 80 multiply-adds: above MIN_EVENT_WORK
+    assert rows * 200 * 80 >= event.MIN_EVENT_WORK and 80 >= event.MIN_EVENT_OUTPUTS
     threshold = crossover_rate(rows)
     sparse = (torch.rand(rows, 200) < threshold / 4).float()
     dense_in = (torch.rand(rows, 200) < min(1.0, threshold * 2 + 0.05)).float()
