@@ -6,6 +6,11 @@ keeps it as float32 (4 bytes per element). When the input holds only 0s and 1s a
 layer — spikes — this layer keeps it as ``uint8`` (1 byte) and widens it chunk by chunk in backward, so the
 activation memory of a spiking network's synapses drops 4x with bit-identical gradients. Other inputs are
 kept by reference, exactly like ``nn.Linear``.
+
+At inference (no gradient needed) a binary input goes through the event-driven path of
+:mod:`neuromorph.synapses.event` when its measured spike rate is below the crossover (``event="auto"``);
+``event="event"`` forces it, ``event="dense"`` never takes it. ``last_path`` (``"event"``/``"dense"``) and
+``last_rate`` tell what the last call did.
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from neuromorph.synapses.compact import tagged_compact_spikes
+from neuromorph.synapses.event import MODES as EVENT_MODES
+from neuromorph.synapses.event import try_event_linear
 
 
 _CHUNK_ROWS = 2048  # rows per chunk when checking / widening the compact input (bounds transient memory)
@@ -79,16 +86,44 @@ class _SpikeLinearFn(torch.autograd.Function):
 
 
 class SpikeLinear(nn.Linear):
-    """``nn.Linear`` whose saved input is stored as ``uint8`` when it is binary (see module docstring).
+    """``nn.Linear`` whose saved input is stored as ``uint8`` when it is binary, and whose inference on sparse
+    spikes runs event-driven (see module docstring).
 
     Under autocast or for non-float inputs it falls back to :class:`torch.nn.Linear` behaviour.
+
+    >>> import torch
+    >>> layer = SpikeLinear(100, 4)
+    >>> with torch.no_grad():
+    ...     y = layer((torch.rand(8, 100) < 0.05).float())
+    >>> layer.last_path
+    'event'
     """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None,
+                 event: str = "auto") -> None:
+        super().__init__(in_features, out_features, bias, device, dtype)
+        if event not in EVENT_MODES:
+            raise ValueError(f"event must be one of {EVENT_MODES}, got {event!r}")
+        self.event = event
+        self.last_path: str | None = None
+        self.last_rate: float | None = None
+        self._event_cache: dict = {}
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             raise TypeError(f"SpikeLinear input must be a torch.Tensor, got {type(x).__name__}")
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(f"SpikeLinear expects input [..., {self.in_features}], got shape {tuple(x.shape)}")
-        if not torch.is_grad_enabled() or torch.is_autocast_enabled(x.device.type) or x.dtype != self.weight.dtype:
+        self.last_path, self.last_rate = "dense", None
+        autocast = torch.is_autocast_enabled(x.device.type)
+        needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        if not needs_grad and not autocast and self.event != "dense":
+            y, self.last_rate = try_event_linear(x, self.weight, self.bias, self.event, self._event_cache,
+                                                 tagged_compact_spikes(x))
+            if y is not None:
+                self.last_path = "event"
+                return y
+        if not torch.is_grad_enabled() or autocast or x.dtype != self.weight.dtype or x.grad_fn is None:
+            # a leaf input (a data batch) is saved by reference either way: plain nn.Linear, no extra overhead
             return super().forward(x)
         return _SpikeLinearFn.apply(x, self.weight, self.bias)

@@ -16,6 +16,11 @@
 #include <atomic>
 #include <tuple>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #include <vector>
 
 namespace {
@@ -349,10 +354,218 @@ struct Chain {
 
 }  // namespace
 
+// ---------------------------------------------------------------------------------------------------------
+// Event-driven synapses: binary input spikes as events (per-row index lists) feeding a gather-accumulate of
+// weight rows, instead of a dense float GEMM. With W^T stored row-major ([F_in, F_out], row i = the weights
+// leaving input i):
+//   out[r, :] = b + sum_{i : s[r, i] = 1} W^T[i, :]          (terms added in increasing i)
+// Work: nnz * F_out additions (dense: R * F_in * F_out multiply-adds). The index lists are built in one
+// counting pass over the bytes (8 at a time), an exclusive prefix sum and a filling pass; the accumulation
+// runs over (column tile x row block) tasks so each thread keeps its slice of W^T hot in cache and the tile
+// of outputs in registers.
+namespace {
+
+constexpr int64_t kEventRows = 32;  // rows per task of the accumulation
+
+// Number of nonzero bytes of s[0..n) (every byte is 0 or 1).
+inline int64_t count_ones(const uint8_t* s, int64_t n) {
+  int64_t count = 0, i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s + i, 8);
+    count += static_cast<int64_t>((w * 0x0101010101010101ULL) >> 56);  // byte sum, exact for 0/1 bytes
+  }
+  for (; i < n; ++i) count += s[i];
+  return count;
+}
+
+// Indices of the nonzero bytes of s[0..n) into idx (in increasing order); returns how many.
+inline int64_t fill_indices(const uint8_t* s, int64_t n, int32_t* idx) {
+  int64_t k = 0, i = 0;
+#if defined(__AVX2__)
+  const __m256i zero = _mm256_setzero_si256();
+  for (; i + 32 <= n; i += 32) {  // 32 bytes -> a 32-bit mask of the nonzero ones, walked by lowest set bit
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+    uint32_t mask = ~static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, zero)));
+    while (mask) {
+      idx[k++] = static_cast<int32_t>(i + __builtin_ctz(mask));
+      mask &= mask - 1;
+    }
+  }
+#endif
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s + i, 8);
+    if (w == 0) continue;
+    for (int j = 0; j < 8; ++j)
+      if (s[i + j]) idx[k++] = static_cast<int32_t>(i + j);
+  }
+  for (; i < n; ++i)
+    if (s[i]) idx[k++] = static_cast<int32_t>(i);
+  return k;
+}
+
+// One tile of TILE output columns for rows [r0, r1): acc = bias; acc += W^T[i, c0 : c0 + TILE] per event.
+// The tile of accumulators stays in registers (8 AVX2 vectors when available).
+template <typename scalar_t, int TILE>
+inline void accumulate_tile(const int32_t* __restrict idx, const int64_t* __restrict offsets,
+                            const scalar_t* __restrict wt, const scalar_t* __restrict bias,
+                            scalar_t* __restrict out, int64_t r0, int64_t r1, int64_t c0, int64_t F_out) {
+#if defined(__AVX2__)
+  if constexpr (std::is_same_v<scalar_t, float> || std::is_same_v<scalar_t, double>) {
+    using Vec = std::conditional_t<std::is_same_v<scalar_t, float>, __m256, __m256d>;
+    constexpr int L = 32 / sizeof(scalar_t);  // lanes per vector
+    static_assert(TILE == 8 * L, "the AVX2 tile holds 8 vectors");
+    auto load = [](const scalar_t* p) -> Vec {
+      if constexpr (std::is_same_v<scalar_t, float>) return _mm256_loadu_ps(p); else return _mm256_loadu_pd(p);
+    };
+    auto add = [](Vec a, Vec b) -> Vec {
+      if constexpr (std::is_same_v<scalar_t, float>) return _mm256_add_ps(a, b); else return _mm256_add_pd(a, b);
+    };
+    auto store = [](scalar_t* p, Vec v) {
+      if constexpr (std::is_same_v<scalar_t, float>) _mm256_storeu_ps(p, v); else _mm256_storeu_pd(p, v);
+    };
+    auto zero = []() -> Vec {
+      if constexpr (std::is_same_v<scalar_t, float>) return _mm256_setzero_ps(); else return _mm256_setzero_pd();
+    };
+    for (int64_t r = r0; r < r1; ++r) {
+      Vec a0, a1, a2, a3, a4, a5, a6, a7;
+      if (bias) {
+        const scalar_t* bb = bias + c0;
+        a0 = load(bb); a1 = load(bb + L); a2 = load(bb + 2 * L); a3 = load(bb + 3 * L);
+        a4 = load(bb + 4 * L); a5 = load(bb + 5 * L); a6 = load(bb + 6 * L); a7 = load(bb + 7 * L);
+      } else {
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = zero();
+      }
+      for (int64_t e = offsets[r]; e < offsets[r + 1]; ++e) {
+        const scalar_t* w = wt + static_cast<int64_t>(idx[e]) * F_out + c0;
+        a0 = add(a0, load(w)); a1 = add(a1, load(w + L)); a2 = add(a2, load(w + 2 * L));
+        a3 = add(a3, load(w + 3 * L)); a4 = add(a4, load(w + 4 * L)); a5 = add(a5, load(w + 5 * L));
+        a6 = add(a6, load(w + 6 * L)); a7 = add(a7, load(w + 7 * L));
+      }
+      scalar_t* o = out + r * F_out + c0;
+      store(o, a0); store(o + L, a1); store(o + 2 * L, a2); store(o + 3 * L, a3);
+      store(o + 4 * L, a4); store(o + 5 * L, a5); store(o + 6 * L, a6); store(o + 7 * L, a7);
+    }
+    return;
+  }
+#endif
+  for (int64_t r = r0; r < r1; ++r) {
+    scalar_t acc[TILE];
+    for (int j = 0; j < TILE; ++j) acc[j] = bias ? bias[c0 + j] : scalar_t(0);
+    for (int64_t e = offsets[r]; e < offsets[r + 1]; ++e) {
+      const scalar_t* __restrict w = wt + static_cast<int64_t>(idx[e]) * F_out + c0;
+      for (int j = 0; j < TILE; ++j) acc[j] += w[j];
+    }
+    scalar_t* __restrict o = out + r * F_out + c0;
+    for (int j = 0; j < TILE; ++j) o[j] = acc[j];
+  }
+}
+
+// The last, narrower tile (width < TILE).
+template <typename scalar_t>
+inline void accumulate_tail(const int32_t* __restrict idx, const int64_t* __restrict offsets,
+                            const scalar_t* __restrict wt, const scalar_t* __restrict bias,
+                            scalar_t* __restrict out, int64_t r0, int64_t r1, int64_t c0, int64_t width,
+                            int64_t F_out) {
+  for (int64_t r = r0; r < r1; ++r) {
+    scalar_t* __restrict o = out + r * F_out + c0;
+    for (int64_t j = 0; j < width; ++j) o[j] = bias ? bias[c0 + j] : scalar_t(0);
+    for (int64_t e = offsets[r]; e < offsets[r + 1]; ++e) {
+      const scalar_t* __restrict w = wt + static_cast<int64_t>(idx[e]) * F_out + c0;
+      for (int64_t j = 0; j < width; ++j) o[j] += w[j];
+    }
+  }
+}
+
+template <typename scalar_t>
+void event_accumulate(const int32_t* idx, const int64_t* offsets, const scalar_t* wt, const scalar_t* bias,
+                      scalar_t* out, int64_t R, int64_t F_out, int64_t nnz) {
+  constexpr int TILE = 64 / static_cast<int>(sizeof(scalar_t)) * 4;  // 64 floats / 32 doubles: 8 AVX2 registers
+  const int64_t col_tiles = (F_out + TILE - 1) / TILE;
+  const int64_t row_blocks = (R + kEventRows - 1) / kEventRows;
+  const int64_t tasks = col_tiles * row_blocks;
+  // ~256k additions per task at least: small problems stay on the calling thread (no thread wake-up cost)
+  const int64_t work_per_task = std::max<int64_t>(1, (nnz * std::min<int64_t>(F_out, TILE)) / std::max<int64_t>(tasks, 1));
+  const int64_t task_grain = std::max<int64_t>(1, 262144 / work_per_task);
+  at::parallel_for(0, tasks, task_grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t k = lo; k < hi; ++k) {
+      const int64_t c0 = (k / row_blocks) * TILE;
+      const int64_t r0 = (k % row_blocks) * kEventRows;
+      const int64_t r1 = std::min(R, r0 + kEventRows);
+      if (c0 + TILE <= F_out) {
+        accumulate_tile<scalar_t, TILE>(idx, offsets, wt, bias, out, r0, r1, c0, F_out);
+      } else {
+        accumulate_tail<scalar_t>(idx, offsets, wt, bias, out, r0, r1, c0, F_out - c0, F_out);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+// Per-row index lists of a [R, F] uint8 0/1 matrix: (indices int32 [nnz], offsets int64 [R + 1]), CSR layout.
+std::tuple<torch::Tensor, torch::Tensor> spike_events(torch::Tensor spikes_u8) {
+  TORCH_CHECK(spikes_u8.scalar_type() == torch::kUInt8 && spikes_u8.dim() == 2 && spikes_u8.is_contiguous(),
+              "spike_events: spikes must be a contiguous [rows, features] uint8 tensor");
+  const int64_t R = spikes_u8.size(0), F = spikes_u8.size(1);
+  TORCH_CHECK(F < (int64_t(1) << 31), "spike_events: too many features for int32 indices");
+  const uint8_t* s = spikes_u8.data_ptr<uint8_t>();
+  auto offsets = torch::empty({R + 1}, torch::dtype(torch::kInt64));
+  int64_t* off = offsets.data_ptr<int64_t>();
+  off[0] = 0;
+  const int64_t row_grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(F, 1));
+  at::parallel_for(0, R, row_grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) off[r + 1] = count_ones(s + r * F, F);
+  });
+  for (int64_t r = 0; r < R; ++r) off[r + 1] += off[r];
+  auto indices = torch::empty({off[R]}, torch::dtype(torch::kInt32));
+  int32_t* idx = indices.data_ptr<int32_t>();
+  at::parallel_for(0, R, row_grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) fill_indices(s + r * F, F, idx + off[r]);
+  });
+  return {indices, offsets};
+}
+
+// out [R, F_out] = bias + sum over the events of each row of the rows of weight_t [F_in, F_out].
+torch::Tensor event_linear_csr(torch::Tensor indices, torch::Tensor offsets, torch::Tensor weight_t,
+                               torch::Tensor bias) {
+  TORCH_CHECK(indices.scalar_type() == torch::kInt32 && offsets.scalar_type() == torch::kInt64,
+              "event_linear: indices must be int32 and offsets int64");
+  TORCH_CHECK(weight_t.dim() == 2 && weight_t.is_contiguous(), "event_linear: weight_t must be contiguous 2-D");
+  TORCH_CHECK(!bias.numel() || (bias.numel() == weight_t.size(1) && bias.is_contiguous() &&
+                                bias.scalar_type() == weight_t.scalar_type()),
+              "event_linear: bias must be empty or a contiguous [F_out] tensor of weight_t's dtype");
+  const int64_t R = offsets.numel() - 1, F_out = weight_t.size(1);
+  auto out = torch::empty({R, F_out}, weight_t.options());
+  if (R == 0 || F_out == 0) return out;
+  AT_DISPATCH_FLOATING_TYPES(weight_t.scalar_type(), "event_linear", [&] {
+    event_accumulate<scalar_t>(indices.data_ptr<int32_t>(), offsets.data_ptr<int64_t>(),
+                               weight_t.data_ptr<scalar_t>(), bias.numel() ? bias.data_ptr<scalar_t>() : nullptr,
+                               out.data_ptr<scalar_t>(), R, F_out, indices.numel());
+  });
+  return out;
+}
+
+// Both steps in one call, deciding by the measured spike rate: the events' output when
+// nnz <= max_rate * R * F_in, else an undefined tensor (the caller runs the dense GEMM); also returns nnz.
+std::tuple<torch::Tensor, int64_t> event_linear(torch::Tensor spikes_u8, torch::Tensor weight_t, torch::Tensor bias,
+                                                double max_rate) {
+  TORCH_CHECK(spikes_u8.dim() == 2 && weight_t.dim() == 2 && spikes_u8.size(1) == weight_t.size(0),
+              "event_linear: spikes [R, F_in] and weight_t [F_in, F_out] do not match");
+  auto csr = spike_events(spikes_u8);
+  const int64_t nnz = std::get<0>(csr).numel();
+  if (static_cast<double>(nnz) > max_rate * static_cast<double>(spikes_u8.numel())) return {torch::Tensor(), nnz};
+  return {event_linear_csr(std::get<0>(csr), std::get<1>(csr), weight_t, bias), nnz};
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("compact_binary", &compact_binary, "uint8 copy of a 0/1 tensor and whether it was binary (CPU)");
   m.def("lif_forward", &lif_forward, "fused LIF forward over time (CPU)");
   m.def("lif_backward", &lif_backward, "fused LIF adjoint over time (CPU)");
+  m.def("spike_events", &spike_events, "per-row index lists (CSR) of a uint8 0/1 matrix");
+  m.def("event_linear_csr", &event_linear_csr, "bias + sum of the weight_t rows of each row's events");
+  m.def("event_linear", &event_linear, "event-driven linear layer on uint8 spikes when the rate <= max_rate");
   py::class_<Chain>(m, "Chain")
       .def(py::init<std::vector<torch::Tensor>, std::vector<torch::Tensor>, std::vector<torch::Tensor>,
                     std::vector<torch::Tensor>, std::vector<torch::Tensor>, std::vector<int64_t>,
