@@ -367,7 +367,6 @@ class OnlineLearner:
             if x.dim() < 3:
                 raise ValueError(f"{type(layer).__name__} in online mode expects a chunk [K, B, ...], "
                                  f"got shape {tuple(x.shape)}")
-            self._calls.clear()  # a neuron call starts the next use of every synapse for a new chunk
             params = layer.params()
             learn = tuple(n for n in type(layer).learnable
                           if isinstance(getattr(params, n), Tensor) and getattr(params, n).requires_grad)
@@ -425,3 +424,4 @@ class OnlineLearner:
         if not args or not isinstance(args[0], Tensor) or args[0].dim() < 3:
             raise ValueError("in online mode the model takes a chunk [K, B, ...] of its input sequence")
         self._steps = args[0].shape[0]
+        self._calls.clear()  # a new chunk: the synapses' uses are counted again from the first

@@ -371,3 +371,28 @@ def test_spikformer_blocks_learn_online() -> None:
     assert sum(float(g.abs().sum()) for g in g_1.values()) > 0
     for key in g_1:
         torch.testing.assert_close(g_all[key], g_1[key], rtol=1e-9, atol=1e-12, msg=key)
+
+
+def test_module_used_twice_per_step_keeps_one_trace_per_use() -> None:
+    """One Linear feeding two neurons with different decays (two uses per step): both uses keep their own
+    presynaptic trace, and the summed gradient equals BPTT (each path is a single exact layer)."""
+
+    class TwoUses(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(6, 4)
+            self.fast = nm.LeakyIntegrator(beta=0.3)
+            self.slow = nm.LIF(beta=0.95, threshold=0.5, reset="none")
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fast(self.lin(x)) + self.slow(self.lin(x))
+
+    torch.manual_seed(9)
+    model = TwoUses().double()
+    x, y = _inputs()
+    assert [type(n).__name__ for _, n in find_synapses(model, x)] == ["LeakyIntegrator", "LIF"]
+    _, g_b = _grads(model, "bptt", x, y)
+    for chunk in (1, 4):
+        _, g_o = _grads(model, "online", x, y, chunk=chunk)
+        for key in g_b:
+            torch.testing.assert_close(g_o[key], g_b[key], rtol=1e-6, atol=1e-9, msg=key)
