@@ -13,12 +13,17 @@ _ATTR = "_neuromorph_spikes_u8"
 
 
 def tag_compact_spikes(spikes: Tensor, spikes_u8: Tensor) -> None:
-    """Attach ``spikes_u8`` (same shape, 0/1 bytes) to ``spikes``."""
+    """Attach ``spikes_u8`` (same shape, 0/1 bytes) to ``spikes`` (not to inference-mode tensors, which keep no
+    version counter)."""
+    if spikes.is_inference():
+        return
     setattr(spikes, _ATTR, (spikes_u8, spikes._version))
 
 
 def tagged_compact_spikes(x: Tensor) -> Tensor | None:
     """The byte copy attached to ``x`` by :func:`tag_compact_spikes`, if still valid."""
+    if x.is_inference():
+        return None
     tag = getattr(x, _ATTR, None)
     if tag is None or tag[1] != x._version or tag[0].shape != x.shape:
         return None

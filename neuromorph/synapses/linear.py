@@ -92,9 +92,9 @@ class SpikeLinear(nn.Linear):
     Under autocast or for non-float inputs it falls back to :class:`torch.nn.Linear` behaviour.
 
     >>> import torch
-    >>> layer = SpikeLinear(100, 4)
+    >>> layer = SpikeLinear(1024, 128)
     >>> with torch.no_grad():
-    ...     y = layer((torch.rand(8, 100) < 0.05).float())
+    ...     y = layer((torch.rand(32, 1024) < 0.05).float())
     >>> layer.last_path
     'event'
     """

@@ -113,3 +113,10 @@ def test_neuron_factory_errors() -> None:
         SpikingMLP([4, 6, 3], neuron=lambda shape: torch.nn.ReLU())
     with pytest.raises(ValueError, match="output"):
         SpikingMLP([4, 3], output="last")
+
+
+def test_inference_mode_runs() -> None:
+    """Spike byte copies are not attached to inference-mode tensors (they keep no version counter)."""
+    model = SpikingMLP([16, 32, 3])
+    with torch.inference_mode():
+        assert model(torch.rand(4, 16)).shape == (4, 3)
