@@ -36,6 +36,8 @@ _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("--weight-decay", "weight_decay", {"type": float, "default": 0.01}),
     ("--seed", "seed", {"type": int, "default": 0}),
     ("--T", "T", {"type": int, "default": 4, "help": "time steps"}),
+    ("--strategy", "strategy", {"default": "bptt", "choices": ("bptt", "online", "three_factor"),
+                                "help": "learning strategy (online/three_factor: model mlp, or spikformer without BN)"}),
     ("--dim", "dim", {"type": int, "default": 64, "help": "spikformer width"}),
     ("--depth", "depth", {"type": int, "default": 2, "help": "spikformer blocks"}),
     ("--heads", "heads", {"type": int, "default": 4}),
@@ -160,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             patch_size=args.patch_size, text_max_len=args.text_max_len, input_noise=args.input_noise,
             limit_train=args.limit_train, limit_test=args.limit_test, checkpoint_dir=args.checkpoint_dir,
             resume=args.resume, amp=args.amp, device=args.device, stop_after=args.stop_after,
-            show_progress=False if args.no_progress else None)
+            strategy=args.strategy, show_progress=False if args.no_progress else None)
         result = train(cfg)
     except ValueError as err:  # bad options or data: report like argparse does, without a traceback
         print(f"neuromorph train: error: {err}", file=sys.stderr)

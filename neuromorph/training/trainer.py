@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
 from neuromorph.training import ddp
@@ -147,12 +147,11 @@ def _build_spikformer(cfg: TrainConfig, info: dict[str, Any]) -> nn.Module:
 
 
 def _build_mlp(cfg: TrainConfig, info: dict[str, Any]) -> nn.Module:
-    try:
-        from neuromorph.models import SpikingMLP  # written by the models helper
-    except ImportError as err:
-        raise ValueError("model='mlp' needs neuromorph.models.SpikingMLP, which is not available in this build") \
-            from err
-    return SpikingMLP([info["num_features"], cfg.hidden, info["num_classes"]], num_steps=cfg.T)
+    from neuromorph.models import SpikingMLP
+
+    # online strategies learn from per-step outputs of a time-resolved input (see train())
+    output = "mean" if cfg.strategy == "bptt" else "sequence"
+    return SpikingMLP([info["num_features"], cfg.hidden, info["num_classes"]], num_steps=cfg.T, output=output)
 
 
 def _build_linear(cfg: TrainConfig, info: dict[str, Any]) -> nn.Module:
@@ -184,7 +183,13 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = print) -> TrainR
     seed_everything(cfg.seed)                      # identical initial weights on every rank
     data = build_data(cfg)
     model = build_model(cfg, data.info)
-    result = fit(model, data.train, strategy=cfg.strategy, test=data.test, epochs=cfg.epochs,
+    encode = None
+    if cfg.strategy != "bptt" and cfg.model == "mlp":  # static features -> constant input current for T steps
+        from neuromorph.encoding import direct_encode
+
+        def encode(x: Tensor) -> Tensor:
+            return direct_encode(x, cfg.T)
+    result = fit(model, data.train, strategy=cfg.strategy, test=data.test, epochs=cfg.epochs, encode=encode,
                  batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer="adamw",
                  input_noise=cfg.input_noise, seed=cfg.seed, env=env, amp=cfg.amp,
                  checkpoint_dir=cfg.checkpoint_dir, resume=cfg.resume, stop_after=cfg.stop_after,

@@ -104,3 +104,16 @@ def test_restarted_worker_resumes_and_bad_restart_options(monkeypatch):
         train_cli.restarted_by_torchrun()
     with pytest.raises(ValueError, match="max-restarts"):
         train_cli.run(argparse.Namespace(nproc=2, max_restarts=-1, checkpoint_dir="ck"))
+
+
+def test_cli_online_strategy(tmp_path, capsys):
+    """`--strategy online` trains the MLP from per-step outputs; a Spikformer with BatchNorm is refused by name."""
+    history = tmp_path / "h.json"
+    assert main(["train", "--model", "mlp", "--dataset", "digits", "--strategy", "online", "--epochs", "3",
+                 "--lr", "5e-3", "--T", "4", "--hidden", "64", "--limit-train", "800", "--limit-test", "200",
+                 "--no-progress", "--history-json", str(history)]) == 0
+    records = json.loads(history.read_text())
+    assert len(records) == 3 and records[-1]["test_acc"] > 0.7       # chance: 0.1
+    assert main(["train", "--model", "spikformer", "--dataset", "digits", "--strategy", "online", "--epochs", "1",
+                 "--limit-train", "32", "--limit-test", "32", "--no-progress"]) == 2
+    assert "BatchNorm" in capsys.readouterr().err
