@@ -158,7 +158,7 @@ def find_synapses(model: nn.Module, sample: Tensor) -> list[tuple[nn.Module, Neu
             if not isinstance(module, SYNAPSE_TYPES):
                 raise ValueError(f"{what} has parameters and feeds {consumer}; online learning supports affine "
                                  f"synapses {[t.__name__ for t in SYNAPSE_TYPES]} there (BatchNorm in training mode "
-                                 "changes its scale every step, so no presynaptic trace is exact or approximate)")
+                                 "rescales by each step's batch statistics, which a presynaptic trace cannot follow)")
             if (module, neuron) not in pairs:
                 pairs.append((module, neuron))
     for module, _ in list(pairs):
