@@ -106,7 +106,6 @@ class StreamingChain:
         self.learn = bool(learn)
         self._native: Any = None
         self._torch_state: Optional[dict[str, list]] = None
-        self._surrogates = []
         weights, biases, betas, thrs, Rs, kinds, resets, skinds, sargs, lams = ([] for _ in range(10))
         for linear, neuron in self.pairs:
             w = linear.weight
@@ -124,7 +123,6 @@ class StreamingChain:
                 kind, arg = _SURROGATE_ARG[type(neuron.surrogate)]
                 skinds.append(kind)
                 sargs.append(float(getattr(neuron.surrogate, arg)))
-                self._surrogates.append(neuron.surrogate)
             else:
                 thrs.append(w.new_zeros(1))
                 Rs.append(w.new_zeros(1))
@@ -132,7 +130,6 @@ class StreamingChain:
                 resets.append(2)
                 skinds.append(0)
                 sargs.append(1.0)
-                self._surrogates.append(None)
         self._spec = (weights, biases, betas, thrs, Rs, kinds, resets, skinds, sargs, lams)
         dtype, device = weights[0].dtype, weights[0].device
         use_native = backend != "torch" and device.type == "cpu" and dtype in (torch.float32, torch.float64)
@@ -191,40 +188,34 @@ class StreamingChain:
 
     # -- torch-ops twin of the compiled kernel ---------------------------------------------------------------
     def _torch_step(self, x: Tensor) -> Tensor:
-        weights, biases, betas, thrs, Rs, kinds, resets, _, _, lams = self._spec
+        """The same step on torch ops: each neuron advances by its own eligibility rule (``online_step``)."""
+        weights, biases, lams = self._spec[0], self._spec[1], self._spec[9]
         st = self._torch_state
-        if st is None or st["v"][0].shape[0] != x.shape[0]:
-            st = self._torch_state = {"v": [x.new_zeros(x.shape[0], w.shape[0]) for w in weights],
-                                      "d": [None] * len(weights),
-                                      "xhat": [x.new_zeros(x.shape[0], w.shape[1]) for w in weights],
-                                      "chat": [0.0] * len(weights)}
+        if st is None or st["state"][0][0].shape[0] != x.shape[0]:
+            st = self._torch_state = {
+                "state": [neuron.init_state(x.new_zeros(x.shape[0], w.shape[0]))
+                          for (_, neuron), w in zip(self.pairs, weights)],
+                "d": [None] * len(weights),
+                "xhat": [x.new_zeros(x.shape[0], w.shape[1]) for w in weights],
+                "chat": [0.0] * len(weights)}
         h = x
-        for i, w in enumerate(weights):
+        for i, ((_, neuron), w) in enumerate(zip(self.pairs, weights)):
             if self.learn:
                 st["xhat"][i] = lams[i] * st["xhat"][i] + h
                 st["chat"][i] = lams[i] * st["chat"][i] + 1.0
             current = h @ w.t() + (biases[i] if biases[i].numel() else 0)
-            v_pre = betas[i] * st["v"][i] + current
-            if kinds[i] == 1:
-                st["v"][i] = v_pre
-                h = v_pre
-                continue
-            u = v_pre - thrs[i]
-            spikes = (u >= 0).to(x.dtype)
-            if self.learn:
-                st["d"][i] = self._surrogates[i].derivative(u)
-            st["v"][i] = (v_pre - spikes * Rs[i] if resets[i] == 0 else
-                          v_pre * (1 - spikes) if resets[i] == 1 else v_pre)
-            h = spikes
+            res = type(neuron).online_step(current, st["state"][i], neuron.params(), neuron.surrogate, {}, ())
+            st["state"][i], st["d"][i] = res.state, res.d_out
+            h = res.out
         return h
 
     def _torch_backward(self, g: Tensor, grads_w: list[Tensor], grads_b: list[Tensor]) -> None:
         st = self._torch_state
         if st is None:
             raise RuntimeError("run step() before backward()")
-        weights, kinds = self._spec[0], self._spec[5]
+        weights = self._spec[0]
         for i in range(len(weights) - 1, -1, -1):
-            g_i = g if kinds[i] == 1 else g * st["d"][i]
+            g_i = g if st["d"][i] is None else g * st["d"][i]
             grads_w[i].addmm_(g_i.t(), st["xhat"][i])
             if grads_b[i].numel():
                 grads_b[i].add_(g_i.sum(0), alpha=st["chat"][i])
