@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuromorph.neurons.base import reset
-from neuromorph.utils import check_tensor, progress
+from neuromorph.utils import check_positive_int, check_tensor, progress
 
 Encode = Callable[[Tensor], Tensor]
 
@@ -84,8 +84,7 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000, 
     check_tensor("y", y, ndim=1)
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise ValueError(f"x and y must hold the same non-zero number of examples, got {x.shape[0]} and {y.shape[0]}")
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_positive_int("batch_size", batch_size)
     was_training = model.training
     model.eval()
     if env is not None:

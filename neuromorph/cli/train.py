@@ -26,6 +26,8 @@ import subprocess
 import sys
 from typing import Any
 
+from neuromorph.utils import check_positive_int
+
 # (flag, namespace attribute, argparse kwargs); the table also drives the argv rebuilt for torchrun.
 _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("--model", "model", {"default": "spikformer", "choices": ("spikformer", "mlp", "linear")}),
@@ -37,7 +39,7 @@ _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("--seed", "seed", {"type": int, "default": 0}),
     ("--T", "T", {"type": int, "default": 4, "help": "time steps"}),
     ("--strategy", "strategy", {"default": "bptt", "choices": ("bptt", "online", "three_factor"),
-                                "help": "learning strategy (online/three_factor: model mlp, or spikformer without BN)"}),
+                                "help": "learning strategy (online/three_factor: the mlp model)"}),
     ("--dim", "dim", {"type": int, "default": 64, "help": "spikformer width"}),
     ("--depth", "depth", {"type": int, "default": 2, "help": "spikformer blocks"}),
     ("--heads", "heads", {"type": int, "default": 4}),
@@ -131,8 +133,7 @@ def _launch(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not isinstance(args.nproc, int) or args.nproc < 1:
-        raise ValueError(f"--nproc must be a positive int, got {args.nproc!r}")
+    check_positive_int("--nproc", args.nproc)
     max_restarts = getattr(args, "max_restarts", 0)
     if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
         raise ValueError(f"--max-restarts must be an int >= 0, got {max_restarts!r}")

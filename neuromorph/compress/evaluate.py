@@ -32,7 +32,7 @@ from neuromorph.compress.faiss_anchors import MethodSpec
 from neuromorph.compress.search import _faiss, exact_search, recall_at_k, rescore
 from neuromorph.compress.splits import Splits, unit_rows
 from neuromorph.data import embeddings as emb
-from neuromorph.utils import progress
+from neuromorph.utils import check_positive_int, progress
 
 ROW_KEYS = ("method", "family", "bytes_per_vector", "recall_at_10", "recall_at_10_rescored_x10",
             "recall_at_10_rescored_x50", "qps_batch1", "qps_batch256", "build_s", "wordsim353", "simlex999",
@@ -125,8 +125,7 @@ def evaluate(splits: Splits, methods: Sequence[MethodSpec], k: int = 10, rescore
              analogy_vocab: int = 30_000, max_analogies: int = 5000, seed: int = 0,
              show_progress: bool | None = None) -> list[dict]:
     """One row per method (module docstring); rows carry ``None`` where a metric does not apply."""
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    check_positive_int("k", k)
     if any(not isinstance(f, int) or f < 1 for f in rescore_factors):
         raise ValueError(f"rescore_factors must be positive ints, got {rescore_factors!r}")
     faiss = _faiss()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from neuromorph.compress.quantize import BinaryQuantizer, sign_bits
+from neuromorph.utils import check_positive_int
 
 
 def random_orthogonal(size: int, generator: torch.Generator) -> torch.Tensor:
@@ -68,8 +69,7 @@ class ITQQuantizer(BinaryQuantizer):
 
     def __init__(self, num_bits: int, iterations: int = 50, seed: int = 0) -> None:
         super().__init__()
-        if not isinstance(num_bits, int) or num_bits < 1:
-            raise ValueError(f"num_bits must be a positive int, got {num_bits!r}")
+        check_positive_int("num_bits", num_bits)
         if iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {iterations}")
         self.bits, self.iterations, self.seed = num_bits, iterations, seed

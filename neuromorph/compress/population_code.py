@@ -20,6 +20,7 @@ import torch
 from neuromorph.compress.packing import check_packed, pack_uint, unpack_uint
 from neuromorph.compress.quantize import Quantizer
 from neuromorph.encoding.population import PopulationEncoder
+from neuromorph.utils import check_positive_int
 
 
 class PopulationCodeQuantizer(Quantizer):
@@ -28,8 +29,7 @@ class PopulationCodeQuantizer(Quantizer):
     def __init__(self, num_neurons: int = 8, num_steps: int = 4, clip_quantile: float = 0.001,
                  sigma: float | None = None, r_max: float = 1.0, seed: int = 0, chunk: int = 8192) -> None:
         super().__init__()
-        if not isinstance(num_steps, int) or num_steps < 1:
-            raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
+        check_positive_int("num_steps", num_steps)
         if not 0.0 <= clip_quantile < 0.5:
             raise ValueError(f"clip_quantile must be in [0, 0.5), got {clip_quantile}")
         self.num_neurons, self.num_steps, self.clip_quantile = num_neurons, num_steps, clip_quantile

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from neuromorph.compress.packing import check_packed
+from neuromorph.utils import check_positive_int
 
 
 def _faiss():
@@ -44,8 +45,7 @@ def _float_matrix(name: str, x: object, dim: int | None = None) -> np.ndarray:
 
 
 def _check_k(k: int, n: int) -> None:
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    check_positive_int("k", k)
     if k > n:
         raise ValueError(f"k={k} exceeds the number of indexed vectors ({n})")
 

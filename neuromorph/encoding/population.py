@@ -27,7 +27,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from neuromorph.utils import check_tensor
+from neuromorph.utils import check_positive_int, check_tensor
 
 
 def _num(name: str, value: object) -> float:
@@ -50,8 +50,7 @@ def _check_r_max(r_max: object) -> float:
 
 
 def _bernoulli(rates: Tensor, num_steps: int, generator: torch.Generator | None) -> Tensor:
-    if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
+    check_positive_int("num_steps", num_steps)
     u = torch.rand((num_steps, *rates.shape), generator=generator, dtype=rates.dtype, device=rates.device)
     return (u < rates).to(rates.dtype)
 

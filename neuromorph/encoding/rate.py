@@ -16,15 +16,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from neuromorph.utils import check_tensor
+from neuromorph.utils import check_positive_int, check_tensor
 
 RATE_METHODS = ("bernoulli", "poisson")
-
-
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def _positive_float(name: str, value: object) -> float:
@@ -64,7 +58,7 @@ def rate_encode(x: Tensor, num_steps: int, gain: float = 1.0, method: str = "ber
     >>> rate_encode(torch.tensor([0.0, 1.0]), 3).tolist()
     [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
     """
-    num_steps = _positive_int("num_steps", num_steps)
+    num_steps = check_positive_int("num_steps", num_steps)
     p = rate_probability(x, gain, method, dt, clip)
     u = torch.rand((num_steps, *p.shape), generator=generator, dtype=p.dtype, device=p.device)
     return (u < p).to(p.dtype)
@@ -85,7 +79,7 @@ class RateEncoder(nn.Module):
                  clip: bool = False) -> None:
         super().__init__()
         self.clip = bool(clip)
-        self.num_steps = _positive_int("num_steps", num_steps)
+        self.num_steps = check_positive_int("num_steps", num_steps)
         self.gain = _positive_float("gain", gain)
         if method not in RATE_METHODS:
             raise ValueError(f"method must be one of {RATE_METHODS}, got {method!r}")

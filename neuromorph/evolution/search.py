@@ -18,7 +18,7 @@ from torch import Tensor
 
 from neuromorph.evolution.compile import EvolvedParams, compile_genome, run_evolved
 from neuromorph.evolution.genome import Genome, MutationConfig, minimal_genome, mutate, prune
-from neuromorph.utils import progress
+from neuromorph.utils import check_positive_int, progress
 
 
 class Task(NamedTuple):
@@ -55,8 +55,7 @@ class EvolutionConfig:
     def __post_init__(self) -> None:
         for name in ("mu", "lam", "generations", "tournament"):
             v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            check_positive_int(name, v)
         if self.size_penalty < 0 or self.prune_eps < 0:
             raise ValueError("size_penalty and prune_eps must be non-negative")
 

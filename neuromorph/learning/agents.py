@@ -32,7 +32,7 @@ graph with a loss at the last sim step; ``tests/games/test_agent_rule.py`` check
 
     delta_t = r_{t+1} + gamma (1 - terminated) V(S_{t+1}) - V(S_t)
     z_pi <- gamma lambda z_pi + d log pi(A_t | S_t) / d theta_pi,      z_V <- gamma lambda z_V + d V(S_t) / d theta_V
-    theta_pi <- theta_pi + a_pi (delta_t z_pi + tau dH(pi(.|S_t)) / d theta_pi),     theta_V <- theta_V + a_V delta_t z_V
+    theta_pi <- theta_pi + a_pi (delta_t z_pi + tau dH(pi(.|S_t)) / d theta_pi),  theta_V <- theta_V + a_V delta_t z_V
 
 with the overshooting-bounded step size of Elsayed, Vasan & Mahmood (2024, "Streaming deep reinforcement
 learning finally works"): ``a = lr / max(1, lr kappa max(|delta|, 1) ||z||_1)`` (``kappa_actor``,
@@ -62,6 +62,8 @@ from typing import Any
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
+from neuromorph.utils import check_positive_int
+
 UNITS = ("lif", "tanh", "relu")
 
 
@@ -79,8 +81,7 @@ class RunningNorm:
     """
 
     def __init__(self, size: int, clip: float = 3.0) -> None:
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise ValueError(f"size must be a positive int, got {size!r}")
+        check_positive_int("size", size)
         if not (isinstance(clip, (int, float)) and clip > 0 and math.isfinite(clip)):
             raise ValueError(f"clip must be a positive finite number, got {clip!r}")
         self.clip = float(clip)
@@ -142,8 +143,7 @@ class AgentConfig:
     def check(self) -> "AgentConfig":
         for name in ("n_features", "hidden", "n_pop", "sim_steps"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         if not isinstance(self.n_actions, int) or isinstance(self.n_actions, bool) or self.n_actions < 2:
             raise ValueError(f"n_actions must be an int >= 2, got {self.n_actions!r}")
         if self.n_pop < 2:

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from neuromorph.metrics import accuracy
 from neuromorph.models.reservoir import (MAASS_C, METHODS, ReservoirParams, ReservoirState, build_connectivity,
                                          init_state, make_synapses, reservoir_step)
-from neuromorph.utils import check_tensor
+from neuromorph.utils import check_positive_int, check_tensor
 
 FEATURES = ("mean", "final", "both", "samples")
 
@@ -72,8 +72,7 @@ class LiquidStateMachine(nn.Module):
                  trace_decay: float = 0.9, method: str = "auto", seed: int = 0) -> None:
         super().__init__()
         for name, val in (("n_inputs", n_inputs), ("n_neurons", n_neurons), ("k", k)):
-            if not isinstance(val, int) or isinstance(val, bool) or val < 1:
-                raise ValueError(f"{name} must be a positive int, got {val!r}")
+            check_positive_int(name, val)
         if not isinstance(n_groups, int) or n_groups < 0:
             raise ValueError(f"n_groups must be a non-negative int, got {n_groups!r}")
         if tau <= 0:
@@ -322,8 +321,7 @@ def digits_rows(hold: int = 4, tail: int = 0, gain: float = 1.0) -> tuple[Tensor
     """
     from sklearn.datasets import load_digits
 
-    if not isinstance(hold, int) or hold < 1:
-        raise ValueError(f"hold must be a positive int, got {hold!r}")
+    check_positive_int("hold", hold)
     if not isinstance(tail, int) or tail < 0:
         raise ValueError(f"tail must be a non-negative int, got {tail!r}")
     d = load_digits()

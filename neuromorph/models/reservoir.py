@@ -47,6 +47,7 @@ import torch
 from torch import Tensor
 
 from neuromorph.neurons.integrator import IntegratorParams, IntegratorState, integrator_step
+from neuromorph.utils import check_positive_int
 
 METHODS = ("auto", "csr", "event")
 
@@ -198,8 +199,7 @@ def reservoir_step(x: Tensor, state: ReservoirState, params: ReservoirParams) ->
 
 def grid_shape(n: int) -> tuple[int, int, int]:
     """Most cube-like ``(nx, ny, nz)`` with ``nx * ny * nz == n`` (``nx <= ny <= nz``)."""
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    check_positive_int("n", n)
     best = (1, 1, n)
     for a in range(1, int(round(n ** (1 / 3))) + 2):
         if n % a:
@@ -231,8 +231,7 @@ def build_connectivity(n: int, k: int, lam: float | None = None, frac_inhibitory
     itself); ``is_inhibitory``: ``[n]`` bool (a random ``frac_inhibitory`` fraction). ``lam`` in grid units
     (default :func:`default_lambda`).
     """
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    check_positive_int("k", k)
     if not isinstance(n, int) or n <= k:
         raise ValueError(f"n must be an int larger than k={k}, got {n!r}")
     if not 0.0 <= frac_inhibitory < 1.0:

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from neuromorph.neurons.base import reset as reset_states
 from neuromorph.neurons.lif import LIF
+from neuromorph.utils import check_positive_int
 
 DEFAULT_LIF: dict[str, Any] = {"beta": 0.5, "threshold": 1.0, "reset": "zero", "detach_reset": True}
 
@@ -120,8 +121,7 @@ class SpikingSelfAttention(nn.Module):
                  attn_threshold: float = 0.5, lif_kwargs: dict[str, Any] | None = None,
                  batch_norm: bool = True) -> None:
         super().__init__()
-        if not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"dim must be a positive int, got {dim!r}")
+        check_positive_int("dim", dim)
         if not isinstance(num_heads, int) or num_heads < 1 or dim % num_heads:
             raise ValueError(f"num_heads must be a positive int dividing dim={dim}, got {num_heads!r}")
         if not scale > 0:
@@ -220,8 +220,7 @@ class Spikformer(nn.Module):
                  time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         for name, value in (("num_classes", num_classes), ("depth", depth), ("T", T)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         patches = in_features is not None or num_patches is not None
         tokens = vocab_size is not None or max_len is not None
         if patches == tokens:
@@ -231,8 +230,7 @@ class Spikformer(nn.Module):
         width = in_features if patches else vocab_size
         for name, value in (("in_features" if patches else "vocab_size", width),
                             ("num_patches" if patches else "max_len", length)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         if time_shifts is not None and any(isinstance(d, int) and d >= T for d in time_shifts):
             raise ValueError(f"time_shifts must be < T={T}, got {time_shifts!r}")
         self.mode = "patches" if patches else "tokens"

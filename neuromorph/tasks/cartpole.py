@@ -35,6 +35,7 @@ from neuromorph.encoding import gaussian_rates
 from neuromorph.learning.online import OnlineLearner
 from neuromorph.learning.reward import EligibilityTrace
 from neuromorph.neurons import LIF, LeakyIntegrator
+from neuromorph.utils import check_positive_int
 
 OBS_SCALE = (2.4, 3.0, 0.21, 3.5)
 
@@ -92,8 +93,7 @@ def train_cartpole(episodes: int = 600, seed: int = 0, sim_steps: int = 6, hidde
     import gymnasium as gym
 
     for name, value in (("episodes", episodes), ("sim_steps", sim_steps)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(name, value)
     torch.manual_seed(seed)
     with warnings.catch_warnings():  # CartPole-v0 (200-step episodes) is chosen on purpose
         warnings.filterwarnings("ignore", message=".*out of date.*")

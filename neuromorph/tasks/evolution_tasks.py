@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from neuromorph.evolution.search import Task
+from neuromorph.utils import check_positive_int
 
 
 def make_task(name: str = "digits", seed: int = 0, steps: int | None = None, n_train: int = 400) -> Task:
@@ -19,8 +20,7 @@ def make_task(name: str = "digits", seed: int = 0, steps: int | None = None, n_t
     g = torch.Generator().manual_seed(seed)
     if steps is None:
         steps = 20 if name == "digits" else 10
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    check_positive_int("steps", steps)
     if name == "digits":
         from sklearn.datasets import load_digits
 

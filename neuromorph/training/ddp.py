@@ -17,6 +17,8 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from neuromorph.utils import check_positive_int
+
 
 @dataclass(frozen=True)
 class DistEnv:
@@ -166,8 +168,7 @@ def make_sampler(dataset: Dataset, env: DistEnv, shuffle: bool, seed: int, drop_
 def make_loader(dataset: Dataset, batch_size: int, env: DistEnv, shuffle: bool, seed: int,
                 drop_last: bool = False) -> DataLoader:
     """DataLoader over this rank's shard (``batch_size`` is per rank)."""
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_positive_int("batch_size", batch_size)
     sampler = make_sampler(dataset, env, shuffle=shuffle, seed=seed, drop_last=drop_last)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=0)
 

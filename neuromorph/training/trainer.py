@@ -21,7 +21,7 @@ from torch.utils.data import TensorDataset
 from neuromorph.training import ddp
 from neuromorph.training.loop import fit
 from neuromorph.training.strategies import STRATEGIES
-from neuromorph.utils import seed_everything
+from neuromorph.utils import check_positive_int, seed_everything
 
 MODELS = ("spikformer", "mlp", "linear")
 DATASETS = ("digits", "mnist", "text")
@@ -66,8 +66,7 @@ class TrainConfig:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         for name in ("epochs", "batch_size", "T", "dim", "depth", "heads", "hidden", "text_max_len"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(name, value)
         for name in ("limit_train", "limit_test", "stop_after", "patch_size"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):

@@ -4,7 +4,8 @@ The loop: ``begin_episode``; ``a = agent.act(obs)``; then for every env step ``o
 ``a = agent.act(obs, r)`` or, at the end of the episode, ``agent.end_episode(r, terminated, obs)``. Episode ``e``
 starts with ``env.reset(seed=seed * 1_000_003 + e)``, so the lifetime is a deterministic function of the seed.
 
-**Checkpoints** are written at the first episode boundary after every ``checkpoint_every`` env steps: the agent's weights, running statistics and RNG state, the counters, the episode scores and the RSS
+**Checkpoints** are written at the first episode boundary after every ``checkpoint_every`` env steps: the agent's
+weights, running statistics and RNG state, the counters, the episode scores and the RSS
 samples. Between episodes the agent holds no neuron state or traces, so resuming from a checkpoint continues the
 lifetime exactly (bit for bit) as if it had never stopped; only the steps after the last checkpoint are redone.
 ``wall_s`` is the wall time of the lifetime that the result contains (redone steps count once).
