@@ -155,6 +155,17 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
     net = ddp.wrap_ddp(model, env)
     loader = ddp.make_loader(TensorDataset(x_train, y_train), batch_size, env, shuffle=True, seed=seed)
     result = FitResult(model, history, env.rank, env.world_size)
+
+    def apply_update() -> None:
+        scaler.scaler.step(opt)
+        scaler.scaler.update()
+
+    def update_within_sequence() -> None:  # Online(step_every=k): weights move every k steps of a sequence
+        apply_update()
+        opt.zero_grad(set_to_none=True)
+
+    within = isinstance(strat, Online) and strat.step_every is not None
+    step_kwargs = {"optimizer_step": update_within_sequence} if within else {}
     done_now = 0
     for epoch in range(start_epoch, epochs):
         if stop_after is not None and done_now >= stop_after:
@@ -173,10 +184,7 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
             if encode is not None:
                 xb = encode(xb)
             opt.zero_grad(set_to_none=True)
-            step_fn = (lambda: (scaler.scaler.step(opt), scaler.scaler.update(), opt.zero_grad(set_to_none=True))) \
-                if isinstance(strat, Online) and strat.step_every is not None else None
-            kwargs = {"optimizer_step": step_fn} if step_fn is not None else {}
-            loss, score = strat.gradients(net, xb, yb, loss_fn, scaler, model, **kwargs)
+            loss, score = strat.gradients(net, xb, yb, loss_fn, scaler, model, **step_kwargs)
             if not bool(torch.isfinite(loss)):
                 if not skip_nonfinite:
                     raise ValueError(f"non-finite loss {float(loss)} at epoch {epoch + 1}, batch {batch}; check the "
@@ -184,8 +192,7 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
                 opt.zero_grad(set_to_none=True)
                 skipped += 1
                 continue
-            scaler.scaler.step(opt)
-            scaler.scaler.update()
+            apply_update()
             sums += torch.stack([loss.double() * len(yb), (score.argmax(-1) == yb).sum().double(),
                                  torch.tensor(float(len(yb)), dtype=torch.float64, device=env.device)])
         seconds = time.perf_counter() - t0

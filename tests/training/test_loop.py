@@ -99,3 +99,24 @@ def test_metrics() -> None:
         expected = float(model(direct_encode(x, 5)).mean())
     assert set(rates) == {"1", "all"} and 0 < expected < 1
     assert rates["1"] == pytest.approx(expected) and rates["all"] == pytest.approx(expected)
+
+
+def test_online_updates_within_a_sequence_through_fit() -> None:
+    """Online(step_every=k) applies the optimizer every k steps inside a sequence as well as after it."""
+    torch.manual_seed(0)
+    model = SpikingMLP([4, 8, 2], output="sequence")
+    x, y = torch.rand(16, 4), torch.randint(0, 2, (16,))
+    steps = []
+    opt_step = torch.optim.Adam.step
+
+    def counting_step(self, *args, **kwargs):
+        steps.append(1)
+        return opt_step(self, *args, **kwargs)
+
+    torch.optim.Adam.step = counting_step  # type: ignore[method-assign]
+    try:
+        fit(model, (x, y), strategy=Online(step_every=2), encode=lambda b: direct_encode(b, 6), epochs=1,
+            batch_size=16, show_progress=False)
+    finally:
+        torch.optim.Adam.step = opt_step  # type: ignore[method-assign]
+    assert len(steps) == 3                 # T=6, every 2 steps: after steps 2 and 4 inside, and the loop's last
