@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuromorph.neurons.base import reset
+from neuromorph.neurons.protocol import Neuron
 from neuromorph.utils import check_positive_int, check_tensor, progress
 
 Encode = Callable[[Tensor], Tensor]
@@ -127,8 +128,6 @@ def spike_rates(model: nn.Module, x: Tensor, *, batch_size: int = 1000, encode: 
     """Firing rate (spikes per neuron per step) of every spiking neuron layer of ``model`` over ``x``, keyed by
     module name, plus ``"all"`` over every spiking neuron together. Works for any model (forward hooks).
     ``x`` holds one example per row of its first dim; ``encode`` turns a batch into the model's input."""
-    from neuromorph.neurons.protocol import Neuron
-
     check_tensor("x", x)
     totals: dict[str, list[float]] = {}
     layers = {name: m for name, m in model.named_modules() if isinstance(m, Neuron) and m.spiking}
