@@ -27,6 +27,14 @@ class SpikingModule(nn.Module):
     Subclasses implement ``init_state(like) -> NamedTuple`` (zeros shaped like ``like``, one time step of
     the input; ``like`` must only be used for its shape, dtype and device),
     ``forward_single(x, state) -> (out, state)`` and ``forward_multi(x_seq, state) -> (out_seq, state)``.
+
+    >>> from neuromorph import LIF
+    >>> layer = LIF(step_mode="single")
+    >>> isinstance(layer, SpikingModule), layer.state is None
+    (True, True)
+    >>> _ = layer(torch.ones(2, 3))
+    >>> layer.state.v.shape
+    torch.Size([2, 3])
     """
 
     def __init__(self, step_mode: str = "multi") -> None:
@@ -117,21 +125,43 @@ def _check_finite(layer: nn.Module, state: Any) -> None:
 
 
 def reset(model: nn.Module) -> None:
-    """Reset the state of every :class:`SpikingModule` inside ``model``."""
+    """Reset the state of every :class:`SpikingModule` inside ``model``.
+
+    >>> from neuromorph import LIF
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), LIF())
+    >>> _ = net(torch.ones(4, 1, 2))
+    >>> reset(net)
+    >>> net[1].state is None
+    True
+    """
     for module in model.modules():
         if isinstance(module, SpikingModule):
             module.reset()
 
 
 def detach(model: nn.Module) -> None:
-    """Detach the state of every :class:`SpikingModule` inside ``model`` from the autograd graph."""
+    """Detach the state of every :class:`SpikingModule` inside ``model`` from the autograd graph.
+
+    >>> from neuromorph import LIF
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), LIF())
+    >>> _ = net(torch.ones(4, 1, 2))
+    >>> detach(net)
+    >>> net[1].state.v.requires_grad
+    False
+    """
     for module in model.modules():
         if isinstance(module, SpikingModule):
             module.detach()
 
 
 def set_step_mode(model: nn.Module, step_mode: str) -> nn.Module:
-    """Set ``step_mode`` ("single" or "multi") on every spiking layer of ``model``; resets their state."""
+    """Set ``step_mode`` ("single" or "multi") on every spiking layer of ``model``; resets their state.
+
+    >>> from neuromorph import LIF
+    >>> net = set_step_mode(torch.nn.Sequential(torch.nn.Linear(2, 2), LIF()), "single")
+    >>> net[1].step_mode, net(torch.ones(1, 2)).shape
+    ('single', torch.Size([1, 2]))
+    """
     _check_step_mode(step_mode)
     for module in model.modules():
         if isinstance(module, SpikingModule):

@@ -46,30 +46,56 @@ class _LeakyFilter(torch.autograd.Function):
 
 
 def leaky_filter(x_seq: Tensor, y0: Tensor, alpha: Tensor) -> Tensor:
-    """Return ``y [T, ...]`` with ``y_t = alpha * y_{t-1} + x_t`` and ``y_{-1} = y0`` (fused)."""
+    """Return ``y [T, ...]`` with ``y_t = alpha * y_{t-1} + x_t`` and ``y_{-1} = y0`` (fused).
+
+    >>> leaky_filter(torch.ones(3, 1), torch.zeros(1), torch.tensor(0.5)).flatten().tolist()
+    [1.0, 1.5, 1.75]
+    """
     if x_seq.shape[0] == 0:
         raise ValueError("x_seq must contain at least one time step, got T=0")
     return _LeakyFilter.apply(x_seq, y0, alpha)
 
 
 class IntegratorParams(NamedTuple):
+    """Parameters of :func:`integrator_step`: the decay ``beta`` of the membrane.
+
+    >>> IntegratorParams(torch.tensor(0.9)).beta.item() == torch.tensor(0.9).item()
+    True
+    """
     beta: Tensor
 
 
 class IntegratorState(NamedTuple):
+    """Membrane ``v`` (the output) after the last step.
+
+    >>> IntegratorState(torch.zeros(4)).v.shape
+    torch.Size([4])
+    """
     v: Tensor
 
 
 def integrator_step(x: Tensor, state: IntegratorState, params: IntegratorParams, surrogate: object = None
                     ) -> tuple[Tensor, IntegratorState]:
-    """One step ``v_t = beta v_{t-1} + x_t``; the output is ``v_t`` (``surrogate`` is unused)."""
+    """One step ``v_t = beta v_{t-1} + x_t``; the output is ``v_t`` (``surrogate`` is unused).
+
+    >>> out, state = integrator_step(torch.tensor([1.0]), IntegratorState(torch.tensor([2.0])),
+    ...                              IntegratorParams(torch.tensor(0.5)))
+    >>> out.tolist(), state.v.tolist()
+    ([2.0], [2.0])
+    """
     v = params.beta * state.v + x
     return v, IntegratorState(v)
 
 
 def integrator_sequence(x_seq: Tensor, state: IntegratorState, params: IntegratorParams, surrogate: object = None
                         ) -> tuple[Tensor, IntegratorState]:
-    """``T`` integrator steps in one fused call (:func:`leaky_filter`)."""
+    """``T`` integrator steps in one fused call (:func:`leaky_filter`).
+
+    >>> out, state = integrator_sequence(torch.ones(3, 1), IntegratorState(torch.zeros(1)),
+    ...                                  IntegratorParams(torch.tensor(0.5)))
+    >>> out.flatten().tolist()
+    [1.0, 1.5, 1.75]
+    """
     v = leaky_filter(x_seq, state.v, params.beta)
     return v, IntegratorState(v[-1])
 
@@ -77,7 +103,13 @@ def integrator_sequence(x_seq: Tensor, state: IntegratorState, params: Integrato
 def integrator_online_step(x: Tensor, state: IntegratorState, params: IntegratorParams, surrogate: object,
                            traces: Traces, learn: tuple[str, ...]) -> OnlineStep:
     """One step with its eligibility rule: the output is the membrane (``d_out = 1``) and
-    ``d v_t / d beta = e^beta_t = beta e^beta_{t-1} + v_{t-1}``."""
+    ``d v_t / d beta = e^beta_t = beta e^beta_{t-1} + v_{t-1}``.
+
+    >>> res = integrator_online_step(torch.tensor([1.0]), IntegratorState(torch.tensor([2.0])),
+    ...                              IntegratorParams(torch.tensor(0.5)), None, {}, ("beta",))
+    >>> res.out.tolist(), res.du_dp["beta"].tolist()
+    ([2.0], [2.0])
+    """
     v = params.beta * state.v + x
     du_dp: dict[str, Tensor] = {}
     new_traces: Traces = {}

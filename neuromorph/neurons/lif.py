@@ -46,6 +46,12 @@ RESETS = ("subtract", "zero", "none")
 
 
 class LIFParams(NamedTuple):
+    """Parameters of :func:`lif_step`/:func:`lif_sequence` (tensors broadcast against one time step of the input).
+
+    >>> p = LIFParams(beta=torch.tensor(0.9), threshold=torch.tensor(1.0))
+    >>> p.reset, p.detach_reset
+    ('subtract', False)
+    """
     beta: Tensor
     threshold: Tensor
     reset: str = "subtract"
@@ -54,12 +60,23 @@ class LIFParams(NamedTuple):
 
 
 class LIFState(NamedTuple):
+    """Membrane ``v`` after the last step (and the last spikes, for layers with ``delay=True``).
+
+    >>> LIFState(torch.zeros(2, 3)).v.shape
+    torch.Size([2, 3])
+    """
     v: Tensor
     last_spikes: Optional[Tensor] = None  # only used by layers with delay=True
 
 
 def lif_step(x: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate) -> tuple[Tensor, LIFState]:
-    """One LIF step (plain autograd). Returns ``(spikes, new_state)``; see the module docstring."""
+    """One LIF step (plain autograd). Returns ``(spikes, new_state)``; see the module docstring.
+
+    >>> p = LIFParams(torch.tensor(0.5), torch.tensor(1.0))
+    >>> s, state = lif_step(torch.tensor([0.6, 1.2]), LIFState(torch.tensor([0.0, 0.0])), p, ATan())
+    >>> s.tolist(), [round(v, 2) for v in state.v.tolist()]
+    ([0.0, 1.0], [0.6, 0.2])
+    """
     v_pre = params.beta * state.v + x
     spikes = surrogate(v_pre - params.threshold)
     if params.reset not in RESETS:
@@ -79,6 +96,11 @@ def lif_online_step(x: Tensor, state: LIFState, params: LIFParams, surrogate: Su
         d u_t / d beta     = d v_pre_t / d beta               d u_t / d thr     = d v_pre_t / d thr - 1
         e^p_t = d v_pre_t / d p - s_t [p = thr]   (subtract)   (1 - s_t) d v_pre_t / d p   (zero)
         e^p_t = d v_pre_t / d p                   (none)
+
+    >>> p = LIFParams(torch.tensor(0.5), torch.tensor(1.0))
+    >>> res = lif_online_step(torch.tensor([1.2]), LIFState(torch.zeros(1)), p, ATan(), {}, ("beta",))
+    >>> res.out.tolist(), sorted(res.du_dp), res.traces["beta"]["v"].tolist()
+    ([1.0], ['beta'], [0.0])
     """
     beta, thr = params.beta, params.threshold
     v_prev = state.v
@@ -266,7 +288,13 @@ class _LIFSequence(torch.autograd.Function):
 def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
                  ) -> tuple[Tensor, LIFState]:
     """Run ``T = x_seq.shape[0]`` LIF steps in one fused call. Same results and gradients as looping
-    :func:`lif_step`; returns ``(spikes [T, ...], final_state)``."""
+    :func:`lif_step`; returns ``(spikes [T, ...], final_state)``.
+
+    >>> p = LIFParams(torch.tensor(0.5), torch.tensor(1.0))
+    >>> s, state = lif_sequence(torch.full((3, 1), 0.6), LIFState(torch.zeros(1)), p, ATan())
+    >>> s.flatten().tolist(), round(state.v.item(), 4)
+    ([0.0, 0.0, 1.0], 0.05)
+    """
     check_tensor("x_seq", x_seq, floating=True)
     if params.reset not in RESETS:
         raise ValueError(f"reset must be one of {RESETS}, got {params.reset!r}")
@@ -285,7 +313,13 @@ def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: S
 def lif_sequence_with_derivative(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
                                  ) -> tuple[Tensor, LIFState, Tensor]:
     """Values of :func:`lif_sequence` without autograd, plus ``sg_t = surrogate'(v_pre_t - threshold)`` for
-    every step: ``(spikes [T, ...], final state, sg [T, ...])`` (the online learner's fast path)."""
+    every step: ``(spikes [T, ...], final state, sg [T, ...])`` (the online learner's fast path).
+
+    >>> p = LIFParams(torch.tensor(0.5), torch.tensor(1.0))
+    >>> s, state, sg = lif_sequence_with_derivative(torch.full((3, 1), 0.6), LIFState(torch.zeros(1)), p, ATan())
+    >>> s.flatten().tolist(), sg.shape
+    ([0.0, 0.0, 1.0], torch.Size([3, 1]))
+    """
     beta_c, thr_c = params.beta.detach().to(x_seq.dtype), params.threshold.detach().to(x_seq.dtype)
     spikes, sg, v, spikes_u8, _, _ = _run_forward(x_seq, state.v, beta_c, thr_c,
                                                   thr_c + params.refractory_penalty, params.reset, surrogate,
@@ -296,7 +330,15 @@ def lif_sequence_with_derivative(x_seq: Tensor, state: LIFState, params: LIFPara
 
 
 def check_lif_params(params: LIFParams) -> None:
-    """``beta`` in ``[0, 1]``, ``threshold > 0``, both finite, ``refractory_penalty >= 0``; else ``ValueError``."""
+    """``beta`` in ``[0, 1]``, ``threshold > 0``, both finite, ``refractory_penalty >= 0``; else ``ValueError``.
+
+    >>> check_lif_params(LIFParams(torch.tensor(0.9), torch.tensor(1.0)))
+    >>> try:
+    ...     check_lif_params(LIFParams(torch.tensor(1.5), torch.tensor(1.0)))
+    ... except ValueError:
+    ...     print("beta out of range")
+    beta out of range
+    """
     beta, thr = params.beta.detach(), params.threshold.detach()
     if not bool(((beta >= 0) & (beta <= 1)).all()):
         raise ValueError(f"beta must lie in [0, 1], got values in [{float(beta.min()):.4g}, {float(beta.max()):.4g}]")

@@ -67,7 +67,13 @@ class _Recompute(torch.autograd.Function):
 
 def run_sequence(step: StepFn, x_seq: Tensor, state: Sequence[Tensor], params: Sequence[Tensor]
                  ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run ``step`` over ``x_seq [T, ...]``; returns ``(outputs [T, ...], final_state)``."""
+    """Run ``step`` over ``x_seq [T, ...]``; returns ``(outputs [T, ...], final_state)``.
+
+    >>> step = lambda x, state, params: (x + state[0], (params[0] * (state[0] + x),))
+    >>> out, final = run_sequence(step, torch.ones(3, 1), (torch.zeros(1),), (torch.tensor(0.5),))
+    >>> out.flatten().tolist(), final[0].tolist()
+    ([1.0, 1.5, 1.75], [0.875])
+    """
     if x_seq.shape[0] == 0:
         raise ValueError("x_seq must contain at least one time step, got T=0")
     result = _Recompute.apply(step, len(state), x_seq, *state, *params)

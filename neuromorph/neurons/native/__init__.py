@@ -29,6 +29,11 @@ _SOURCE = Path(__file__).with_name("lif_kernel.cpp")
 
 
 def enabled() -> bool:
+    """True unless the environment variable ``NEUROMORPH_NATIVE`` is ``"0"`` (then the torch-ops path is used).
+
+    >>> enabled() == (os.environ.get("NEUROMORPH_NATIVE", "1") != "0")
+    True
+    """
     return os.environ.get("NEUROMORPH_NATIVE", "1") != "0"
 
 
@@ -48,7 +53,11 @@ def _cpu_tag() -> str:
 
 
 def extension_name() -> str:
-    """Name of the build: per CPU type (``-march=native``) and per version of the C++ source."""
+    """Name of the build: per CPU type (``-march=native``) and per version of the C++ source.
+
+    >>> extension_name().startswith("neuromorph_lif_native_")
+    True
+    """
     import hashlib
 
     source_tag = hashlib.sha1(_SOURCE.read_bytes()).hexdigest()[:8]
@@ -56,21 +65,34 @@ def extension_name() -> str:
 
 
 def build_directory() -> Path:
-    """Cache directory of this build (``$TORCH_EXTENSIONS_DIR/<py/cuda tag>/<extension_name()>``)."""
+    """Cache directory of this build (``$TORCH_EXTENSIONS_DIR/<py/cuda tag>/<extension_name()>``).
+
+    >>> build_directory().name == extension_name()
+    True
+    """
     from torch.utils.cpp_extension import _get_build_directory
 
     return Path(_get_build_directory(extension_name(), verbose=False))
 
 
 def is_cached() -> bool:
-    """True when a compiled library for this CPU type and source version is in the cache."""
+    """True when a compiled library for this CPU type and source version is in the cache.
+
+    >>> is_cached() == (build_directory() / f"{extension_name()}.so").is_file()
+    True
+    """
     return (build_directory() / f"{extension_name()}.so").is_file()
 
 
 def load() -> ModuleType | None:
     """Return the compiled extension, building it on first call; ``None`` when disabled or unavailable.
 
-    A build (not a cache hit) first prints one line to stderr with the cache path."""
+    A build (not a cache hit) first prints one line to stderr with the cache path.
+
+    >>> kernel = load()
+    >>> kernel is None or isinstance(kernel, ModuleType)
+    True
+    """
     if not enabled():
         return None
     if _TRIED:
