@@ -47,7 +47,11 @@ MIN_EVENT_OUTPUTS = 64
 
 
 def crossover_rate(rows: int) -> float:
-    """Spike rate below which the event path is chosen for a call on ``rows`` rows (log-linear in rows)."""
+    """Spike rate below which the event path is chosen for a call on ``rows`` rows (log-linear in rows).
+
+    >>> 0.0 < crossover_rate(256) <= 1.0
+    True
+    """
     keys = sorted(_CROSSOVER)
     if rows <= keys[0]:
         return _CROSSOVER[keys[0]]
@@ -60,7 +64,13 @@ def crossover_rate(rows: int) -> float:
 
 
 def set_crossover_rates(rates: dict[int, float] | None) -> None:
-    """Replace the crossover table ``{rows: rate}`` (``None`` restores the shipped measurement)."""
+    """Replace the crossover table ``{rows: rate}`` (``None`` restores the shipped measurement).
+
+    >>> set_crossover_rates({1: 0.2, 1000: 0.1})
+    >>> round(crossover_rate(1), 3), round(crossover_rate(5000), 3)
+    (0.2, 0.1)
+    >>> set_crossover_rates(None)   # back to the shipped measurement
+    """
     if rates is None:
         _CROSSOVER.clear()
         _CROSSOVER.update(_DEFAULT_CROSSOVER)
@@ -77,7 +87,12 @@ def set_crossover_rates(rates: dict[int, float] | None) -> None:
 
 
 def crossover_rates() -> dict[int, float]:
-    """The crossover table in use, ``{rows: rate}``."""
+    """The crossover table in use, ``{rows: rate}``.
+
+    >>> table = crossover_rates()
+    >>> all(isinstance(rows, int) and 0.0 <= rate <= 1.0 for rows, rate in table.items())
+    True
+    """
     return dict(_CROSSOVER)
 
 
@@ -115,6 +130,13 @@ def try_event_linear(x: Tensor, weight: Tensor, bias: Tensor | None, mode: str =
     with ``weight``'s dtype, and (``mode="auto"``) its measured spike rate is at most
     :func:`crossover_rate` of its row count; ``mode="event"`` skips the rate test. Returns ``(y, rate)``.
     ``tagged_bytes`` is a 0/1 byte copy of ``x`` already at hand (from the LIF kernel), which saves a pass.
+
+    >>> w = torch.eye(3)
+    >>> y, rate = try_event_linear(torch.tensor([[1.0, 0.0, 0.0]]), w, None, mode="event")
+    >>> y is None or y.tolist() == [[1.0, 0.0, 0.0]]
+    True
+    >>> try_event_linear(torch.ones(1, 3), w, None, mode="dense")
+    (None, None)
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -148,6 +170,10 @@ def event_linear(spikes: Tensor, weight: Tensor, bias: Tensor | None = None) -> 
     Raises ``ValueError`` when ``spikes`` is not 0/1 or the shapes do not match, ``TypeError`` for dtypes
     other than float32/float64 or mismatched ones. Without the compiled kernel it falls back to the dense
     product (same values up to rounding).
+
+    >>> w = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> event_linear(torch.tensor([[0.0, 1.0]]), w).tolist()
+    [[2.0, 4.0]]
     """
     for name, t in (("spikes", spikes), ("weight", weight)):
         if not isinstance(t, Tensor):
