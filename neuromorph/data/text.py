@@ -48,6 +48,9 @@ def gensim_test_data_dir() -> str:
     """Directory ``gensim/test/test_data`` of the installed gensim (located without importing gensim).
 
     Raises ``ImportError`` if gensim is not installed.
+
+    >>> os.path.isfile(os.path.join(gensim_test_data_dir(), "mini_newsgroup"))
+    True
     """
     import importlib.util
 
@@ -58,7 +61,11 @@ def gensim_test_data_dir() -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case ``text`` and return the runs of ``[a-z0-9']`` with surrounding apostrophes removed."""
+    """Lower-case ``text`` and return the runs of ``[a-z0-9']`` with surrounding apostrophes removed.
+
+    >>> tokenize("Spiking nets don't need 'GPUs'!")
+    ['spiking', 'nets', "don't", 'need', 'gpus']
+    """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     tokens = (t.strip("'") for t in _TOKEN_RE.findall(text.lower()))
@@ -66,7 +73,12 @@ def tokenize(text: str) -> list[str]:
 
 
 def strip_post(post: str) -> str:
-    """Remove the header block, quoted lines and attribution lines from a newsgroup post."""
+    """Remove the header block, quoted lines and attribution lines from a newsgroup post.
+
+    >>> post = ["From: someone", "Subject: hi", "", "In article <1@x> bob writes:", "> quoted", "the body"]
+    >>> strip_post(chr(10).join(post))
+    'the body'
+    """
     _, sep, body = post.partition("\n\n")
     if not sep:  # no blank line: the whole post is header
         body = ""
@@ -136,6 +148,10 @@ class TextTask:
 
     ``x_*``: int64 ``[N, max_len]`` token ids (0 = pad), ``len_*``: int64 ``[N]`` unpadded lengths (>= 1; an empty
     document becomes one ``<unk>``), ``y_*``: int64 ``[N]`` labels.
+
+    >>> task = load_text_task("polarity", max_len=16)
+    >>> task.x_train.shape, task.num_classes, task.bag_of_words("test").shape[1] == task.vocab_size
+    (torch.Size([150, 16]), 2, True)
     """
 
     name: str
@@ -174,7 +190,11 @@ class TextTask:
 
 
 def build_vocab(docs: Sequence[Sequence[str]], min_count: int = 2, max_vocab: int | None = None) -> list[str]:
-    """Vocabulary ``["<pad>", "<unk>", words...]`` of words seen >= ``min_count`` times, by (-count, word)."""
+    """Vocabulary ``["<pad>", "<unk>", words...]`` of words seen >= ``min_count`` times, by (-count, word).
+
+    >>> build_vocab([["a", "b", "a"], ["b", "c"]], min_count=2)
+    ['<pad>', '<unk>', 'a', 'b']
+    """
     if not isinstance(min_count, int) or min_count < 1:
         raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
     if max_vocab is not None and (not isinstance(max_vocab, int) or max_vocab < 3):
@@ -190,6 +210,10 @@ def encode(docs: Sequence[Sequence[str]], vocab: Sequence[str], max_len: int) ->
     """Map token lists to ``([N, max_len] ids, [N] lengths)``.
 
     Unknown words become ``<unk>``; an empty document becomes a single ``<unk>``.
+
+    >>> ids, lengths = encode([["a", "b"], ["z"]], ["<pad>", "<unk>", "a", "b"], max_len=3)
+    >>> ids.tolist(), lengths.tolist()
+    ([[2, 3, 0], [1, 0, 0]], [2, 1])
     """
     if not isinstance(max_len, int) or max_len < 1:
         raise ValueError(f"max_len must be an int >= 1, got {max_len!r}")
@@ -204,7 +228,12 @@ def encode(docs: Sequence[Sequence[str]], vocab: Sequence[str], max_len: int) ->
 
 
 def split_indices(labels: Sequence[int], test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified deterministic split; returns sorted (train_idx, test_idx)."""
+    """Stratified deterministic split; returns sorted (train_idx, test_idx).
+
+    >>> train, test = split_indices([0, 0, 0, 0, 1, 1, 1, 1], test_fraction=0.25, seed=0)
+    >>> len(train), len(test), sorted(int(i) // 4 for i in test)
+    (6, 2, [0, 1])
+    """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     rng = np.random.default_rng(seed)
@@ -221,7 +250,12 @@ def split_indices(labels: Sequence[int], test_fraction: float, seed: int) -> tup
 
 def load_text_task(name: str = "newsgroups", max_len: int = 128, min_count: int = 2, max_vocab: int | None = 5000,
                    test_fraction: float = 0.25, split_seed: int = 0, data_dir: str | None = None) -> TextTask:
-    """Load the text task ``name`` (see the module docstring for the files, cleaning, tokenisation and split)."""
+    """Load the text task ``name`` (see the module docstring for the files, cleaning, tokenisation and split).
+
+    >>> task = load_text_task("newsgroups", max_len=32)
+    >>> task.class_names, task.x_train.shape, task.x_test.shape
+    (['alt.atheism', 'sci.space'], torch.Size([150, 32]), torch.Size([50, 32]))
+    """
     loaders = {"newsgroups": _load_newsgroups, "polarity": _load_polarity}
     if name not in loaders:
         raise ValueError(f"name must be one of {TEXT_TASKS}, got {name!r}")
