@@ -86,6 +86,10 @@ class FeedForwardMLP(nn.Module):
     """Non-spiking baseline of the same size: ``Linear -> ReLU`` per hidden layer, Linear output.
 
     Input ``[B, F]``; output logits ``[B, sizes[-1]]``.
+
+    >>> import torch
+    >>> FeedForwardMLP([4, 8, 3])(torch.rand(2, 4)).shape
+    torch.Size([2, 3])
     """
 
     def __init__(self, sizes: Sequence[int], dropout: float = 0.0) -> None:

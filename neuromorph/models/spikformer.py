@@ -50,7 +50,11 @@ def _lif(lif_kwargs: dict[str, Any] | None, **override: Any) -> LIF:
 
 
 class FlatBatchNorm(nn.BatchNorm1d):
-    """``BatchNorm1d`` over the last (feature) dimension of a ``[..., D]`` tensor, flattened to ``[-1, D]``."""
+    """``BatchNorm1d`` over the last (feature) dimension of a ``[..., D]`` tensor, flattened to ``[-1, D]``.
+
+    >>> FlatBatchNorm(3)(torch.rand(4, 2, 5, 3)).shape
+    torch.Size([4, 2, 5, 3])
+    """
 
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
         if x.shape[-1] != self.num_features:
@@ -76,6 +80,10 @@ def shift_time(x: Tensor, shifts: Sequence[int], head_dim: int = 2) -> Tensor:
     """Delay each head along time: ``out[t, ..., h, ...] = x[t - shifts[h], ..., h, ...]`` (zero for ``t < shift``).
 
     ``x`` is ``[T, ...]`` with the heads on dimension ``head_dim``; ``len(shifts)`` must equal ``x.shape[head_dim]``.
+
+    >>> x = torch.arange(3.0).reshape(3, 1, 1, 1).expand(3, 1, 2, 1)   # [T, B, H, d]
+    >>> shift_time(x, [0, 1])[:, 0, :, 0].tolist()
+    [[0.0, 0.0], [1.0, 0.0], [2.0, 1.0]]
     """
     steps = x.shape[0]
     if len(shifts) != x.shape[head_dim]:
@@ -115,6 +123,10 @@ class SpikingSelfAttention(nn.Module):
         lif_kwargs: overrides of the LIF defaults ``DEFAULT_LIF`` for every LIF in the layer.
         batch_norm: BN after every projection (Spikformer); False drops it (and gives the projections a bias),
             which online learning needs: BN between a synapse and its neuron changes scale every step.
+
+    >>> out = SpikingSelfAttention(dim=8, num_heads=2)(torch.rand(2, 3, 5, 8))
+    >>> out.shape, bool(((out == 0) | (out == 1)).all())
+    (torch.Size([2, 3, 5, 8]), True)
     """
 
     def __init__(self, dim: int, num_heads: int = 4, scale: float = 0.125, time_shifts: Sequence[int] | None = None,
@@ -168,7 +180,12 @@ class SpikingSelfAttention(nn.Module):
 
 
 class SpikingMLPBlock(nn.Module):
-    """``SN(BN(SN(BN(x W_1 + b_1)) W_2 + b_2))`` on ``[T, B, N, D]`` with hidden width ``hidden``."""
+    """``SN(BN(SN(BN(x W_1 + b_1)) W_2 + b_2))`` on ``[T, B, N, D]`` with hidden width ``hidden``.
+
+    >>> out = SpikingMLPBlock(dim=8, hidden=16)(torch.rand(2, 3, 5, 8))
+    >>> out.shape, bool(((out == 0) | (out == 1)).all())
+    (torch.Size([2, 3, 5, 8]), True)
+    """
 
     def __init__(self, dim: int, hidden: int, lif_kwargs: dict[str, Any] | None = None,
                  batch_norm: bool = True) -> None:
@@ -181,7 +198,12 @@ class SpikingMLPBlock(nn.Module):
 
 
 class SpikformerBlock(nn.Module):
-    """``X <- X + SSA(X); X <- X + MLP(X)`` (residuals add spike tensors, so X holds small integers)."""
+    """``X <- X + SSA(X); X <- X + MLP(X)`` (residuals add spike tensors, so X holds small integers).
+
+    >>> block = SpikformerBlock(dim=8, num_heads=2)
+    >>> block(torch.rand(2, 3, 5, 8)).shape       # [T, B, N, D]
+    torch.Size([2, 3, 5, 8])
+    """
 
     def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, scale: float = 0.125,
                  time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None,
@@ -212,6 +234,13 @@ class Spikformer(nn.Module):
         scale: attention scale ``s``.
         time_shifts: per-head delays (applied in every block), see :class:`SpikingSelfAttention`.
         lif_kwargs: overrides of ``DEFAULT_LIF``.
+
+    >>> model = Spikformer(num_classes=3, in_features=4, num_patches=5, dim=8, depth=1, num_heads=2, T=2)
+    >>> model(torch.rand(2, 5, 4)).shape
+    torch.Size([2, 3])
+    >>> Spikformer(num_classes=2, vocab_size=10, max_len=6, dim=8, depth=1, num_heads=2, T=2)(
+    ...     torch.randint(1, 10, (3, 6))).shape
+    torch.Size([3, 2])
     """
 
     def __init__(self, num_classes: int, *, in_features: int | None = None, num_patches: int | None = None,
@@ -286,6 +315,9 @@ def image_to_patches(images: Tensor, patch_size: int) -> Tensor:
     """Split ``[B, H, W]`` or ``[B, C, H, W]`` images into non-overlapping ``patch_size`` squares.
 
     Returns ``[B, (H/p)(W/p), C p p]`` in row-major patch order; H and W must be divisible by ``patch_size``.
+
+    >>> image_to_patches(torch.rand(2, 1, 8, 8), patch_size=4).shape
+    torch.Size([2, 4, 16])
     """
     if not isinstance(images, Tensor):
         raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
