@@ -56,7 +56,12 @@ MODES = ("online", "bptt")
 
 
 class HardStep(Surrogate):
-    """Heaviside without any gradient: spikes are constants in the trace recursion."""
+    """Heaviside without any gradient: spikes are constants in the trace recursion.
+
+    >>> x = torch.tensor([-0.5, 0.5])
+    >>> HardStep()(x).tolist(), HardStep().derivative(x).tolist()
+    ([0.0, 1.0], [0.0, 0.0])
+    """
 
     def derivative(self, x: Tensor) -> Tensor:
         return torch.zeros_like(x)
@@ -69,25 +74,49 @@ HARD_STEP = HardStep()
 
 
 def kernel_and_params(layer: Neuron) -> tuple[Any, Any]:
-    """The pure step of a neuron layer and its current parameters (from the neuron protocol)."""
+    """The pure step of a neuron layer and its current parameters (from the neuron protocol).
+
+    >>> from neuromorph import LIF
+    >>> step, params = kernel_and_params(LIF(beta=0.5))
+    >>> step.__name__, round(float(params.beta), 3)
+    ('lif_step', 0.5)
+    """
     layer.check_online()
     return type(layer).step, layer.params()
 
 
 def learnable_leaves(params: Any) -> list[tuple[str, Tensor]]:
-    """The parameter fields that require gradients (these get eligibility traces)."""
+    """The parameter fields that require gradients (these get eligibility traces).
+
+    >>> from neuromorph import LIF
+    >>> [name for name, _ in learnable_leaves(LIF(learn_beta=True).params())]
+    ['beta']
+    """
     return [(n, p) for n, p in zip(params._fields, params) if isinstance(p, Tensor) and p.requires_grad]
 
 
 def state_tensors(state: Any) -> list[int]:
-    """Indices of the tensor fields of a state NamedTuple."""
+    """Indices of the tensor fields of a state NamedTuple.
+
+    >>> from neuromorph.neurons import LIFState
+    >>> state_tensors(LIFState(torch.zeros(2)))      # last_spikes is None
+    [0]
+    """
     return [i for i, s in enumerate(state) if isinstance(s, Tensor)]
 
 
 def trace_step(kernel: Any, x: Tensor, state: Any, params: Any,
                traces: dict[str, list[Tensor | None]]) -> dict[str, list[Tensor | None]]:
     """One step of ``d state[k] / d p`` (spikes constant) for every learnable field ``p``, by autograd of one
-    step of the pure kernel with every parameter broadcast to the state shape (elementwise neurons)."""
+    step of the pure kernel with every parameter broadcast to the state shape (elementwise neurons).
+
+    >>> from neuromorph import LIF
+    >>> layer = LIF(beta=0.5, learn_beta=True, reset="none")
+    >>> step, params = kernel_and_params(layer)
+    >>> traces = trace_step(step, torch.ones(1), layer.init_state(torch.ones(1)), params, {})
+    >>> traces["beta"][0].tolist()      # d v_1 / d beta = v_0 = 0
+    [0.0]
+    """
     names = [n for n, _ in learnable_leaves(params)]
     idx = state_tensors(state)
     shape = state[idx[0]].shape
@@ -153,6 +182,13 @@ def traced_affine(module: nn.Module, x: Tensor, x_hat: Tensor, c_hat: float) -> 
     ``module`` must be affine in its input (``f(x) = A x + b``). For ``nn.Linear`` a fused autograd Function
     is used; otherwise ``f(x; stopgrad(theta)) + g(f(x_hat; theta) - f(0; theta)) + c_hat g(f(0; theta))``
     with ``g(z) = z - stopgrad(z)``.
+
+    >>> fc = nn.Linear(2, 1)
+    >>> x, x_hat = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 2.0]])
+    >>> out = traced_affine(fc, x, x_hat, c_hat=1.0)
+    >>> out.sum().backward()
+    >>> torch.allclose(out, fc(x)), fc.weight.grad.tolist()     # value at x, weight gradient at x_hat
+    (True, [[0.5, 2.0]])
     """
     if isinstance(module, nn.Linear):
         return _TracedLinear.apply(x, x_hat, c_hat, module.weight, module.bias)
@@ -205,6 +241,14 @@ class OnlineLearner:
         synapses: explicit ``(affine module, neuron layer)`` pairs; default :func:`find_synapses`. An
             affine module not listed gets the plain per-step gradient (exact when it has no temporal state
             downstream, e.g. a readout Linear whose output is the loss input).
+
+    >>> from neuromorph import LIF
+    >>> model = nn.Sequential(nn.Linear(3, 2), LIF())
+    >>> with OnlineLearner(model, synapses=[(model[0], model[1])]):
+    ...     for t in range(4):
+    ...         model(torch.ones(1, 3)).sum().backward()
+    >>> model[0].weight.grad.shape
+    torch.Size([2, 3])
     """
 
     def __init__(self, model: nn.Module, synapses: Sequence[tuple[nn.Module, nn.Module]] | None = None) -> None:
@@ -334,6 +378,14 @@ class OnlineTrainer:
         update_every: online mode only: also apply the optimizer every this many steps (real-time learning);
             ``None`` updates once per sequence like BPTT.
         synapses: see :class:`OnlineLearner`.
+
+    >>> from neuromorph import LIF, LeakyIntegrator
+    >>> model = nn.Sequential(nn.Linear(3, 4), LIF(), nn.Linear(4, 2), LeakyIntegrator())
+    >>> synapses = [(model[0], model[1]), (model[2], model[3])]
+    >>> trainer = OnlineTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), synapses=synapses)
+    >>> loss = trainer.train_batch(torch.rand(3, 2, 3), torch.tensor([0, 1]))
+    >>> loss > 0, trainer.predict(torch.rand(3, 2, 3)).shape
+    (True, torch.Size([3, 2, 2]))
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,

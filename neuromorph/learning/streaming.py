@@ -96,6 +96,12 @@ class StreamingChain:
         backend: ``"auto"`` (compiled kernel when it applies), ``"native"`` or ``"torch"``.
 
     The chain reads the model's parameters in place, so optimizer updates take effect at the next step.
+
+    >>> from neuromorph import LIF, LeakyIntegrator
+    >>> chain = StreamingChain(nn.Sequential(nn.Linear(3, 4), LIF(), nn.Linear(4, 2), LeakyIntegrator()))
+    >>> outs = [chain.step(torch.rand(1, 3)) for _ in range(3)]
+    >>> outs[-1].shape
+    torch.Size([1, 2])
     """
 
     def __init__(self, model: nn.Module, learn: bool = True, backend: str = "auto") -> None:
