@@ -45,7 +45,15 @@ Data = tuple[Tensor, Tensor] | TensorDataset
 @dataclass
 class FitResult:
     """What :func:`fit` returns: the trained model and one record per epoch (``epoch``, ``train_loss``,
-    ``train_acc``, ``test_loss``/``test_acc`` when a test set was given, ``seconds`` (training only) and ``lr``)."""
+    ``train_acc``, ``test_loss``/``test_acc`` when a test set was given, ``seconds`` (training only) and ``lr``).
+
+    >>> from neuromorph.models import SpikingMLP
+    >>> x, y = torch.rand(16, 4), torch.randint(0, 2, (16,))
+    >>> result = fit(SpikingMLP([4, 8, 2], num_steps=2), (x, y), test=(x, y), epochs=1, batch_size=8,
+    ...              show_progress=False)
+    >>> type(result.model).__name__, sorted(result.history[-1])
+    ('SpikingMLP', ['epoch', 'lr', 'seconds', 'test_acc', 'test_loss', 'train_acc', 'train_loss'])
+    """
 
     model: nn.Module
     history: list[dict[str, float]] = field(default_factory=list)

@@ -30,7 +30,17 @@ _DEFAULT_PATCH = {"digits": 2, "mnist": 4}
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a run (also stored in each checkpoint's ``extra``)."""
+    """Everything that defines a run (also stored in each checkpoint's ``extra``).
+
+    >>> cfg = TrainConfig(model="mlp", epochs=1).validate()
+    >>> cfg.dataset, cfg.strategy
+    ('digits', 'bptt')
+    >>> try:
+    ...     TrainConfig(model="cnn").validate()
+    ... except ValueError as err:
+    ...     print(err)
+    model must be one of ('spikformer', 'mlp', 'linear'), got 'cnn'
+    """
 
     model: str = "spikformer"
     dataset: str = "digits"
@@ -84,6 +94,12 @@ class TrainConfig:
 
 @dataclass
 class DataBundle:
+    """Train and test sets built by :func:`build_data`, and ``info`` describing them for :func:`build_model`.
+
+    >>> data = build_data(TrainConfig(model="mlp", limit_train=10, limit_test=5))
+    >>> len(data.train), len(data.test), data.info["num_features"], data.info["num_classes"]
+    (10, 5, 64, 10)
+    """
     train: TensorDataset
     test: TensorDataset
     info: dict[str, Any] = field(default_factory=dict)
@@ -91,6 +107,13 @@ class DataBundle:
 
 @dataclass
 class TrainResult:
+    """What :func:`train` returns: the model, one record per epoch and the config of the run.
+
+    >>> cfg = TrainConfig(model="linear", epochs=1, limit_train=64, limit_test=32, show_progress=False)
+    >>> result = train(cfg, log=None)
+    >>> len(result.history), 0.0 <= result.final_test_accuracy <= 1.0
+    (1, True)
+    """
     model: nn.Module
     history: list[dict[str, float]]
     config: TrainConfig
@@ -104,7 +127,12 @@ class TrainResult:
 
 # ------------------------------------------------------------------------------------------------ data
 def build_data(cfg: TrainConfig) -> DataBundle:
-    """Tensors for ``cfg.dataset`` shaped for ``cfg.model`` (patches/tokens for spikformer, flat features else)."""
+    """Tensors for ``cfg.dataset`` shaped for ``cfg.model`` (patches/tokens for spikformer, flat features else).
+
+    >>> data = build_data(TrainConfig(model="spikformer", limit_train=10, limit_test=5))
+    >>> data.train.tensors[0].shape, data.info["patch_size"]
+    (torch.Size([10, 16, 4]), 2)
+    """
     if cfg.dataset == "text":
         from neuromorph.data.text import load_text_task
 
@@ -162,7 +190,13 @@ MODEL_FACTORIES: dict[str, Callable[[TrainConfig, dict[str, Any]], nn.Module]] =
 
 
 def build_model(cfg: TrainConfig, info: dict[str, Any]) -> nn.Module:
-    """Model ``cfg.model`` for the data described by ``info`` (from :func:`build_data`)."""
+    """Model ``cfg.model`` for the data described by ``info`` (from :func:`build_data`).
+
+    >>> cfg = TrainConfig(model="mlp", hidden=16)
+    >>> model = build_model(cfg, build_data(cfg).info)
+    >>> type(model).__name__
+    'SpikingMLP'
+    """
     if cfg.model not in MODEL_FACTORIES:
         raise ValueError(f"model must be one of {tuple(MODEL_FACTORIES)}, got {cfg.model!r}")
     return MODEL_FACTORIES[cfg.model](cfg, info)
@@ -176,7 +210,13 @@ def _config_fingerprint(cfg: TrainConfig) -> dict[str, Any]:
 
 def train(cfg: TrainConfig, log: Callable[[str], None] | None = print) -> TrainResult:
     """Build the data and model that ``cfg`` names and train them with :func:`neuromorph.training.fit`
-    (alone or under torchrun)."""
+    (alone or under torchrun).
+
+    >>> cfg = TrainConfig(model="linear", epochs=2, limit_train=64, limit_test=32, show_progress=False)
+    >>> result = train(cfg, log=None)
+    >>> [record["epoch"] for record in result.history], result.config.model
+    ([1, 2], 'linear')
+    """
     cfg.validate()
     env = ddp.init_distributed(cfg.device)
     seed_everything(cfg.seed)                      # identical initial weights on every rank
@@ -201,6 +241,12 @@ def save_training_curve(history: list[dict[str, float]], path: str, title: str =
     """Write a PNG with train/test accuracy and train loss per epoch.
 
     Uses :func:`neuromorph.viz.plot_curves` when the viz package is present, plain matplotlib (Agg) otherwise.
+
+    >>> import os, tempfile
+    >>> history = [{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5, "test_acc": 0.4},
+    ...            {"epoch": 2, "train_loss": 0.5, "train_acc": 0.8, "test_acc": 0.7}]
+    >>> os.path.isfile(save_training_curve(history, os.path.join(tempfile.mkdtemp(), "curve.png")))
+    True
     """
     if not history:
         raise ValueError("history must contain at least one epoch")
