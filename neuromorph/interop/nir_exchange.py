@@ -85,6 +85,14 @@ def to_nir(model: nn.Module, sample_input: Tensor, dt: float = 1e-3) -> Any:
 
     Raises ``TypeError`` for a layer without converter and ``ValueError`` (naming the layer) for settings NIR
     cannot express, e.g. a subtractive reset.
+
+    >>> import torch
+    >>> from neuromorph import LIF
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2), LIF(0.5, reset="zero"))
+    >>> graph = to_nir(net, torch.zeros(1, 3), dt=1e-3)
+    >>> lif = next(node for node in graph.nodes.values() if type(node).__name__ == "LIF")
+    >>> [round(float(v), 6) for v in (lif.tau[0], lif.r[0], lif.v_threshold[0])]
+    [0.002, 2.0, 1.0]
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -166,6 +174,14 @@ def from_nir(graph: Any, dt: float | None = None) -> GraphNet:
 
     Raises ``ValueError`` naming the node for anything neuromorph cannot express (a reset to a non-zero
     potential, a leak voltage, recurrent edges, nested subgraphs, ``dt >= tau``, an unknown node type).
+
+    >>> import torch
+    >>> from neuromorph import LIF
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2), LIF(0.9, reset="zero"))
+    >>> back = from_nir(to_nir(net, torch.zeros(1, 3)))
+    >>> x = torch.rand(10, 2, 3)
+    >>> torch.equal(back(x), net(x))
+    True
     """
     if isinstance(graph, (str, os.PathLike)):
         graph = nir.read(graph)
