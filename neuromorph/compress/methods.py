@@ -12,8 +12,8 @@ Each quantiser is fitted on the fit split, encodes the database, and is searched
 Names: ``float``, ``int8``, ``scalarK``, ``ternary``, ``thermoL``, ``sign``, ``signraw``, ``simhashM``,
 ``csimhashM``, ``itqM`` (M <= D bits), ``rabitqB-M`` / ``rabitqB-M-itq`` (B bits on M rotated dimensions,
 random / ITQ rotation; suffix ``-f8``: one-byte factor), ``sdR-M`` / ``sdgR-M`` (Sigma-Delta),
-``matryoshka[-P1-P2..]`` (one row per prefix), ``populationNxT`` (spike raster), ``spikecountNxT`` (spike counts), and every ``faiss-...`` anchor of
-:mod:`neuromorph.compress.faiss_anchors`.
+``matryoshka[-P1-P2..]`` (one row per prefix), ``populationNxT`` (spike raster), ``spikecountNxT`` (spike counts),
+and every ``faiss-...`` anchor of :mod:`neuromorph.compress.faiss_anchors`.
 
 >>> [m.name for m in parse_methods(["sign", "rabitq2-48-itq", "faiss-pq8"], dim=384)]
 ['sign', 'rabitq 2b x 48 itq', 'faiss IndexPQ 8x8']
