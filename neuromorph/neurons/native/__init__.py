@@ -138,7 +138,12 @@ def status() -> dict[str, str]:
 
     ``state`` is ``"built"`` (compiled by this process), ``"cached"`` (loaded or loadable from the cache),
     ``"not built"`` (will compile on first use) or ``"fallback"`` (torch ops; ``reason`` says why);
-    ``path`` is the cache directory."""
+    ``path`` is the cache directory.
+
+    >>> info = status()
+    >>> info["state"] in ("built", "cached", "not built", "fallback"), "path" in info
+    (True, True)
+    """
     if not enabled():
         return {"state": "fallback", "reason": "disabled by NEUROMORPH_NATIVE=0", "path": ""}
     try:
