@@ -119,6 +119,14 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
             that many epochs.
         skip_nonfinite: a batch whose loss is NaN/inf raises a ``ValueError`` naming the epoch and batch unless
             this is True (then the batch is skipped and counted in ``history[i]["skipped"]``).
+
+    >>> from neuromorph.encoding import direct_encode
+    >>> from neuromorph.models import SpikingMLP
+    >>> x, y = torch.rand(32, 4), (torch.rand(32, 4).sum(1) > 2).long()
+    >>> result = fit(SpikingMLP([4, 8, 2], output="sequence"), (x[:24], y[:24]), test=(x[24:], y[24:]), epochs=2,
+    ...              batch_size=8, strategy="online", encode=lambda b: direct_encode(b, 3), show_progress=False)
+    >>> [record["epoch"] for record in result.history], 0.0 <= result.history[-1]["test_acc"] <= 1.0
+    ([1, 2], True)
     """
     x_train, y_train = _tensors("train", train)
     test_xy = _tensors("test", test) if test is not None else None
