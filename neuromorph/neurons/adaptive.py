@@ -89,7 +89,7 @@ def alif_sequence(x_seq: Tensor, state: ALIFState, params: ALIFParams, surrogate
     reset, detach_reset = params.reset, params.detach_reset
 
     def step(x: Tensor, s: tuple[Tensor, ...], p: tuple[Tensor, ...]):
-        out, new = alif_step(x, ALIFState(*s), ALIFParams(*p, reset, detach_reset), surrogate)
+        out, new = alif_step(x, ALIFState(*s), ALIFParams(p[0], p[1], p[2], p[3], reset, detach_reset), surrogate)
         return out, tuple(new)
 
     spikes, final = run_sequence(step, x_seq, tuple(state), params[:4])

@@ -141,7 +141,7 @@ class LeakyIntegrator(Neuron):
     online_step = staticmethod(integrator_online_step)
     spiking = False
     learnable = ("beta",)
-    online_exact: dict = {}
+    online_exact = {}
 
     def __init__(self, beta: float = 0.9, learn_beta: bool = False,
                  num_neurons: int | tuple[int, ...] | None = None, step_mode: str = "multi") -> None:

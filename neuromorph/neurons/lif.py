@@ -28,7 +28,7 @@ beta/threshold need gradients or the reset is "zero"), instead of an autograd gr
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, cast
 
 import torch
 from torch import Tensor
@@ -177,9 +177,11 @@ def _forward_torch(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tens
 def _adjoint_torch(g_spikes: Tensor, g_u_last: Tensor, sg: Tensor, spikes: Optional[Tensor],
                    v_pre: Optional[Tensor], beta_c: Tensor, R: Tensor, reset: str, detach_reset: bool) -> Tensor:
     """Adjoint recurrence on torch ops (one fused op per step); returns ``dL/dx`` (= dL/dv_pre)."""
+    c: Optional[Tensor]
     if reset == "subtract" and not detach_reset:
         c = 1 - R * sg
     elif reset == "zero":
+        assert spikes is not None and v_pre is not None, "a zero reset stores the spikes and v_pre"
         c = 1 - spikes if detach_reset else 1 - spikes - v_pre * sg
     else:
         c = None
@@ -425,13 +427,13 @@ class LIF(Neuron):
     def forward_single(self, x: Tensor, state: LIFState) -> tuple[Tensor, LIFState]:
         spikes, state = lif_step(x, state, self.params(), self.surrogate)
         if self.delay:
-            return state.last_spikes, LIFState(state.v, spikes)
+            return cast(Tensor, state.last_spikes), LIFState(state.v, spikes)   # init_state sets it when delayed
         return spikes, state
 
     def forward_multi(self, x: Tensor, state: LIFState) -> tuple[Tensor, LIFState]:
         spikes, state = lif_sequence(x, state, self.params(), self.surrogate)
         if self.delay:
-            out = torch.cat([state.last_spikes.unsqueeze(0), spikes[:-1]], dim=0)
+            out = torch.cat([cast(Tensor, state.last_spikes).unsqueeze(0), spikes[:-1]], dim=0)
             return out, LIFState(state.v, spikes[-1])
         return spikes, state
 

@@ -42,6 +42,20 @@ def _init_tensor(name: str, init: float | Tensor, shape: tuple[int, ...]) -> Ten
 
 
 class _Bounded(nn.Module):
+    raw: nn.Parameter
+    fixed: Tensor
+
+    def _check(self, value: Tensor) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def _inverse(value: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def _forward(raw: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def __init__(self, name: str, init: float | Tensor, learnable: bool, size: int | tuple[int, ...] | None):
         super().__init__()
         self.name = name

@@ -28,7 +28,7 @@ filters with decays :meth:`Neuron.input_decays`, which is what presynaptic trace
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, NamedTuple, Optional
+from typing import Any, Callable, ClassVar, NamedTuple, Optional, cast
 
 import torch
 from torch import Tensor
@@ -79,9 +79,10 @@ class Neuron(SpikingModule):
 
     Params: ClassVar[type]
     State: ClassVar[type]
-    step: ClassVar[StepFn]
-    sequence: ClassVar[StepFn]
-    online_step: ClassVar[OnlineStepFn]
+    # staticmethods of the neuron's pure functions (typed as such: a plain Callable would be bound as a method)
+    step: ClassVar[staticmethod[[Tensor, Any, Any, Surrogate], tuple[Tensor, Any]]]
+    sequence: ClassVar[staticmethod[[Tensor, Any, Any, Surrogate], tuple[Tensor, Any]]]
+    online_step: ClassVar[staticmethod[[Tensor, Any, Any, Surrogate, Traces, tuple[str, ...]], OnlineStep]]
     spiking: ClassVar[bool] = True
     learnable: ClassVar[tuple[str, ...]] = ()
     online_exact: ClassVar[Optional[dict[str, Any]]] = None
@@ -125,7 +126,7 @@ class Neuron(SpikingModule):
                 d_outs.append(res.d_out)
                 for p in learn:
                     du[p].append(res.du_dp[p])
-        d_out = None if d_outs[0] is None else torch.stack(d_outs)
+        d_out = None if d_outs[0] is None else torch.stack(cast(list[Tensor], d_outs))  # all or none are None
         return torch.stack(outs), state, d_out, {p: torch.stack(v) for p, v in du.items()}, traces
 
 

@@ -9,7 +9,7 @@ live graph never exceeds one step.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 import torch
 from torch import Tensor
@@ -60,7 +60,7 @@ class _Recompute(torch.autograd.Function):
                 if need:
                     g = next(it)
                     if g is not None:
-                        g_params[i] += g
+                        cast(Tensor, g_params[i]).add_(g)   # allocated above since need is True
         g_init = [reduce_to(g, shape) for g, shape in zip(g_state, ctx.init_shapes)]
         return (None, None, g_x, *g_init, *g_params)
 
