@@ -67,6 +67,11 @@ class LiquidStateMachine(nn.Module):
     (torch.Size([6, 2, 27]), True)
     """
 
+    beta: Tensor            # buffers (registered in __init__)
+    threshold: Tensor
+    w_in: Tensor
+    is_inhibitory: Tensor
+
     def __init__(self, n_inputs: int, n_neurons: int = 1000, k: int = 100, lam: float | None = None,
                  frac_inhibitory: float = 0.2, tau: float = 20.0, tau_jitter: float = 0.0, threshold: float = 1.0,
                  v_reset: float = 0.0, refractory: int = 2,
@@ -270,6 +275,9 @@ class RidgeReadout(nn.Module):
     >>> readout(torch.tensor([[0.0, 1.0]])).argmax(1).tolist()
     [1]
     """
+
+    weight: Tensor          # buffers (registered in __init__)
+    bias: Tensor
 
     def __init__(self, n_features: int, n_classes: int) -> None:
         super().__init__()

@@ -257,9 +257,10 @@ class Spikformer(nn.Module):
                              "(token input)")
         length = num_patches if patches else max_len
         width = in_features if patches else vocab_size
-        for name, value in (("in_features" if patches else "vocab_size", width),
-                            ("num_patches" if patches else "max_len", length)):
-            check_positive_int(name, value)
+        for name, size in (("in_features" if patches else "vocab_size", width),
+                           ("num_patches" if patches else "max_len", length)):
+            check_positive_int(name, size)
+        assert width is not None and length is not None  # checked just above
         if time_shifts is not None and any(isinstance(d, int) and d >= T for d in time_shifts):
             raise ValueError(f"time_shifts must be < T={T}, got {time_shifts!r}")
         self.mode = "patches" if patches else "tokens"
