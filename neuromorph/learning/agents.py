@@ -404,6 +404,7 @@ class StreamingActorCritic:
         x = self.input_spikes(rates) if self.spiking else rates[None, :]
         logits, value = self.forward(x)
         if self._pending:
+            assert reward is not None  # checked above
             self._td_update(float(reward), value, terminated=False)
         pi = self._policy(logits)
         self.last_policy = pi

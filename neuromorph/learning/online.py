@@ -323,7 +323,7 @@ class OnlineLearner:
         self._calls: dict[nn.Module, int] = {}
         self._states: dict[Neuron, Any] = {}
         self._traces: dict[Neuron, dict] = {}
-        self._saved_modes: dict[nn.Module, str] = {}
+        self._saved_modes: dict[SpikingModule, str] = {}
         self._steps: int | None = None
         self._hook: Any = None
         self.active = False
@@ -337,7 +337,7 @@ class OnlineLearner:
         self._saved_modes = {m: m.step_mode for m in self.model.modules() if isinstance(m, SpikingModule)}
         set_step_mode(self.model, "multi")
         for layer in self.neurons:
-            layer.forward = self._neuron_forward(layer)  # type: ignore[method-assign]
+            layer.forward = self._neuron_forward(layer)  # type: ignore[method-assign,assignment]
         for syn in self.uses:
             syn.forward = self._synapse_forward(syn)  # type: ignore[method-assign]
         self._hook = self.model.register_forward_pre_hook(self._record_steps)

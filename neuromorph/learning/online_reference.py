@@ -40,7 +40,7 @@ fused multi-step kernels and back-propagates through all ``T`` steps) with the s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -145,8 +145,9 @@ def trace_step(kernel: Any, x: Tensor, state: Any, params: Any,
                 previous = traces.get(n)
                 if previous is not None:
                     for j, g_s in zip(idx, d_state):
-                        if g_s is not None and previous[j] is not None:
-                            e = e + g_s.detach() * previous[j]
+                        prev = previous[j]
+                        if g_s is not None and prev is not None:
+                            e = e + g_s.detach() * prev
                 out[n][k] = e.detach()
     return out
 
@@ -194,7 +195,7 @@ def traced_affine(module: nn.Module, x: Tensor, x_hat: Tensor, c_hat: float) -> 
         return _TracedLinear.apply(x, x_hat, c_hat, module.weight, module.bias)
     patched = module.__dict__.pop("forward", None)  # call the module's own forward, not the online wrapper
     try:
-        params = dict(module.named_parameters())
+        params: dict[str, Tensor] = dict(module.named_parameters())
         frozen = {k: v.detach() for k, v in params.items()}
         out = functional_call(module, frozen, (x,))
         zero = functional_call(module, params, (torch.zeros_like(x[:1]),))
@@ -207,7 +208,7 @@ def traced_affine(module: nn.Module, x: Tensor, x_hat: Tensor, c_hat: float) -> 
 
 @dataclass
 class _SynapseTrace:
-    neuron: nn.Module
+    neuron: Neuron
     x_hat: list[Tensor | None] = field(default_factory=list)
     c_hat: list[float] = field(default_factory=list)
 
@@ -251,7 +252,7 @@ class OnlineLearner:
     torch.Size([2, 3])
     """
 
-    def __init__(self, model: nn.Module, synapses: Sequence[tuple[nn.Module, nn.Module]] | None = None) -> None:
+    def __init__(self, model: nn.Module, synapses: Sequence[tuple[nn.Module, Neuron]] | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
@@ -278,7 +279,7 @@ class OnlineLearner:
             self.uses.setdefault(syn, []).append(_SynapseTrace(neuron))
         self._calls: dict[nn.Module, int] = {}
         self._neuron_traces: dict[nn.Module, dict[str, list[Tensor | None]]] = {}
-        self._saved_modes: dict[nn.Module, str] = {}
+        self._saved_modes: dict[SpikingModule, str] = {}
         self._active = False
 
     # -- context ---------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ class OnlineLearner:
         self._saved_modes = {m: m.step_mode for m in self.model.modules() if isinstance(m, SpikingModule)}
         set_step_mode(self.model, "single")
         for layer in self.neurons:
-            layer.forward_single = self._make_neuron_forward(layer)  # type: ignore[method-assign]
+            layer.forward_single = self._make_neuron_forward(layer)  # type: ignore[method-assign,assignment]
         for syn in self.uses:
             syn.forward = self._make_synapse_forward(syn)  # type: ignore[method-assign]
         self._active = True
@@ -308,8 +309,8 @@ class OnlineLearner:
         reset(self.model)
         self._neuron_traces = {}
         self._calls = {}
-        for traces in self.uses.values():
-            for tr in traces:
+        for synapse_traces in self.uses.values():
+            for tr in synapse_traces:
                 tr.x_hat, tr.c_hat = [], []
 
     def trace_bytes(self) -> int:
@@ -318,13 +319,13 @@ class OnlineLearner:
         for per_layer in self._neuron_traces.values():
             for traces in per_layer.values():
                 total += sum(t.numel() * t.element_size() for t in traces if t is not None)
-        for traces in self.uses.values():
-            for tr in traces:
+        for synapse_traces in self.uses.values():
+            for tr in synapse_traces:
                 total += sum(t.numel() * t.element_size() for t in tr.x_hat if t is not None)
         return total
 
     # -- wrappers --------------------------------------------------------------------------------
-    def _make_neuron_forward(self, layer: nn.Module) -> Callable[[Tensor, Any], tuple[Tensor, Any]]:
+    def _make_neuron_forward(self, layer: Neuron) -> Callable[[Tensor, Any], tuple[Tensor, Any]]:
         def forward_single(x: Tensor, state: Any) -> tuple[Tensor, Any]:
             kernel, params = kernel_and_params(layer)
             leaves = learnable_leaves(params)
@@ -337,8 +338,9 @@ class OnlineLearner:
                 if per_state is None:
                     continue
                 for k in idx:
-                    if per_state[k] is not None:
-                        fields[k] = fields[k] + per_state[k] * (p - p.detach())
+                    e_k = per_state[k]
+                    if e_k is not None:
+                        fields[k] = fields[k] + e_k * (p - p.detach())
             out, new_state = kernel(x, type(state)(*fields), params, layer.surrogate)
             if leaves:
                 self._neuron_traces[layer] = trace_step(kernel, x, plain_state, params, traces)
@@ -391,7 +393,7 @@ class OnlineTrainer:
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
                  loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None, mode: str = "online",
                  update_every: int | None = None,
-                 synapses: Sequence[tuple[nn.Module, nn.Module]] | None = None) -> None:
+                 synapses: Sequence[tuple[nn.Module, Neuron]] | None = None) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if update_every is not None and (not isinstance(update_every, int) or isinstance(update_every, bool)
@@ -415,7 +417,7 @@ class OnlineTrainer:
         if self.mode == "bptt":
             set_step_mode(self.model, "multi")
             out = self.model(x_seq)
-            loss = sum(self.loss_fn(out[t], target) for t in range(steps)) / steps
+            loss = cast(Tensor, sum(self.loss_fn(out[t], target) for t in range(steps))) / steps
             loss.backward()
             reset(self.model)
             return float(loss.detach())

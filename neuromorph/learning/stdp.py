@@ -144,6 +144,8 @@ class STDP(nn.Module):
     (True, True)
     """
 
+    eligibility: Tensor      # buffer (registered in __init__)
+
     def __init__(self, synapse: nn.Linear, params: STDPParams | None = None, lr: float = 1.0,
                  reward_modulated: bool = False, eligibility_decay: float = 0.95) -> None:
         super().__init__()

@@ -90,6 +90,7 @@ class STDPWinnerTakeAll:
             spikes, v = wta_step(x_seq[t], v, self.weight, self.theta, self.beta)
             counts += spikes
             if learn:
+                assert state is not None  # initialised above when learning
                 dw, state = stdp_step(self.weight, x_seq[t], spikes, state, self.stdp)
                 self.weight = (self.weight + dw).clamp(self.stdp.w_min, self.stdp.w_max) * self.mask
         if learn:
