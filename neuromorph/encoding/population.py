@@ -144,6 +144,8 @@ class PopulationEncoder(nn.Module):
     (torch.Size([2, 9]), [0.252, 0.5])
     """
 
+    preferred: Tensor        # buffer (registered in __init__)
+
     def __init__(self, num_neurons: int, low: float, high: float, sigma: float | None = None,
                  r_max: float = 1.0) -> None:
         super().__init__()
@@ -196,6 +198,9 @@ class CircularPopulationEncoder(nn.Module):
     >>> [round(v, 3) for v in enc.decode(enc.rates(theta)).tolist()]
     [0.5, -2.0]
     """
+
+    preferred: Tensor        # buffers (registered in __init__)
+    directions: Tensor
 
     def __init__(self, num_neurons: int, kappa: float = 2.0, r_max: float = 1.0) -> None:
         super().__init__()
