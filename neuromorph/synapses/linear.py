@@ -14,6 +14,8 @@ At inference (no gradient needed) a binary input goes through the event-driven p
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -59,7 +61,7 @@ def _weight_grad(g2: Tensor, saved: Tensor, dtype: torch.dtype) -> Tensor:
     for start in range(0, x2.shape[0], _CHUNK_ROWS * 4):
         part = g2[start:start + _CHUNK_ROWS * 4].t().matmul(x2[start:start + _CHUNK_ROWS * 4].to(dtype))
         out = part if out is None else out.add_(part)
-    return out
+    return cast(Tensor, out)  # saved holds at least one row (the loop ran), as the caller assumes
 
 
 class _SpikeLinearFn(torch.autograd.Function):
