@@ -15,7 +15,7 @@ True
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 BUDGETS = (8, 16, 32, 48)
 RECALL = "recall_at_10_rescored_x10"
@@ -41,7 +41,7 @@ def budget_comparison(rows: Sequence[dict], budgets: Sequence[int] = BUDGETS, sp
     out = []
     for b in budgets:
         ours, theirs = _best(rows, "neuromorph", b), _best(rows, "faiss", b)
-        entry = {"budget": b, "ours": ours, "faiss": theirs, "gap": None, "met": None, "how": ""}
+        entry: dict[str, Any] = {"budget": b, "ours": ours, "faiss": theirs, "gap": None, "met": None, "how": ""}
         if ours is not None and theirs is not None:
             entry["gap"] = ours[RECALL] - theirs[RECALL]
             if entry["gap"] >= 0:
@@ -135,7 +135,8 @@ def plot_rows(rows: Sequence[dict], title: str, bytes_png: str, qps_png: str) ->
     for fam, col in colours.items():
         rs = [r for r in rows if r["family"] == fam]
         pts = [(r["qps_batch256"], r[RECALL]) for r in rs]
-        ax.scatter(*zip(*pts), c=col, label=fam)
+        xs, ys = zip(*pts)
+        ax.scatter(xs, ys, c=col, label=fam)
         ax.step(*zip(*pareto_front(pts)), where="post", c=col, alpha=0.6)
         for r in rs:
             ax.annotate(f"{r['method']} ({r['bytes_per_vector']}B)", (r["qps_batch256"], r[RECALL]), fontsize=6,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -64,7 +64,7 @@ def _numpy(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
 
 
-def faiss_method(name: str, factory: Callable[[int, int], object], nprobe: int | None = None) -> MethodSpec:
+def faiss_method(name: str, factory: Callable[..., Any], nprobe: int | None = None) -> MethodSpec:
     """Wrap ``factory(dim, num_fit) -> faiss.Index`` (trained on fit, filled with the database).
 
     >>> import faiss

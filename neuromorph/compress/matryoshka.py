@@ -22,7 +22,7 @@ neighbours, which is what recall@k measures. Prefix ``m`` of the packed code is 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Sequence, cast
 
 import torch
 
@@ -129,8 +129,8 @@ class MatryoshkaBinary(BinaryQuantizer):
             f = xc[idx] @ weight.T + bias
             g = f / f.std(0, keepdim=True).detach().clamp_min(1e-6)     # per-bit batch standardisation
             signs, soft = ste_sign(g, self.beta), torch.tanh(self.beta * g)
-            loss = sum(matryoshka_loss(xt[idx], code, self.prefixes, self.prefix_weights, self.kl_weight, self.tau)
-                       for code in (signs, soft))
+            loss = cast(torch.Tensor, sum(matryoshka_loss(xt[idx], code, self.prefixes, self.prefix_weights,
+                                                          self.kl_weight, self.tau) for code in (signs, soft)))
             opt.zero_grad()
             loss.backward()
             opt.step()

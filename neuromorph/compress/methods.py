@@ -136,7 +136,8 @@ def parse_methods(names: Sequence[str], dim: int, seed: int = 0, matryoshka_step
     """
     out: list[MethodSpec] = []
     for name in names:
-        def q(factory: Callable[[], Quantizer], label: str = name) -> MethodSpec:
+        # factories are called without arguments; lambdas bind the loop's values as defaults, hence `...`
+        def q(factory: Callable[..., Quantizer], label: str = name) -> MethodSpec:
             return quantizer_method(label, lambda x: factory().fit(x))
         if name.startswith("faiss-"):
             out.append(parse_faiss(name))

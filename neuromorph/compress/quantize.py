@@ -25,6 +25,7 @@ Formulas (``x`` one embedding, ``mu`` the calibration mean when centring is on):
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -34,6 +35,8 @@ from neuromorph.compress.packing import (check_packed, pack_bits, pack_trits, pa
                                          thermometer, unpack_bits, unpack_trits, unpack_uint)
 from neuromorph.utils import check_tensor
 
+
+QuantizerT = TypeVar("QuantizerT", bound="Quantizer")
 
 def check_embeddings(name: str, x: object, dim: int | None = None) -> torch.Tensor:
     """Require a finite 2-D float32/float64 tensor ``[N, D]`` (``D == dim`` when given).
@@ -120,7 +123,7 @@ class Quantizer(ABC):
         self.dim: int | None = None
 
     # -- public API -------------------------------------------------------------------------------------
-    def fit(self, x: torch.Tensor) -> "Quantizer":
+    def fit(self: QuantizerT, x: torch.Tensor) -> QuantizerT:
         check_embeddings("x", x)
         self.dim = int(x.shape[1])
         self._fit(x)

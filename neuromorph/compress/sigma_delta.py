@@ -227,6 +227,7 @@ class SigmaDeltaQuantizer(Quantizer):
         h = self.rht(x.to(torch.float64))
         if self.matrix is not None:
             return h @ self.matrix.T
+        assert self.block is not None  # the repeat frame (no matrix) sets it in _fit
         return h.repeat_interleave(self.block, dim=1) if repeat else h
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:

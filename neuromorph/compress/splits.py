@@ -101,12 +101,13 @@ def load_splits(dataset: str, num_words: int, num_fit: int, num_queries: int, se
     if dataset == "minilm":
         texts = emb.large_minilm_texts(max(MINILM_POOL, num_words))
         vectors = emb.encode_minilm(texts)[:num_words]
-        words, banned = None, None
+        minilm_words: emb.WordVectors | None = None
+        banned = None
         if word_metrics:
             eval_words = emb.evaluation_words()
             wv = emb.minilm_word_vectors(eval_words)
-            words = emb.WordVectors(wv.words, unit_rows(wv.vectors))
+            minilm_words = emb.WordVectors(wv.words, unit_rows(wv.vectors))
             position = {t: i for i, t in enumerate(texts[:num_words])}
             banned = torch.tensor([position[w] for w in eval_words if w in position], dtype=torch.int64)
-        return make_splits(vectors, num_fit, num_queries, seed, "minilm", banned, words)
+        return make_splits(vectors, num_fit, num_queries, seed, "minilm", banned, minilm_words)
     raise ValueError(f"dataset must be 'glove' or 'minilm', got {dataset!r}")
