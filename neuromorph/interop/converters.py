@@ -202,9 +202,11 @@ def _export_conv2d(module: nn.Conv2d, in_shape: Shape, dt: float) -> list:
 def _import_conv2d(node: Any, dt: float) -> nn.Module:
     weight = as_array(node.weight, np.float32)
     padding = node.padding if isinstance(node.padding, str) else tuple(int(p) for p in np.atleast_1d(node.padding))
-    module = nn.Conv2d(weight.shape[1] * int(node.groups), weight.shape[0], tuple(weight.shape[2:]),
-                       stride=tuple(int(s) for s in np.atleast_1d(node.stride)), padding=padding,
-                       dilation=tuple(int(d) for d in np.atleast_1d(node.dilation)), groups=int(node.groups))
+    geometry: dict[str, Any] = dict(stride=tuple(int(s) for s in np.atleast_1d(node.stride)), padding=padding,
+                                    dilation=tuple(int(d) for d in np.atleast_1d(node.dilation)))
+    module = nn.Conv2d(weight.shape[1] * int(node.groups), weight.shape[0], tuple(weight.shape[2:]), **geometry,
+                       groups=int(node.groups))
+    assert module.bias is not None  # bias=True
     with torch.no_grad():
         module.weight.copy_(torch.from_numpy(weight))
         module.bias.copy_(torch.from_numpy(as_array(node.bias, np.float32).reshape(-1)))
@@ -248,7 +250,7 @@ def _export_avgpool(module: nn.AvgPool2d, in_shape: Shape, dt: float) -> list:
     return [nir.AvgPool2d(**fields)]
 
 
-def _pool_args(node: Any) -> dict[str, tuple[int, ...]]:
+def _pool_args(node: Any) -> dict[str, Any]:
     return {k: tuple(int(v) for v in np.broadcast_to(as_array(getattr(node, k), np.int64), (2,)))
             for k in ("kernel_size", "stride", "padding")}
 

@@ -22,7 +22,7 @@ True
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -66,7 +66,7 @@ def _as_graph(model: nn.Module) -> tuple[list[tuple[str, nn.Module]], list[tuple
             layers += chain
             edges += [(a, b) for (a, _), (b, _) in zip(chain[:-1], chain[1:])]
             entry[node], exit_[node] = chain[0][0], chain[-1][0]
-        edges += [(exit_.get(a, entry.get(a)), entry.get(b, exit_.get(b))) for a, b in model.edges]
+        edges += [(exit_[a] if a in exit_ else entry[a], entry[b] if b in entry else exit_[b]) for a, b in model.edges]
         return layers, edges
     chain = _leaves("", model) if isinstance(model, nn.Sequential) else [(type(model).__name__.lower(), model)]
     names = ["input", *(n for n, _ in chain), "output"]
@@ -215,7 +215,7 @@ def from_nir(graph: Any, dt: float | None = None) -> GraphNet:
             raise ValueError(f"NIR node {name!r} has type {type(node).__name__}, which neuromorph cannot "
                              f"express; supported: {_supported(IMPORTERS)}, Delay (one step after a LIF)")
         try:
-            layers[name] = importer(node, dt)
+            layers[name] = importer(node, cast(float, dt))  # None only when no node is timed (none reads it)
         except (ValueError, TypeError) as err:
             raise ValueError(f"NIR node {name!r} ({type(node).__name__}): {err}") from None
         if name in delayed:

@@ -23,12 +23,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import TensorDataset
+from torch.utils.data import DistributedSampler, TensorDataset
 
 from neuromorph.metrics import evaluate
 from neuromorph.training import ddp
@@ -155,6 +155,7 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
     history: list[dict[str, float]] = []
     start_epoch = 0
     if resume:
+        assert checkpoint_dir is not None  # checked above
         path = latest_checkpoint(checkpoint_dir)
         if path is not None:
             ckpt = load_checkpoint(path, model=model, optimizer=opt, scheduler=scheduler, scaler=scaler.scaler,
@@ -186,7 +187,7 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
     for epoch in range(start_epoch, epochs):
         if stop_after is not None and done_now >= stop_after:
             break
-        loader.sampler.set_epoch(epoch)
+        cast(DistributedSampler, loader.sampler).set_epoch(epoch)   # ddp.make_loader always uses one
         net.train()
         t0 = time.perf_counter()
         sums = torch.zeros(3, dtype=torch.float64, device=env.device)

@@ -26,7 +26,7 @@ on) and returns ``(loss, scores)``; the loop then applies the optimizer. Outputs
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 import torch
 import torch.nn.functional as F
@@ -141,7 +141,7 @@ class Online(Strategy):
         with learner:
             for start in range(0, steps, size):
                 last = start + size >= steps
-                sync = net.no_sync() if hasattr(net, "no_sync") and not last else contextlib.nullcontext()
+                sync = cast(Any, net).no_sync() if hasattr(net, "no_sync") and not last else contextlib.nullcontext()
                 with sync:
                     with _autocast(amp):
                         out = net(x[start:start + size])
@@ -158,6 +158,7 @@ class Online(Strategy):
                 if optimizer_step is not None and self.step_every is not None and not last:
                     optimizer_step()
         reset(inner)
+        assert summed is not None  # steps >= 1
         mean_out = summed / steps
         return total.to(x.dtype), mean_out
 

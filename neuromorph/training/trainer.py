@@ -165,8 +165,8 @@ def build_data(cfg: TrainConfig) -> DataBundle:
 def _build_spikformer(cfg: TrainConfig, info: dict[str, Any]) -> nn.Module:
     from neuromorph.models.spikformer import Spikformer
 
-    common = dict(dim=cfg.dim, depth=cfg.depth, num_heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, T=cfg.T,
-                  time_shifts=cfg.time_shifts)
+    common: dict[str, Any] = dict(dim=cfg.dim, depth=cfg.depth, num_heads=cfg.heads, mlp_ratio=cfg.mlp_ratio,
+                                  T=cfg.T, time_shifts=cfg.time_shifts)
     if info["kind"] == "text":
         return Spikformer(info["num_classes"], vocab_size=info["vocab_size"], max_len=info["max_len"], **common)
     return Spikformer(info["num_classes"], in_features=info["patch_features"], num_patches=info["num_patches"],
@@ -256,7 +256,7 @@ def save_training_curve(history: list[dict[str, float]], path: str, title: str =
     try:
         from neuromorph.viz import plot_curves
     except ImportError:
-        plot_curves = None
+        plot_curves = None  # type: ignore[assignment]  # matplotlib missing: no figure
     if plot_curves is not None:
         plot_curves(series, path, xlabel="epoch", ylabel="accuracy / loss", title=title or "training",
                     x_start=first)
