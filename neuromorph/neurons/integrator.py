@@ -14,19 +14,36 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from neuromorph.neurons import native as _native
+from neuromorph.neurons.native import flat_param as _flat
 from neuromorph.neurons._reduce import reduce_to
 from neuromorph.neurons.parametrize import Decay
 from neuromorph.neurons.protocol import Neuron, OnlineStep, Traces, zero_state_like
 
 
+def _filter_values(x: Tensor, y0: Tensor, alpha: Tensor) -> Tensor:
+    """``y_t = alpha * y_{t-1} + x_t`` without autograd: the compiled kernel on CPU float32/float64 (one pass,
+    the product-sum rounded once like ``torch.addcmul``, so the values are identical), else one
+    ``torch.addcmul`` per step."""
+    a = alpha.detach().to(x.dtype)
+    y0 = y0.detach().to(x.dtype)
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        kernel = _native.load()
+        if kernel is not None:
+            step = x.shape[1:]
+            return kernel.leaky_forward(x.contiguous(), _flat(y0, step, x.dtype), _flat(a, step, x.dtype)
+                                        ).reshape(x.shape)
+    y = torch.empty_like(x)
+    torch.addcmul(x[0], y0, a, out=y[0])
+    for t in range(1, x.shape[0]):
+        torch.addcmul(x[t], y[t - 1], a, out=y[t])
+    return y
+
+
 class _LeakyFilter(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, y0: Tensor, alpha: Tensor) -> Tensor:  # type: ignore[override]
-        a = alpha.to(x.dtype)
-        y = torch.empty_like(x)
-        torch.addcmul(x[0], y0.to(x.dtype), a, out=y[0])
-        for t in range(1, x.shape[0]):
-            torch.addcmul(x[t], y[t - 1], a, out=y[t])
+        y = _filter_values(x, y0, alpha)
         ctx.save_for_backward(y if ctx.needs_input_grad[2] else None, y0, alpha)
         return y
 
@@ -49,7 +66,9 @@ def leaky_filter(x_seq: Tensor, y0: Tensor, alpha: Tensor) -> Tensor:
     """Return ``y [T, ...]`` with ``y_t = alpha * y_{t-1} + x_t`` and ``y_{-1} = y0`` (fused)."""
     if x_seq.shape[0] == 0:
         raise ValueError("x_seq must contain at least one time step, got T=0")
-    return _LeakyFilter.apply(x_seq, y0, alpha)
+    if torch.is_grad_enabled() and (x_seq.requires_grad or y0.requires_grad or alpha.requires_grad):
+        return _LeakyFilter.apply(x_seq, y0, alpha)
+    return _filter_values(x_seq, y0, alpha)  # nothing to differentiate: no autograd node
 
 
 class IntegratorParams(NamedTuple):

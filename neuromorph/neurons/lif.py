@@ -28,12 +28,14 @@ beta/threshold need gradients or the reset is "zero"), instead of an autograd gr
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Optional
 
 import torch
 from torch import Tensor
 
 from neuromorph.neurons import native as _native
+from neuromorph.neurons.native import flat_param as _flat
 from neuromorph.neurons._reduce import reduce_to
 from neuromorph.neurons.parametrize import Decay, Positive
 from neuromorph.neurons.protocol import Neuron, OnlineStep, Traces, zero_state_like
@@ -121,16 +123,6 @@ def _use_native(x: Tensor, surrogate: Surrogate) -> bool:
     """The compiled kernel applies to CPU float32/float64 tensors with a built-in surrogate."""
     return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
             and type(surrogate) in _SURROGATE_ARG and _native.load() is not None)
-
-
-def _flat(t: Tensor, step_shape: torch.Size, dtype: torch.dtype) -> Tensor:
-    """A parameter/state as the compiled kernel takes it: one value, or one value per element of a step."""
-    t = t.to(dtype)
-    if t.numel() == 1:
-        return t.reshape(1)
-    if all(stride == 0 for stride in t.stride()):  # a broadcast scalar, e.g. a fresh zero state
-        return t.as_strided((1,), (1,))
-    return t.expand(step_shape).contiguous().reshape(-1)
 
 
 def _forward_torch(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor, reset: str
@@ -263,6 +255,23 @@ class _LIFSequence(torch.autograd.Function):
         return gx, g_v0, g_beta, g_thr, None, None, None, None
 
 
+def _lif_inference(x: Tensor, v0: Tensor, params: LIFParams, surrogate: Surrogate
+                   ) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+    """Forward recurrence when no gradient is needed: ``(spikes, final v, spikes_u8 or None)``, the values of
+    :class:`_LIFSequence`'s forward without its surrogate-derivative output (compiled: the same loop with
+    that store left out; torch ops: the same 3 ops per step, no derivative pass afterwards)."""
+    beta_c, thr_c = params.beta.detach().to(x.dtype), params.threshold.detach().to(x.dtype)
+    R = thr_c + float(params.refractory_penalty)
+    if _use_native(x, surrogate):
+        step = x.shape[1:]
+        spikes, u, spikes_u8 = _native.load().lif_forward_inference(
+            x.contiguous(), _flat(v0.detach(), step, x.dtype), _flat(beta_c, step, x.dtype),
+            _flat(thr_c, step, x.dtype), _flat(R, step, x.dtype), _RESET_CODE[params.reset])
+        return spikes, u.reshape(step), spikes_u8
+    spikes, _, u = _forward_torch(x, v0.detach(), beta_c, thr_c, R, params.reset)
+    return spikes, u, None
+
+
 def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
                  ) -> tuple[Tensor, LIFState]:
     """Run ``T = x_seq.shape[0]`` LIF steps in one fused call. Same results and gradients as looping
@@ -273,9 +282,13 @@ def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: S
     if x_seq.dim() < 2 or x_seq.shape[0] == 0:
         raise ValueError(f"x_seq must be [T, ...] with at least one time step, got shape {tuple(x_seq.shape)}")
     check_lif_params(params)
-    spikes, v, spikes_u8 = _LIFSequence.apply(x_seq, state.v, params.beta, params.threshold, surrogate,
-                                              params.reset, float(params.refractory_penalty),
-                                              bool(params.detach_reset))
+    if torch.is_grad_enabled() and (x_seq.requires_grad or state.v.requires_grad or params.beta.requires_grad
+                                    or params.threshold.requires_grad):
+        spikes, v, spikes_u8 = _LIFSequence.apply(x_seq, state.v, params.beta, params.threshold, surrogate,
+                                                  params.reset, float(params.refractory_penalty),
+                                                  bool(params.detach_reset))
+    else:  # nothing to differentiate: no autograd node, no surrogate derivative
+        spikes, v, spikes_u8 = _lif_inference(x_seq, state.v, params, surrogate)
     if spikes_u8 is not None:  # the compiled kernel also wrote the spikes as bytes: SpikeLinear stores those
         tag_compact_spikes(spikes, spikes_u8)
     return spikes, LIFState(v, state.last_spikes)
@@ -298,9 +311,17 @@ def lif_sequence_with_derivative(x_seq: Tensor, state: LIFState, params: LIFPara
 def check_lif_params(params: LIFParams) -> None:
     """``beta`` in ``[0, 1]``, ``threshold > 0``, both finite, ``refractory_penalty >= 0``; else ``ValueError``."""
     beta, thr = params.beta.detach(), params.threshold.detach()
-    if not bool(((beta >= 0) & (beta <= 1)).all()):
+    if beta.numel() == 1:  # one value: a Python comparison instead of three tensor ops (NaN fails both)
+        beta_ok = 0.0 <= float(beta) <= 1.0
+    else:
+        beta_ok = bool(((beta >= 0) & (beta <= 1)).all())
+    if not beta_ok:
         raise ValueError(f"beta must lie in [0, 1], got values in [{float(beta.min()):.4g}, {float(beta.max()):.4g}]")
-    if not bool(((thr > 0) & torch.isfinite(thr)).all()):
+    if thr.numel() == 1:
+        thr_ok = 0.0 < float(thr) < math.inf
+    else:
+        thr_ok = bool(((thr > 0) & torch.isfinite(thr)).all())
+    if not thr_ok:
         raise ValueError(f"threshold must be positive and finite, got min {float(thr.min()):.4g}")
     _check_penalty(params.refractory_penalty)
 
