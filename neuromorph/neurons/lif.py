@@ -37,6 +37,7 @@ from torch import Tensor
 from neuromorph.neurons import native as _native
 from neuromorph.neurons.native import flat_param as _flat
 from neuromorph.neurons._reduce import reduce_to
+from neuromorph.neurons.base import mark_finite
 from neuromorph.neurons.parametrize import Decay, Positive
 from neuromorph.neurons.protocol import Neuron, OnlineStep, Traces, zero_state_like
 from neuromorph.synapses.compact import tag_compact_spikes
@@ -179,11 +180,14 @@ def _run_forward(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor
     if native is not None:
         step = x.shape[1:]
         kind, arg = _SURROGATE_ARG[type(surrogate)]
-        outs = native.lif_forward(
+        outs, finite = native.lif_forward(
             x.contiguous(), _flat(v0, step, x.dtype), _flat(beta_c, step, x.dtype), _flat(thr_c, step, x.dtype),
             _flat(R, step, x.dtype), _RESET_CODE[reset], kind, float(getattr(surrogate, arg)), need_trace)
         v_pre = outs[4] if need_trace else None
-        return outs[0], outs[1], outs[2].reshape(step), outs[3], v_pre, native
+        u = outs[2].reshape(step)
+        if finite:
+            mark_finite(u)
+        return outs[0], outs[1], u, outs[3], v_pre, native
     spikes, v_pre, u = _forward_torch(x, v0, beta_c, thr_c, R, reset)
     if need_trace:
         sg = surrogate.derivative_(v_pre - thr_c)
@@ -260,14 +264,23 @@ def _lif_inference(x: Tensor, v0: Tensor, params: LIFParams, surrogate: Surrogat
     """Forward recurrence when no gradient is needed: ``(spikes, final v, spikes_u8 or None)``, the values of
     :class:`_LIFSequence`'s forward without its surrogate-derivative output (compiled: the same loop with
     that store left out; torch ops: the same 3 ops per step, no derivative pass afterwards)."""
-    beta_c, thr_c = params.beta.detach().to(x.dtype), params.threshold.detach().to(x.dtype)
-    R = thr_c + float(params.refractory_penalty)
-    if _use_native(x, surrogate):
+    beta_c, thr_c = params.beta.detach(), params.threshold.detach()
+    if beta_c.dtype != x.dtype:
+        beta_c = beta_c.to(x.dtype)
+    if thr_c.dtype != x.dtype:
+        thr_c = thr_c.to(x.dtype)
+    penalty = float(params.refractory_penalty)
+    R = thr_c + penalty if penalty else thr_c  # threshold + 0.0 is the threshold (positive, never -0.0)
+    native = _native.load() if _use_native(x, surrogate) else None
+    if native is not None:
         step = x.shape[1:]
-        spikes, u, spikes_u8 = _native.load().lif_forward_inference(
+        spikes, u, spikes_u8, finite = native.lif_forward_inference(
             x.contiguous(), _flat(v0.detach(), step, x.dtype), _flat(beta_c, step, x.dtype),
             _flat(thr_c, step, x.dtype), _flat(R, step, x.dtype), _RESET_CODE[params.reset])
-        return spikes, u.reshape(step), spikes_u8
+        u = u.reshape(step)
+        if finite:
+            mark_finite(u)
+        return spikes, u, spikes_u8
     spikes, _, u = _forward_torch(x, v0.detach(), beta_c, thr_c, R, params.reset)
     return spikes, u, None
 
@@ -379,7 +392,9 @@ class LIF(Neuron):
         self.detach_reset = bool(detach_reset)
 
     def params(self) -> LIFParams:
-        return LIFParams(self.beta(), self.threshold(), self.reset_mode, self.refractory_penalty,
+        # .forward() of the parametrisations directly: no module hooks there, and two module calls are a
+        # measurable part of a small layer's call
+        return LIFParams(self.beta.forward(), self.threshold.forward(), self.reset_mode, self.refractory_penalty,
                          self.detach_reset)
 
     def init_state(self, like: Tensor) -> LIFState:

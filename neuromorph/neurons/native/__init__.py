@@ -119,9 +119,10 @@ def _build() -> None:
 def flat_param(t: Tensor, step_shape: torch.Size, dtype: torch.dtype) -> Tensor:
     """A parameter or state as the compiled kernels take it: one value, or one value per element of a time
     step (``step_shape``), contiguous, of ``dtype``."""
-    t = t.to(dtype)
-    if t.numel() == 1:
-        return t.reshape(1)
+    if t.dtype != dtype:
+        t = t.to(dtype)
+    if t.numel() == 1:  # the kernels read element 0 of a one-value tensor, whatever its shape
+        return t
     if all(stride == 0 for stride in t.stride()):  # a broadcast scalar, e.g. a fresh zero state
         return t.as_strided((1,), (1,))
     return t.expand(step_shape).contiguous().reshape(-1)

@@ -191,8 +191,27 @@ const scalar_t* full_param(const torch::Tensor& p, int64_t N, std::vector<scalar
 
 }  // namespace
 
-std::vector<torch::Tensor> lif_forward(torch::Tensor x, torch::Tensor v0, torch::Tensor beta, torch::Tensor thr,
-                                       torch::Tensor R, int64_t reset, int64_t kind, double a, bool keep_v_pre) {
+// True when every value of t (contiguous) is finite: v - v is 0 for finite v and NaN for inf / NaN.
+static bool all_finite(const torch::Tensor& t) {
+  std::atomic<bool> ok{true};
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "all_finite", [&] {
+    const scalar_t* p = t.data_ptr<scalar_t>();
+    at::parallel_for(0, t.numel(), 1 << 16, [&](int64_t lo, int64_t hi) {
+      int bad = 0;
+      for (int64_t i = lo; i < hi; ++i) {
+        const scalar_t z = p[i] - p[i];
+        bad |= static_cast<int>(z != z);
+      }
+      if (bad) ok = false;
+    });
+  });
+  return ok.load();
+}
+
+// Training forward: ({spikes, sg, u, spikes_u8[, v_pre]}, whether the final membrane u is finite).
+std::tuple<std::vector<torch::Tensor>, bool> lif_forward(torch::Tensor x, torch::Tensor v0, torch::Tensor beta,
+                                                         torch::Tensor thr, torch::Tensor R, int64_t reset,
+                                                         int64_t kind, double a, bool keep_v_pre) {
   const int64_t T = x.size(0);
   const int64_t N = x.numel() / T;
   auto spikes = torch::empty_like(x);
@@ -210,14 +229,16 @@ std::vector<torch::Tensor> lif_forward(torch::Tensor x, torch::Tensor v0, torch:
                                sg.data_ptr<scalar_t>(), keep_v_pre ? v_pre.data_ptr<scalar_t>() : nullptr,
                                u.data_ptr<scalar_t>(), T, N, static_cast<scalar_t>(a));
   });
-  if (keep_v_pre) return {spikes, sg, u, spikes_u8, v_pre};
-  return {spikes, sg, u, spikes_u8};
+  const bool finite = all_finite(u);
+  if (keep_v_pre) return {std::vector<torch::Tensor>{spikes, sg, u, spikes_u8, v_pre}, finite};
+  return {std::vector<torch::Tensor>{spikes, sg, u, spikes_u8}, finite};
 }
 
-// Inference forward (no autograd): {spikes, final membrane u [N], spikes_u8}; the spikes, bytes and membrane
-// are bit-identical to lif_forward's (same loop body without the surrogate derivative).
-std::vector<torch::Tensor> lif_forward_inference(torch::Tensor x, torch::Tensor v0, torch::Tensor beta,
-                                                 torch::Tensor thr, torch::Tensor R, int64_t reset) {
+// Inference forward (no autograd): (spikes, final membrane u [N], spikes_u8, whether u is finite); the
+// spikes, bytes and membrane are bit-identical to lif_forward's (same loop body without the surrogate
+// derivative).
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor, bool> lif_forward_inference(
+    torch::Tensor x, torch::Tensor v0, torch::Tensor beta, torch::Tensor thr, torch::Tensor R, int64_t reset) {
   const int64_t T = x.size(0);
   const int64_t N = x.numel() / T;
   auto spikes = torch::empty_like(x);
@@ -241,13 +262,14 @@ std::vector<torch::Tensor> lif_forward_inference(torch::Tensor x, torch::Tensor 
     else if (reset == 1) run(std::integral_constant<int, 1>{});
     else run(std::integral_constant<int, 2>{});
   });
-  return {spikes, u, spikes_u8};
+  return {spikes, u, spikes_u8, all_finite(u)};
 }
 
 // Leaky filter y_t = alpha * y_{t-1} + x_t (y_{-1} = y0) over [T, N], one pass; alpha and y0 hold 1 or N
 // values. The product and sum are contracted like torch.addcmul's (one rounding), so the values equal the
-// torch-ops loop of neuromorph.neurons.integrator bit for bit.
-torch::Tensor leaky_forward(torch::Tensor x, torch::Tensor y0, torch::Tensor alpha) {
+// torch-ops loop of neuromorph.neurons.integrator bit for bit. Returns (y, whether the last step y_{T-1} is
+// finite).
+std::tuple<torch::Tensor, bool> leaky_forward(torch::Tensor x, torch::Tensor y0, torch::Tensor alpha) {
   const int64_t T = x.size(0);
   const int64_t N = x.numel() / T;
   auto y = torch::empty_like(x);
@@ -266,7 +288,7 @@ torch::Tensor leaky_forward(torch::Tensor x, torch::Tensor y0, torch::Tensor alp
       }
     });
   });
-  return y;
+  return {y, all_finite(y[T - 1])};
 }
 
 torch::Tensor lif_backward(torch::Tensor g_s, torch::Tensor g_u_last, torch::Tensor sg, torch::Tensor spikes,
