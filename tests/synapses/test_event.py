@@ -161,3 +161,13 @@ def test_bad_arguments_are_rejected():
         set_crossover_rates({10: 1.5})
     with pytest.raises(ValueError, match="rates keys"):
         set_crossover_rates({0: 0.1})
+
+
+def test_bias_cache_follows_in_place_updates():
+    layer = SpikeLinear(64, 70, event="event")
+    x = (torch.rand(4, 64) < 0.1).float()
+    with torch.no_grad():
+        layer(x)
+        layer.bias.add_(1.0)
+        y = layer(x)
+    torch.testing.assert_close(y, nn.functional.linear(x, layer.weight, layer.bias))

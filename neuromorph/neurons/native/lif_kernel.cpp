@@ -309,6 +309,20 @@ torch::Tensor lif_backward(torch::Tensor g_s, torch::Tensor g_u_last, torch::Ten
   return gx;
 }
 
+// dst[i] = (src[i] != 0) for i < n; returns nonzero when some src[i] is not exactly 0 or 1 (v * v == v holds
+// exactly for v in {0, 1} and is false for NaN). Restrict pointers: a uint8_t store may otherwise alias src,
+// which keeps the loop scalar.
+template <typename scalar_t>
+inline int compact_block(const scalar_t* __restrict src, uint8_t* __restrict dst, int64_t n) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const scalar_t v = src[i];
+    bad |= static_cast<int>(v * v != v);
+    dst[i] = static_cast<uint8_t>(v != scalar_t(0));
+  }
+  return bad;
+}
+
 // Spike storage: a uint8 copy of x and whether every element was exactly 0 or 1 (one pass).
 std::tuple<torch::Tensor, bool> compact_binary(torch::Tensor x) {
   auto xc = x.contiguous();
@@ -322,13 +336,7 @@ std::tuple<torch::Tensor, bool> compact_binary(torch::Tensor x) {
       // blocks of 16k elements; stop as soon as any thread has seen a non-binary value
       for (int64_t lo = task_lo; lo < task_hi && ok.load(std::memory_order_relaxed); lo += 1 << 14) {
         const int64_t hi = std::min(task_hi, lo + (1 << 14));
-        int bad = 0;  // v * v == v holds exactly for v in {0, 1} (and is false for NaN)
-        for (int64_t i = lo; i < hi; ++i) {
-          const scalar_t v = src[i];
-          bad |= static_cast<int>(v * v != v);
-          dst[i] = static_cast<uint8_t>(v != scalar_t(0));
-        }
-        if (bad) ok = false;
+        if (compact_block<scalar_t>(src + lo, dst + lo, hi - lo)) ok = false;
       }
     });
   });
