@@ -29,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import BUILDERS, available  # noqa: E402
 
 CONFIGS = [(25, 128, 512), (100, 64, 256), (25, 32, 128)]
-TARGETS = {(25, 128, 512): 1.10, (100, 64, 256): 1.25, (25, 32, 128): 1.6}
-LIBS = ["floor", "neuromorph", "snntorch", "spikingjelly", "norse", "tracetorch"]
+TARGETS = {(25, 128, 512): 1.10, (100, 64, 256): 1.25, (25, 32, 128): 1.3}
+# "neuromorph-nnlinear": the same LIF net with plain nn.Linear synapses (SpikeLinear must never be slower)
+LIBS = ["floor", "neuromorph", "neuromorph-nnlinear", "snntorch", "spikingjelly", "norse", "tracetorch"]
 
 
 def make_batch(T: int, B: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -140,18 +141,21 @@ def main() -> int:
     rounds = 3 if args.quick else args.rounds
     print(f"torch {torch.__version__}, {args.threads} threads, median of {rounds} interleaved rounds; "
           f"ratio = step time / floor step time" + (f"; not installed: {', '.join(missing)}" if missing else ""))
-    header = "| config | " + " | ".join(libs[1:]) + " | neuromorph target | fastest |"
+    pair = "neuromorph" in libs and "neuromorph-nnlinear" in libs
+    header = "| config | " + " | ".join(libs[1:]) + " | neuromorph target |" + \
+        (" SpikeLinear / nn.Linear |" if pair else "") + " fastest |"
     print(header)
-    print("|" + "---|" * (len(libs) + 2))
+    print("|" + "---|" * (len(libs) + 2 + pair))
     for T, B, H in configs:
         med = time_config(T, B, H, libs, rounds)
         ratios = {n: med[n] / med["floor"] for n in libs}
-        peers = [n for n in libs if n not in ("floor", "neuromorph")]
-        fastest = min(peers + ["neuromorph"], key=lambda n: ratios[n])
+        peers = [n for n in libs if n != "floor" and not n.startswith("neuromorph")]
+        fastest = min(peers + (["neuromorph"] if "neuromorph" in libs else []), key=lambda n: ratios[n])
         target = TARGETS.get((T, B, H))
         cells = " | ".join(f"{ratios[n]:.2f}x" for n in libs[1:])
+        versus = f" {med['neuromorph'] / med['neuromorph-nnlinear']:.2f}x |" if pair else ""
         print(f"| T{T} B{B} H{H} (floor {med['floor'] * 1e3:.1f} ms) | {cells} | "
-              f"{'<= %.2fx' % target if target else '-'} | {fastest} |", flush=True)
+              f"{'<= %.2fx' % target if target else '-'} |{versus} {fastest} |", flush=True)
 
     T, B, H = (20, 16, 64) if args.quick else (100, 64, 256)
     print(f"\nMemory of one training step at T{T} B{B} H{H} (fresh process per library)")
@@ -160,7 +164,7 @@ def main() -> int:
     mem = {n: measure_memory(n, T, B, H, args.threads) for n in libs}
     for n in libs:
         print(f"| {n} | {mem[n]['rss_growth_mb']:.1f} | {mem[n]['saved_mb']:.1f} |")
-    peers = [n for n in libs if n not in ("floor", "neuromorph")]
+    peers = [n for n in libs if n != "floor" and not n.startswith("neuromorph")]
     if peers and "neuromorph" in mem and min(mem[n]["rss_growth_mb"] for n in peers) > 0:
         best = min(peers, key=lambda n: mem[n]["rss_growth_mb"])
         print(f"neuromorph peak memory / best peer ({best}): "
