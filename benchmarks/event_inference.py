@@ -18,6 +18,7 @@ the layer-level crossover rate (event time = dense time) per row count, the tabl
     python benchmarks/event_inference.py --json event.json          # full grid (several minutes)
     python benchmarks/event_inference.py --quick --json /tmp/e.json # smoke run
     python benchmarks/event_inference.py --crossover                # layer crossover table
+    python benchmarks/event_inference.py --summary event.json       # tables + crossover of a --json run
 """
 from __future__ import annotations
 
@@ -169,8 +170,8 @@ def bench_network(name: str, model: SpikingMLP, make_input, steps: int, rates: l
 
 def crossover(shapes: list[tuple[int, int]], row_counts: list[int], rates: list[float], rounds: int,
               dtype: torch.dtype) -> dict[int, float]:
-    """Per row count, the smallest (over layer shapes that auto may run event-driven) spike rate at which the event path stops beating the
-    dense GEMM, interpolated linearly between measured rates."""
+    """Per row count, the smallest (over layer shapes that auto may run event-driven) spike rate at which the
+    event path stops beating the dense GEMM, interpolated linearly between measured rates."""
     table = {}
     print("| layer | rows | " + " | ".join(f"{r:.2f}" for r in rates) + " | crossover |")
     print("|---|---|" + "---|" * (len(rates) + 1))
@@ -186,18 +187,53 @@ def crossover(shapes: list[tuple[int, int]], row_counts: list[int], rates: list[
                     med = interleaved({"event": lambda: try_event_linear(x, layer.weight, layer.bias, "event", cache),
                                        "dense": lambda: layer(x)}, rounds, reps=max(1, 2000 // rows))
                 ratios.append(med["event"] / med["dense"])
-            cross = 1.0
-            for j, r in enumerate(ratios):
-                if r >= 1.0:
-                    cross = rates[0] if j == 0 else \
-                        rates[j - 1] + (rates[j] - rates[j - 1]) * (1 - ratios[j - 1]) / (r - ratios[j - 1])
-                    break
+            cross = crossing(rates, ratios)
+            cross = 1.0 if cross is None else cross
             if rows * fin * fout >= MIN_EVENT_WORK and fout >= MIN_EVENT_OUTPUTS:  # others stay dense anyway
                 cross_min = min(cross_min, cross)
             print(f"| {fin}->{fout} | {rows} | " + " | ".join(f"{r:.2f}x" for r in ratios) + f" | {cross:.3f} |",
                   flush=True)
         table[rows] = round(cross_min, 3)
     return table
+
+
+def crossing(rates: list[float], ratios: list[float]) -> float | None:
+    """The spike rate at which ``ratios`` (event / dense, over increasing ``rates``) first reaches 1, linearly
+    interpolated between the measured rates; ``None`` when it stays below 1."""
+    for j, r in enumerate(ratios):
+        if r >= 1.0:
+            if j == 0:
+                return rates[0]
+            return rates[j - 1] + (rates[j] - rates[j - 1]) * (1 - ratios[j - 1]) / (r - ratios[j - 1])
+    return None
+
+
+def summary(rows: list[dict]) -> None:
+    """Markdown tables from the rows of a ``--json`` run: event / dense (and auto / dense) per rate and batch,
+    the network-level crossover rate, and the goal check at <= 10 % spike rate."""
+    nets = list(dict.fromkeys(r["network"] for r in rows))
+    batches = sorted({r["batch"] for r in rows})
+    rates = sorted({r["spike_rate"] for r in rows})
+    cell = {(r["network"], r["batch"], r["spike_rate"]): r for r in rows}
+    cols = [(n, b) for n in nets for b in batches if any((n, b, q) in cell for q in rates)]
+    for key, title in (("event_vs_dense", "event / dense"), ("auto_vs_dense", "auto / dense")):
+        print(f"\n{title} (same SNN, per time step)\n")
+        print("| rate | " + " | ".join(f"{n} B{b}" for n, b in cols) + " |")
+        print("|---|" + "---|" * len(cols))
+        for q in rates:
+            print(f"| {q:.2f} | " + " | ".join(f"{cell[(n, b, q)][key]:.2f}x" if (n, b, q) in cell else "-"
+                                               for n, b in cols) + " |")
+    print("\n| network | batch | crossover rate (event = dense) | worst event / dense at <= 0.10 | goal |")
+    print("|---|---|---|---|---|")
+    for n, b in cols:
+        pts = [(q, cell[(n, b, q)]["event_vs_dense"]) for q in rates if (n, b, q) in cell]
+        cross = crossing([q for q, _ in pts], [r for _, r in pts])
+        low = [r for q, r in pts if q <= 0.10]
+        goal = 0.5 if b == 1 else 0.8 if b == 256 else None
+        worst = max(low) if low else float("nan")
+        verdict = "-" if goal is None else ("met" if worst <= goal else "missed") + f" (<= {goal}x)"
+        print(f"| {n} | {b} | {'> %.2f' % rates[-1] if cross is None else '%.2f' % cross} | {worst:.2f}x | "
+              f"{verdict} |")
 
 
 def main() -> int:
@@ -210,7 +246,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     parser.add_argument("--train-samples", type=int, default=20000, help="MNIST images for the brief training")
     parser.add_argument("--networks", default="mnist,wide1024", help="comma-separated: mnist, wide1024")
+    parser.add_argument("--summary", metavar="JSON", help="print the tables of an earlier --json run and exit")
     args = parser.parse_args()
+    if args.summary:
+        summary(json.loads(Path(args.summary).read_text()))
+        return 0
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(1)
     if args.crossover:

@@ -25,6 +25,12 @@ with ``sg_t = surrogate'(v_pre_t - threshold)`` and ``c_t`` the reset Jacobian (
 reset with ``R = threshold + penalty``, ``1`` when detached; ``1 - s_t - v_pre_t sg_t`` for a zero reset), in
 one pass (compiled) or one fused op per step (torch ops). It stores ``sg`` (and ``v_pre``/spikes only when
 beta/threshold need gradients or the reset is "zero"), instead of an autograd graph of every step.
+
+When nothing needs a gradient (``torch.no_grad()``, or no input, state or parameter requires one) no
+autograd Function is built: the compiled kernel's inference variant writes the same spikes, byte copy and
+final membrane without the surrogate derivative (the torch-ops path skips the derivative pass), bit-identical
+to the training forward. Both compiled variants also report whether the final membrane is finite, which
+saves the layer's separate ``isfinite`` check.
 """
 from __future__ import annotations
 

@@ -22,15 +22,6 @@ needs_kernel = pytest.mark.skipif(native.load() is None, reason="compiled kernel
 DTYPES = (torch.float32, torch.float64)
 
 
-@pytest.fixture(params=["torch", "native"])
-def backend(request, monkeypatch):
-    if request.param == "torch":
-        monkeypatch.setattr(lif_module, "_use_native", lambda x, s: False)
-    elif native.load() is None:
-        pytest.skip("compiled kernel unavailable")
-    return request.param
-
-
 def _case(dtype, per_neuron: bool, seed: int = 0, shape=(3, 37)):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(11, *shape, generator=g, dtype=dtype) * 0.8 + 0.45
@@ -45,7 +36,7 @@ def _case(dtype, per_neuron: bool, seed: int = 0, shape=(3, 37)):
 @pytest.mark.parametrize("reset,penalty,detach", [(r, p, d) for r, p, d in itertools.product(
     ("subtract", "zero", "none"), (0.0, 0.4), (False, True)) if not (r != "subtract" and p > 0)])
 @pytest.mark.parametrize("per_neuron", [False, True])
-def test_inference_equals_training_forward_bitwise(backend, dtype, reset, penalty, detach, per_neuron):
+def test_inference_equals_training_forward_bitwise(kernel_backend, dtype, reset, penalty, detach, per_neuron):
     x, v0, beta, thr = _case(dtype, per_neuron)
     params = LIFParams(beta, thr, reset, penalty, detach)
     x_train = x.clone().requires_grad_()
@@ -57,7 +48,7 @@ def test_inference_equals_training_forward_bitwise(backend, dtype, reset, penalt
     assert 0 < spikes_i.sum() < spikes_i.numel()  # both firing and silence are exercised
     assert torch.equal(spikes_i, spikes_t.detach()) and torch.equal(state_i.v, state_t.v.detach())
     bytes_t, bytes_i = tagged_compact_spikes(spikes_t), tagged_compact_spikes(spikes_i)
-    if backend == "native":
+    if kernel_backend == "native":
         assert torch.equal(bytes_i, bytes_t) and torch.equal(bytes_i, spikes_i.to(torch.uint8))
     # grad mode on, but nothing requires a gradient: the inference path too
     spikes_n, state_n = lif_sequence(x, LIFState(v0), params, ATan())
@@ -101,8 +92,8 @@ def test_leaky_filter_equals_addcmul_loop_bitwise(dtype, per_neuron, zero_start,
 
 @pytest.mark.parametrize("layer_type", [LIF, LeakyIntegrator])
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-def test_non_finite_input_is_still_caught_at_inference(backend, monkeypatch, layer_type, bad):
-    if backend == "torch":  # the integrator's own switch: no kernel
+def test_non_finite_input_is_still_caught_at_inference(kernel_backend, monkeypatch, layer_type, bad):
+    if kernel_backend == "torch":  # the integrator's own switch: no kernel
         monkeypatch.setattr(native, "load", lambda: None)
     layer = layer_type()
     x = torch.rand(6, 2, 40)
