@@ -247,6 +247,8 @@ def main() -> int:
     parser.add_argument("--train-samples", type=int, default=20000, help="MNIST images for the brief training")
     parser.add_argument("--networks", default="mnist,wide1024", help="comma-separated: mnist, wide1024")
     parser.add_argument("--summary", metavar="JSON", help="print the tables of an earlier --json run and exit")
+    parser.add_argument("--batches", help=f"comma-separated batch sizes (default {','.join(map(str, BATCHES))})")
+    parser.add_argument("--rates", help=f"comma-separated spike rates (default {','.join(map(str, RATES))})")
     args = parser.parse_args()
     if args.summary:
         summary(json.loads(Path(args.summary).read_text()))
@@ -263,6 +265,15 @@ def main() -> int:
 
     rates = [0.02, 0.1, 0.3] if args.quick else RATES
     batches = [1, 16] if args.quick else BATCHES
+    try:
+        if args.rates:
+            rates = [float(r) for r in args.rates.split(",")]
+        if args.batches:
+            batches = [int(b) for b in args.batches.split(",")]
+    except ValueError as err:
+        parser.error(f"--rates / --batches must be comma-separated numbers ({err})")
+    if any(not 0 < r <= 1 for r in rates) or any(b < 1 for b in batches):
+        parser.error("--rates must lie in (0, 1] and --batches be positive")
     rounds = 2 if args.quick else args.rounds
     T = 5 if args.quick else args.steps
     print(f"torch {torch.__version__}, {args.threads} threads, T={T}, median of {rounds} interleaved rounds; "
