@@ -13,7 +13,6 @@ import torch
 from neuromorph import LIF
 from neuromorph.neurons import LeakyIntegrator, LIFParams, LIFState, leaky_filter, lif_sequence, native
 from neuromorph.neurons import integrator as integrator_module
-from neuromorph.neurons import lif as lif_module
 from neuromorph.neurons.base import _FINITE_MARK
 from neuromorph.surrogate import ATan, FastSigmoid, Sigmoid, Triangle
 from neuromorph.synapses.compact import tagged_compact_spikes
