@@ -46,8 +46,8 @@ class SpikingModule(nn.Module):
     # -- state management ------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget the state; the next call starts from rest."""
-        self.state = None
-        self._backpropagated = False
+        self.__dict__["state"] = None  # plain attributes: see forward
+        self.__dict__["_backpropagated"] = False
 
     def detach(self) -> None:
         """Keep the state values but cut them from the autograd graph (truncated BPTT)."""
@@ -92,8 +92,9 @@ class SpikingModule(nn.Module):
         else:
             out, new_state = self.forward_single(x, state)
         _check_finite(self, new_state)
-        self.state = new_state
-        self._backpropagated = False
+        # plain attributes (never parameters, buffers or modules): skip nn.Module.__setattr__'s lookups
+        self.__dict__["state"] = new_state
+        self.__dict__["_backpropagated"] = False
         if out.requires_grad:
             out.register_hook(self._mark_backpropagated)
         return out
@@ -115,13 +116,45 @@ class SpikingModule(nn.Module):
         return f"step_mode={self.step_mode!r}"
 
 
+_FINITE_MARK = "_neuromorph_checked_finite"
+
+
+def mark_finite(t: Tensor) -> Tensor:
+    """Note on ``t`` that a compiled kernel found every value of it finite while writing it (saves the
+    separate ``isfinite`` pass of :func:`_check_finite`); returns ``t``. The mark holds the tensor's version
+    counter, so an in-place change voids it (inference-mode tensors have none: they get -1)."""
+    setattr(t, _FINITE_MARK, -1 if t.is_inference() else t._version)
+    return t
+
+
 def _check_finite(layer: nn.Module, state: Any) -> None:
     """A NaN or infinite input always reaches the membrane (the first state field) and stays there: checking
-    the final state catches it at a fraction of the cost of checking every input value."""
+    the final state catches it at a fraction of the cost of checking every input value (no cost at all when
+    the kernel that wrote it already checked it, see :func:`mark_finite`)."""
     v = state[0] if isinstance(state, tuple) and state and isinstance(state[0], Tensor) else None
-    if v is not None and not bool(torch.isfinite(v).all()):
+    if v is None:
+        return
+    mark = getattr(v, _FINITE_MARK, None)
+    if mark is not None and (mark == -1 or mark == v._version):
+        return
+    if not bool(torch.isfinite(v).all()):
         raise ValueError(f"{type(layer).__name__}: the input contains NaN or infinite values (the membrane became "
                          "non-finite); check the data and the layer before it")
+
+
+def _spiking_modules(model: nn.Module) -> list[SpikingModule]:
+    """Every :class:`SpikingModule` inside ``model`` (each once), by a plain walk over the children dicts
+    (``model.modules()`` also builds every module's qualified name, several times slower)."""
+    found, seen, stack = [], set(), [model]
+    while stack:
+        module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        if isinstance(module, SpikingModule):
+            found.append(module)
+        stack.extend(child for child in module._modules.values() if child is not None)
+    return found
 
 
 def reset(model: nn.Module) -> None:
@@ -134,9 +167,8 @@ def reset(model: nn.Module) -> None:
     >>> net[1].state is None
     True
     """
-    for module in model.modules():
-        if isinstance(module, SpikingModule):
-            module.reset()
+    for module in _spiking_modules(model):
+        module.reset()
 
 
 def detach(model: nn.Module) -> None:

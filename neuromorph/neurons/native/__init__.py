@@ -19,6 +19,11 @@ import threading
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
 
 _MODULE: ModuleType | None = None
 _TRIED = False
@@ -131,6 +136,18 @@ def _build() -> None:
                       "using the torch-ops kernel (same results, slower on CPU)", RuntimeWarning, stacklevel=3)
         _MODULE = None
     _TRIED = True
+
+
+def flat_param(t: Tensor, step_shape: torch.Size, dtype: torch.dtype) -> Tensor:
+    """A parameter or state as the compiled kernels take it: one value, or one value per element of a time
+    step (``step_shape``), contiguous, of ``dtype``."""
+    if t.dtype != dtype:
+        t = t.to(dtype)
+    if t.numel() == 1:  # the kernels read element 0 of a one-value tensor, whatever its shape
+        return t
+    if all(stride == 0 for stride in t.stride()):  # a broadcast scalar, e.g. a fresh zero state
+        return t.as_strided((1,), (1,))
+    return t.expand(step_shape).contiguous().reshape(-1)
 
 
 def status() -> dict[str, str]:
