@@ -7,7 +7,9 @@ Each round times ``steps`` env steps of a random policy (emulator alone), then `
 round, with the agent's default configuration for the game (``neuromorph learn GAME``). ``--core`` also times the
 same network and rule run through the library's general :class:`~neuromorph.learning.online.OnlineLearner`
 (torch, one chunk of ``sim_steps`` per env step, one backward of ``log pi + V``, parameter traces; no env) to
-show why the agent uses its fused numpy path. Prints the median over rounds of both speeds and of their ratio; ``--reference-env-sps`` converts the ratio into an estimate of the
+show why the agent uses its fused numpy path; ``--chain`` times the same network and rule on the compiled
+:class:`~neuromorph.learning.streaming.StreamingChain`. Prints the median over rounds of both speeds and of their
+ratio; ``--reference-env-sps`` converts the ratio into an estimate of the
 agent's speed on a machine where the env runs at that speed (e.g. the unloaded 2-core figures in
 ``shared/notes/reference-facts.md``: Flappy ~74k, Pong ~5k env steps/s).
 """
