@@ -38,8 +38,9 @@ with the overshooting-bounded step size of Elsayed, Vasan & Mahmood (2024, "Stre
 learning finally works"): ``a = lr / max(1, lr kappa max(|delta|, 1) ||z||_1)`` (``kappa_actor``,
 ``kappa_critic``), where ``||z||_1`` is replaced by its running upper bound
 ``b <- gamma lambda b + ||e||_1 (||x_hat||_1 + c_h) + ||g||_1 (||s_hat||_1 + c_o)`` (no pass over the matrix; the
-step is never larger than with the exact norm). Traces and neuron states are zeroed at the start of every
-episode; weights never are.
+step is never larger than with the exact norm). With ``scale_reward`` the rewards are first divided by the
+running standard deviation of the discounted return (:class:`ReturnScaler`). Traces and neuron states are zeroed
+at the start of every episode; weights never are.
 
 **Cost per env step** is a handful of BLAS calls on the ``2H x n_in`` input matrix (one ``gemm`` over the ``K``
 sim steps, ``scal`` + ``ger`` for its trace, ``axpy`` + ``ger`` for the update) plus vector work: the
