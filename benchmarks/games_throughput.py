@@ -7,7 +7,9 @@ Each round times ``steps`` env steps of a random policy (emulator alone), then `
 round, with the agent's default configuration for the game (``neuromorph learn GAME``). ``--core`` also times the
 same network and rule run through the library's general :class:`~neuromorph.learning.online.OnlineLearner`
 (torch, one chunk of ``sim_steps`` per env step, one backward of ``log pi + V``, parameter traces; no env) to
-show why the agent uses its fused numpy path. Prints the median over rounds of both speeds and of their ratio; ``--reference-env-sps`` converts the ratio into an estimate of the
+show why the agent uses its fused numpy path; ``--chain`` times the same network and rule on the compiled
+:class:`~neuromorph.learning.streaming.StreamingChain`. Prints the median over rounds of both speeds and of their
+ratio; ``--reference-env-sps`` converts the ratio into an estimate of the
 agent's speed on a machine where the env runs at that speed (e.g. the unloaded 2-core figures in
 ``shared/notes/reference-facts.md``: Flappy ~74k, Pong ~5k env steps/s).
 """
@@ -67,6 +69,56 @@ def _core_steps_per_s(agent: StreamingActorCritic, observations: list) -> float:
         return len(chunks) / (time.perf_counter() - start)
 
 
+def _chain_steps_per_s(agent: StreamingActorCritic, observations: list) -> float:
+    """Env steps per second of the same network and rule on the core's compiled :class:`StreamingChain`.
+
+    One chain ``Linear(n_in, 2H) -> LIF -> Linear(2H, A + 1) -> LI`` holds actor and critic (readout
+    block-diagonal); the eligibility trace lives in ``.grad`` (``grad *= gamma lambda`` then
+    ``chain.backward(g)``), the TD update adds ``a delta grad`` per block, and the entropy gradient is a second
+    backward into a swapped-in buffer. Encoding and input spikes are the agent's own (numpy)."""
+    import torch
+    from torch import nn
+
+    from neuromorph import LIF, LeakyIntegrator
+    from neuromorph.learning.streaming import StreamingChain
+
+    torch.set_num_threads(1)
+    cfg, H, A = agent.config, agent.config.hidden, agent.config.n_actions
+    model = nn.Sequential(nn.Linear(agent.n_in, 2 * H), LIF(beta=cfg.beta, threshold=cfg.threshold),
+                          nn.Linear(2 * H, A + 1), LeakyIntegrator(beta=cfg.readout_beta))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    chain = StreamingChain(model)
+    params = list(model.parameters())
+    entropy = [torch.zeros_like(p) for p in params]
+    decay, rng = cfg.gamma * cfg.lam, np.random.default_rng(0)
+    start = time.perf_counter()
+    for obs in observations:
+        x = torch.from_numpy(agent.input_spikes(agent.encode(obs, update=False)))
+        for k in range(cfg.sim_steps):
+            y = chain.step(x[k:k + 1])
+        logits, value = y[0, :A].numpy(), float(y[0, A])
+        delta = 0.1 + 0.0 * value     # (the update values are irrelevant to the timing; kept finite)
+        for p in params:       # TD update with the previous trace and entropy gradient, per block
+            if p.grad is not None:
+                p.add_(p.grad, alpha=1e-7 * delta)
+        for p, e in zip(params, entropy):
+            p.add_(e, alpha=1e-6)
+        pi = np.exp(logits - logits.max())
+        pi /= pi.sum()
+        action = int(rng.choice(A, p=pi))
+        g = -pi
+        g[action] += 1.0
+        grads = [p.grad for p in params]
+        for p, e in zip(params, entropy):
+            p.grad = e.zero_()
+        chain.backward(torch.from_numpy(np.append(g, 0.0).astype(np.float32))[None])
+        for p, z in zip(params, grads):
+            p.grad = z.mul_(decay) if z is not None else None
+        chain.backward(torch.from_numpy(np.append(g, 1.0).astype(np.float32))[None])
+    return len(observations) / (time.perf_counter() - start)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--game", choices=sorted(GAMES), default="flappy")
@@ -75,13 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--reference-env-sps", type=float, default=None)
     parser.add_argument("--core", action="store_true", help="also time the OnlineLearner path (module docstring)")
+    parser.add_argument("--chain", action="store_true", help="also time the same agent on StreamingChain")
     args = parser.parse_args(argv)
     spec = GAMES[args.game]
     env = make_env(args.game)
     agent = StreamingActorCritic(spec.n_features, len(spec.actions), seed=0, unit=args.unit,
                                  **GAME_DEFAULTS[args.game])
     rng = np.random.default_rng(0)
-    env_sps, agent_sps, core_sps = [], [], []
+    env_sps, agent_sps, core_sps, chain_sps = [], [], [], []
     obs, _ = env.reset(seed=0)
     with threadpool_limits(1):
         for _ in range(args.rounds):
@@ -104,9 +157,14 @@ def main(argv: list[str] | None = None) -> int:
                     agent.act(o, r)
             agent_sps.append(args.steps / (time.perf_counter() - start))
             agent.end_episode(0.0)
+            if args.chain:
+                chain_sps.append(_chain_steps_per_s(agent, [o for o, _, _ in record]))
             if args.core:
                 core_sps.append(_core_steps_per_s(agent, [o for o, _, _ in record[: args.steps // 10]]))
     ratio = float(np.median(np.array(agent_sps) / np.array(env_sps)))
+    if args.chain:
+        print(f"same network and rule on StreamingChain (compiled, 1 thread): {np.median(chain_sps):.0f} steps/s, "
+              f"chain/fused = {float(np.median(np.array(chain_sps) / np.array(agent_sps))):.3f}")
     if args.core:
         print(f"same network through OnlineLearner (torch, 1 thread): {np.median(core_sps):.0f} steps/s")
     print(f"{args.game} ({args.unit}): env alone {np.median(env_sps):.0f} steps/s, agent alone "

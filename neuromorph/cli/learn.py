@@ -64,8 +64,10 @@ def _run_stdp(args: argparse.Namespace) -> int:
 
 
 # per-game defaults of the agent (docs/games.md)
-GAME_DEFAULTS = {"flappy": {"hidden": 128, "n_pop": 10, "sim_steps": 2, "gamma": 0.99, "lam": 0.8},
-                 "pong": {"hidden": 64, "n_pop": 4, "sim_steps": 1, "gamma": 0.99, "lam": 0.9}}
+GAME_DEFAULTS = {"flappy": {"hidden": 128, "n_pop": 10, "sim_steps": 2, "gamma": 0.99, "lam": 0.8,
+                            "kappa_actor": 1.5, "kappa_critic": 1.0, "entropy": 0.01},
+                 "pong": {"hidden": 64, "n_pop": 4, "sim_steps": 1, "gamma": 0.99, "lam": 0.9,
+                          "kappa_actor": 3.0, "kappa_critic": 2.0, "entropy": 0.01}}
 
 
 def _run_game(args: argparse.Namespace) -> int:
@@ -80,8 +82,7 @@ def _run_game(args: argparse.Namespace) -> int:
     game = args.learn_mode
     out = args.out or os.path.join("runs", f"{game}_{args.policy}_{args.unit}_seed{args.seed}")
     json_path = args.json or os.path.join(out, "result.json")
-    agent_config = {"unit": args.unit, "hidden": args.hidden, "n_pop": args.n_pop, "sim_steps": args.sim_steps,
-                    "gamma": args.gamma, "lam": args.lam}
+    agent_config = {"unit": args.unit, **{name: getattr(args, name) for name in GAME_DEFAULTS[game]}}
     if args.policy == "random":
         agent_config = {}
     result = run_lifetime(game, args.env_steps, seed=args.seed, policy=args.policy,

@@ -38,8 +38,9 @@ with the overshooting-bounded step size of Elsayed, Vasan & Mahmood (2024, "Stre
 learning finally works"): ``a = lr / max(1, lr kappa max(|delta|, 1) ||z||_1)`` (``kappa_actor``,
 ``kappa_critic``), where ``||z||_1`` is replaced by its running upper bound
 ``b <- gamma lambda b + ||e||_1 (||x_hat||_1 + c_h) + ||g||_1 (||s_hat||_1 + c_o)`` (no pass over the matrix; the
-step is never larger than with the exact norm). Traces and neuron states are zeroed at the start of every
-episode; weights never are.
+step is never larger than with the exact norm). With ``scale_reward`` the rewards are first divided by the
+running standard deviation of the discounted return (:class:`ReturnScaler`). Traces and neuron states are zeroed
+at the start of every episode; weights never are.
 
 **Cost per env step** is a handful of BLAS calls on the ``2H x n_in`` input matrix (one ``gemm`` over the ``K``
 sim steps, ``scal`` + ``ger`` for its trace, ``axpy`` + ``ger`` for the update) plus vector work: the
@@ -108,6 +109,32 @@ class RunningNorm:
         self.m2[...] = state["m2"]
 
 
+class ReturnScaler:
+    """Reward scaling by the running standard deviation of the discounted return (Elsayed, Vasan & Mahmood 2024).
+
+    Per reward: ``G <- gamma G + r`` (``G = 0`` at episode starts), the running variance of ``G`` is updated
+    (:class:`RunningNorm`), and the agent learns from ``r / sqrt(var(G) + 1e-8)`` (no mean is subtracted).
+
+    >>> scaler = ReturnScaler(gamma=0.0)
+    >>> [round(scaler.scale(r), 3) for r in (1.0, 3.0)]
+    [1.0, 3.0]
+    """
+
+    def __init__(self, gamma: float) -> None:
+        self.gamma = float(gamma)
+        self.stats = RunningNorm(1)
+        self.ret = 0.0
+
+    def begin_episode(self) -> None:
+        self.ret = 0.0
+
+    def scale(self, reward: float) -> float:
+        self.ret = self.gamma * self.ret + reward
+        self.stats.update(np.array([self.ret]))
+        var = float(self.stats.m2[0]) / self.stats.count
+        return reward / math.sqrt(var + 1e-8) if self.stats.count > 1 else reward
+
+
 def bounded_step_size(lr: float, kappa: float, delta: float, trace_l1: float) -> float:
     """Overshooting-bounded step size ``lr / max(1, lr * kappa * max(|delta|, 1) * ||z||_1)``.
 
@@ -149,6 +176,7 @@ class AgentConfig:
     entropy: float = 0.01        # tau
     init_scale: float = 1.0      # input weights ~ U(-s, s) * sqrt(3 / active inputs)
     init_density: float = 1.0    # fraction of non-zero input weights at initialisation
+    scale_reward: bool = False   # divide rewards by the running std of the discounted return (Elsayed et al.)
 
     def check(self) -> "AgentConfig":
         for name in ("n_features", "hidden", "n_pop", "sim_steps"):
@@ -170,6 +198,8 @@ class AgentConfig:
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
         if not (self.entropy >= 0 and math.isfinite(self.entropy)):
             raise ValueError(f"entropy must be a finite number >= 0, got {self.entropy!r}")
+        if not isinstance(self.scale_reward, bool):
+            raise TypeError(f"scale_reward must be a bool, got {type(self.scale_reward).__name__}")
         if not 0.0 < self.init_density <= 1.0:
             raise ValueError(f"init_density must be in (0, 1], got {self.init_density!r}")
         return self
@@ -206,6 +236,7 @@ class StreamingActorCritic:
         self.spiking = cfg.unit == "lif"
         H = cfg.hidden
         self.norm = RunningNorm(n_features, cfg.obs_clip)
+        self.reward_scaler = ReturnScaler(cfg.gamma) if cfg.scale_reward else None
         self.centres = np.linspace(-cfg.obs_clip, cfg.obs_clip, cfg.n_pop)
         self.sigma = 2 * cfg.obs_clip / (cfg.n_pop - 1)
         # about 2.5 fields of every feature are active; currents of std ~ init_scale
@@ -334,6 +365,8 @@ class StreamingActorCritic:
                       "y": np.zeros(self.config.n_actions + 1, dt)}
         for z in self.traces.values():
             z[...] = 0.0
+        if self.reward_scaler is not None:
+            self.reward_scaler.begin_episode()
         self._l1 = [0.0, 0.0]     # upper bounds of ||z_pi||_1 and ||z_V||_1
         self._pending = False
 
@@ -346,6 +379,8 @@ class StreamingActorCritic:
     def _td_update(self, reward: float, next_value: float, terminated: bool) -> None:
         cfg, p, z = self.config, self.params, self.traces
         H = cfg.hidden
+        if self.reward_scaler is not None:
+            reward = self.reward_scaler.scale(float(reward))
         delta = float(reward) + (0.0 if terminated else cfg.gamma * next_value) - self._value
         if not math.isfinite(delta):
             raise FloatingPointError(f"TD error became non-finite ({delta}); lower lr")
@@ -445,6 +480,8 @@ class StreamingActorCritic:
             raise RuntimeError("state_dict() is taken between episodes (after end_episode)")
         out: dict[str, Any] = {f"param.{k}": v.copy() for k, v in self.params.items()}
         out.update({f"norm.{k}": v for k, v in self.norm.state_dict().items()})
+        if self.reward_scaler is not None:
+            out.update({f"return_norm.{k}": v for k, v in self.reward_scaler.stats.state_dict().items()})
         out["steps"] = np.array(self.steps)
         out["config"] = asdict(self.config)
         out["rng"] = self.rng.bit_generator.state
@@ -458,6 +495,8 @@ class StreamingActorCritic:
                 raise ValueError(f"checkpoint parameter {k} has shape {state[f'param.{k}'].shape}, expected {v.shape}")
             v[...] = state[f"param.{k}"]
         self.norm.load_state_dict({k: state[f"norm.{k}"] for k in ("count", "mean", "m2")})
+        if self.reward_scaler is not None:
+            self.reward_scaler.stats.load_state_dict({k: state[f"return_norm.{k}"] for k in ("count", "mean", "m2")})
         self.steps = int(state["steps"])
         self.rng.bit_generator.state = state["rng"]
         self.begin_episode()

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from neuromorph import LIF, LeakyIntegrator
-from neuromorph.learning.agents import RunningNorm, StreamingActorCritic, bounded_step_size
+from neuromorph.learning.agents import ReturnScaler, RunningNorm, StreamingActorCritic, bounded_step_size
 from neuromorph.learning.online import OnlineLearner
 
 
@@ -142,17 +142,18 @@ def test_learns_a_two_armed_bandit_policy():
     assert np.mean(picks[-100:]) > 0.9 and agent.last_policy[1] > 0.9
 
 
-def test_state_dict_round_trip_continues_identically():
-    a = StreamingActorCritic(3, 2, seed=4, hidden=8)
+@pytest.mark.parametrize("scale_reward", [False, True])
+def test_state_dict_round_trip_continues_identically(scale_reward):
+    a = StreamingActorCritic(3, 2, seed=4, hidden=8, scale_reward=scale_reward)
     rng = np.random.default_rng(0)
     for t in range(20):
         a.act(rng.normal(size=3), None if t == 0 else 0.1)
     a.end_episode(-1.0)
-    b = StreamingActorCritic(3, 2, seed=99, hidden=8)
+    b = StreamingActorCritic(3, 2, seed=99, hidden=8, scale_reward=scale_reward)
     b.load_state_dict(a.state_dict())
     obs = rng.normal(size=(10, 3))
-    acts_a = [a.act(o, None if i == 0 else 0.0) for i, o in enumerate(obs)]
-    acts_b = [b.act(o, None if i == 0 else 0.0) for i, o in enumerate(obs)]
+    acts_a = [a.act(o, None if i == 0 else 0.3) for i, o in enumerate(obs)]
+    acts_b = [b.act(o, None if i == 0 else 0.3) for i, o in enumerate(obs)]
     assert acts_a == acts_b
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
@@ -184,3 +185,21 @@ def test_running_norm_and_step_bound():
     np.testing.assert_allclose(norm.m2 / norm.count, data.var(0), rtol=1e-10)
     assert bounded_step_size(1.0, 2.0, 0.1, 0.2) == 1.0
     assert bounded_step_size(1.0, 2.0, 3.0, 1.0) == pytest.approx(1 / 6)
+
+
+def test_return_scaler_divides_by_the_std_of_the_discounted_return():
+    gamma, rng = 0.9, np.random.default_rng(5)
+    scaler = ReturnScaler(gamma)
+    returns, scaled = [], []
+    for episode in range(3):
+        scaler.begin_episode()
+        g = 0.0
+        for r in rng.normal(1.0, 2.0, size=50):
+            g = gamma * g + r
+            returns.append(g)
+            scaled.append((r, scaler.scale(float(r))))
+    r, s = scaled[-1]
+    assert s == pytest.approx(r / np.std(returns), rel=1e-9)
+    assert scaled[0][1] == scaled[0][0]  # one sample: no variance yet, the reward passes unchanged
+    with pytest.raises(TypeError, match="scale_reward"):
+        StreamingActorCritic(3, 2, scale_reward=1)

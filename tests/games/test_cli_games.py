@@ -29,14 +29,22 @@ def test_learn_flappy_relu_and_random_policy(tmp_path):
                  str(tmp_path / "a"), "--random-episodes", "2"]) == 0
     data = json.loads((tmp_path / "a" / "result.json").read_text())
     assert data["config"]["unit"] == "relu" and len(data["episode_scores"]) >= 1
+    # the screened Flappy Bird step sizes are the command's defaults, and each can be overridden
+    config = data["config"]
+    assert (config["kappa_actor"], config["kappa_critic"], config["entropy"]) == (1.5, 1.0, 0.01)
     assert data["random_level"] == {"mean_score": 0.0, "episodes": 2}
+    assert main(["learn", "flappy", "--env-steps", "300", "--hidden", "8", "--kappa-actor", "3", "--entropy", "0",
+                 "--out", str(tmp_path / "c"), "--random-episodes", "0"]) == 0
+    config = json.loads((tmp_path / "c" / "result.json").read_text())["config"]
+    assert (config["kappa_actor"], config["kappa_critic"], config["entropy"]) == (3.0, 1.0, 0.0)
     assert main(["learn", "flappy", "--env-steps", "500", "--policy", "random", "--out", str(tmp_path / "b"),
                  "--random-episodes", "0"]) == 0
     assert json.loads((tmp_path / "b" / "result.json").read_text())["policy"] == "random"
 
 
 @pytest.mark.parametrize("argv", [["learn", "flappy", "--env-steps", "0"], ["learn", "pong", "--unit", "gru"],
-                                  ["learn", "flappy", "--hidden", "-3"], ["learn", "pong", "--policy", "dqn"]])
+                                  ["learn", "flappy", "--hidden", "-3"], ["learn", "pong", "--policy", "dqn"],
+                                  ["learn", "flappy", "--kappa-actor", "fast"]])
 def test_learn_games_reject_bad_arguments(argv):
     with pytest.raises(SystemExit):
         main(argv)
