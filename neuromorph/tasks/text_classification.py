@@ -1,0 +1,383 @@
+"""Text classification with a spiking transformer against same-size and classical baselines (issue 13).
+
+Data: :func:`neuromorph.data.text.load_text_task` with ``num_folds=5`` -- per fold ``k``: 60 % train, 20 %
+validation (fold ``k+1``), 20 % test (fold ``k``), stratified; over the five folds every document is tested once.
+Models (rows of the table, :data:`MODELS`):
+
+* ``spikformer``: :class:`~neuromorph.models.spikformer.Spikformer` on frozen GloVe 6B 50-d word vectors
+  (:func:`~neuromorph.data.text.glove_vocabulary`, projected to the model width), ``T`` steps of direct input.
+* ``transformer``: :class:`~neuromorph.models.transformer.TransformerClassifier`, the non-spiking twin built from
+  the same arguments (same width, depth and parameter count), trained with the same optimiser, epochs and grid.
+* ``tfidf_lr``: scikit-learn ``TfidfVectorizer`` (the library tokeniser, sublinear tf) + ``LogisticRegression``.
+* ``minilm_probe``: ``LogisticRegression`` on all-MiniLM-L6-v2 sentence embeddings
+  (:func:`neuromorph.data.embeddings.encode_minilm`, cached on disk).
+* ``minilm_spiking``: the same embeddings, standardised with training statistics, clipped to ``[-c, c]`` and
+  population-coded (:class:`~neuromorph.encoding.population.PopulationEncoder`, ``N`` Gaussian-tuned neurons per
+  dimension, Bernoulli spikes for ``T`` steps) into a spiking readout
+  (:class:`~neuromorph.models.SpikingMLP`) trained with :func:`neuromorph.training.fit`.
+
+Protocol (:func:`select`): every model has a small grid (learning rate, or ``C``); for iterative models the epoch
+checkpoint (:data:`CHECKPOINTS`) is part of the grid. The grid point with the best validation accuracy averaged over
+the folds is chosen; its test accuracy is reported as mean +- sd over the folds (and seeds). The test split never
+takes part in a choice.
+
+>>> row = select([{"model": "m", "config": {"lr": 1}, "val": [0.5], "test": [0.6], "epochs": [1]},
+...               {"model": "m", "config": {"lr": 2}, "val": [0.7], "test": [0.4], "epochs": [1]}])
+>>> row["config"], row["test_mean"]
+({'lr': 2}, 0.4)
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from neuromorph.data.text import TextTask, fold_splits, glove_vocabulary, load_text_corpus, load_text_task
+from neuromorph.utils import check_positive_int
+
+MODELS = ("spikformer", "transformer", "tfidf_lr", "minilm_probe", "minilm_spiking")
+DATASET_MAX_LEN = {"polarity": 40, "newsgroups": 128}
+NUM_FOLDS = 5
+CHECKPOINTS = (10, 20, 30)
+C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+LR_GRID = (1e-3, 3e-3)
+
+
+@dataclass
+class TransformerConfig:
+    """Shared settings of the Spikformer and its non-spiking twin (the spiking ones are ignored by the twin)."""
+
+    dim: int = 64
+    depth: int = 1
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    T: int = 4
+    norm: str = "layer"
+    dropout: float = 0.1
+    weight_decay: float = 0.01
+    batch_size: int = 32
+    epochs: int = 30
+    time_shifts: tuple[int, ...] | None = (0, 1, 2, 3)
+    glove_words: int = 50_000
+
+    def model_kwargs(self) -> dict[str, Any]:
+        return {"dim": self.dim, "depth": self.depth, "num_heads": self.heads, "mlp_ratio": self.mlp_ratio,
+                "norm": self.norm, "dropout": self.dropout}
+
+
+@dataclass
+class PopulationConfig:
+    """Population code and readout of the ``minilm_spiking`` row."""
+
+    num_neurons: int = 8
+    clip: float = 2.5
+    T: int = 8
+    hidden: int = 0               # 0: a single spiking readout layer 384*N -> classes
+    weight_decay: float = 0.01
+    batch_size: int = 32
+    epochs: int = 30
+
+
+@dataclass
+class Fold:
+    """One fold of a data set: the tokenised task and the corpus indices of its splits."""
+
+    task: TextTask
+    indices: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def load_fold(dataset: str, fold: int, vocab: Sequence[str], num_folds: int = NUM_FOLDS) -> Fold:
+    """Fold ``fold`` of ``dataset`` tokenised with ``vocab`` (max length :data:`DATASET_MAX_LEN`)."""
+    if dataset not in DATASET_MAX_LEN:
+        raise ValueError(f"dataset must be one of {tuple(DATASET_MAX_LEN)}, got {dataset!r}")
+    task = load_text_task(dataset, max_len=DATASET_MAX_LEN[dataset], num_folds=num_folds, fold=fold, vocab=vocab)
+    _, labels, _ = load_text_corpus(dataset)
+    train, val, test = fold_splits(labels, num_folds, fold)
+    return Fold(task, {"train": train, "val": val, "test": test})
+
+
+# ------------------------------------------------------------------------------------------------ baselines
+def logistic_regression_grid(features: dict[str, Any], labels: dict[str, Tensor],
+                             cs: Iterable[float] = C_GRID) -> list[dict[str, Any]]:
+    """Fit ``LogisticRegression(C)`` on ``features["train"]`` for every ``C``; records with val and test accuracy."""
+    from sklearn.linear_model import LogisticRegression
+
+    out = []
+    for c in cs:
+        clf = LogisticRegression(C=c, max_iter=5000).fit(features["train"], labels["train"].numpy())
+        out.append({"config": {"C": c}, "val": [float(clf.score(features["val"], labels["val"].numpy()))],
+                    "test": [float(clf.score(features["test"], labels["test"].numpy()))], "epochs": [0]})
+    return out
+
+
+def tfidf_features(task: TextTask) -> dict[str, Any]:
+    """Sparse tf-idf matrices per split; the vectoriser (library tokeniser, sublinear tf) is fitted on train."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from neuromorph.data.text import tokenize
+
+    vectorizer = TfidfVectorizer(tokenizer=tokenize, lowercase=False, token_pattern=None, sublinear_tf=True)
+    out = {"train": vectorizer.fit_transform(task.texts["train"])}
+    for split in ("val", "test"):
+        out[split] = vectorizer.transform(task.texts[split])
+    return out
+
+
+def minilm_corpus_embeddings(dataset: str) -> Tensor:
+    """MiniLM embeddings ``[200, 384]`` of every document of ``dataset`` in corpus order (cached on disk)."""
+    from neuromorph.data.embeddings import encode_minilm
+
+    texts, _, _ = load_text_corpus(dataset)
+    return encode_minilm([" ".join(t.split()) or "." for t in texts])
+
+
+def _labels(task: TextTask) -> dict[str, Tensor]:
+    return {split: task.split(split)[2] for split in task.splits}
+
+
+# ------------------------------------------------------------------------------------------------ trained models
+def build_text_model(kind: str, task: TextTask, vectors: Tensor, cfg: TransformerConfig,
+                     time_shifts: tuple[int, ...] | None = None) -> nn.Module:
+    """``"spikformer"`` or ``"transformer"`` for ``task`` on the frozen word vectors ``vectors``."""
+    from neuromorph.models.spikformer import Spikformer
+    from neuromorph.models.transformer import TransformerClassifier
+
+    common = dict(vocab_size=task.vocab_size, max_len=task.max_len, embeddings=vectors, **cfg.model_kwargs())
+    if kind == "spikformer":
+        return Spikformer(task.num_classes, T=cfg.T, time_shifts=time_shifts, **common)
+    if kind == "transformer":
+        return TransformerClassifier(task.num_classes, **common)
+    raise ValueError(f"kind must be 'spikformer' or 'transformer', got {kind!r}")
+
+
+def _fit_with_curves(model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], *, lr: float, epochs: int,
+                     batch_size: int, weight_decay: float, seed: int,
+                     encode: Callable[[Tensor], Tensor] | None = None,
+                     show_progress: bool | None = False) -> dict[str, list[float]]:
+    """Train with :func:`neuromorph.training.fit` (AdamW, cosine); validation and test accuracy after every epoch."""
+    from neuromorph.metrics import evaluate
+    from neuromorph.training import fit
+
+    tests: list[float] = []
+
+    def on_epoch(epoch: int, result: Any) -> None:
+        tests.append(evaluate(model, *data["test"], encode=encode, show_progress=False)["accuracy"])
+
+    torch.manual_seed(seed)
+    result = fit(model, data["train"], test=data["val"], epochs=epochs, batch_size=batch_size, lr=lr,
+                 weight_decay=weight_decay, optimizer="adamw", encode=encode, seed=seed, on_epoch=on_epoch,
+                 show_progress=show_progress, desc="epoch")
+    return {"val": result.series("test_acc"), "test": tests, "train": result.series("train_acc"),
+            "epochs": [int(e) for e in result.series("epoch")], "seconds": result.train_time}
+
+
+def train_text_model(kind: str, fold: Fold, vectors: Tensor, cfg: TransformerConfig, lr: float, seed: int,
+                     time_shifts: tuple[int, ...] | None = None,
+                     show_progress: bool | None = False) -> tuple[nn.Module, dict[str, Any]]:
+    """Build and train one transformer row on one fold; returns the model and its per-epoch record."""
+    torch.manual_seed(seed)
+    model = build_text_model(kind, fold.task, vectors, cfg, time_shifts)
+    data = {split: (fold.task.split(split)[0], fold.task.split(split)[2]) for split in fold.task.splits}
+    curves = _fit_with_curves(model, data, lr=lr, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                              weight_decay=cfg.weight_decay, seed=seed, show_progress=show_progress)
+    return model, curves
+
+
+class PopulationSpikes(nn.Module):
+    """Standardise, clip and population-code embeddings: ``[B, E]`` -> Bernoulli spikes ``[T, B, E * N]``.
+
+    ``z = clip((x - mean) / std, -c, c)``; each of the ``E`` components drives ``N`` neurons with Gaussian tuning
+    curves centred on ``linspace(-c, c, N)`` (:class:`~neuromorph.encoding.population.PopulationEncoder`).
+
+    >>> code = PopulationSpikes(torch.zeros(3), torch.ones(3), num_neurons=4, clip=2.0, T=5)
+    >>> code(torch.randn(2, 3)).shape
+    torch.Size([5, 2, 12])
+    """
+
+    def __init__(self, mean: Tensor, std: Tensor, num_neurons: int = 8, clip: float = 2.5, T: int = 8,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        from neuromorph.encoding.population import PopulationEncoder
+
+        check_positive_int("T", T)
+        if not (isinstance(clip, (int, float)) and math.isfinite(clip) and clip > 0):
+            raise ValueError(f"clip must be a finite number > 0, got {clip!r}")
+        if mean.shape != std.shape or mean.dim() != 1 or not bool((std > 0).all()):
+            raise ValueError("mean and std must be 1-d tensors of the same length with std > 0")
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("std", std.float())
+        self.clip, self.T, self.generator = float(clip), T, generator
+        self.encoder = PopulationEncoder(num_neurons, -self.clip, self.clip)
+
+    def forward(self, x: Tensor) -> Tensor:
+        z = ((x - self.mean) / self.std).clamp(-self.clip, self.clip)
+        spikes = self.encoder.encode(z, self.T, generator=self.generator)   # [T, B, E, N]
+        return spikes.flatten(2)
+
+
+def train_population_readout(fold: Fold, embeddings: Tensor, cfg: PopulationConfig, lr: float, seed: int,
+                             show_progress: bool | None = False) -> tuple[nn.Module, PopulationSpikes, dict]:
+    """The ``minilm_spiking`` row on one fold: population-coded MiniLM embeddings into a spiking readout."""
+    from neuromorph.models import SpikingMLP
+
+    feats = {split: embeddings[idx] for split, idx in fold.indices.items()}
+    labels = _labels(fold.task)
+    mean, std = feats["train"].mean(0), feats["train"].std(0).clamp_min(1e-6)
+    coder = PopulationSpikes(mean, std, cfg.num_neurons, cfg.clip, cfg.T,
+                             generator=torch.Generator().manual_seed(seed))
+    width = embeddings.shape[1] * cfg.num_neurons
+    sizes = [width, cfg.hidden, fold.task.num_classes] if cfg.hidden else [width, fold.task.num_classes]
+    torch.manual_seed(seed)
+    model = SpikingMLP(sizes, num_steps=cfg.T)
+    data = {split: (feats[split], labels[split]) for split in feats}
+    curves = _fit_with_curves(model, data, lr=lr, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                              weight_decay=cfg.weight_decay, seed=seed, encode=coder, show_progress=show_progress)
+    return model, coder, curves
+
+
+# ------------------------------------------------------------------------------------------------ protocol
+def select(records: Sequence[dict[str, Any]], checkpoints: Sequence[int] | None = None) -> dict[str, Any]:
+    """Choose the (config, epoch) with the best mean validation accuracy over ``records`` (one model, several
+    folds/seeds; each record has ``config``, per-epoch ``val``/``test`` and ``epochs``); report its test accuracy.
+
+    ``checkpoints``: the epochs that may be chosen (default: every recorded epoch). Ties go to the earlier grid
+    point. Returns ``config``, ``epoch``, ``val_mean``, ``test_mean``, ``test_sd`` (sample sd over the records) and
+    ``n`` (records averaged).
+    """
+    if not records:
+        raise ValueError("records must not be empty")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        groups.setdefault(json.dumps(rec["config"], sort_keys=True), []).append(rec)
+    best: dict[str, Any] | None = None
+    for key, recs in groups.items():
+        epochs = recs[0]["epochs"]
+        for pos, epoch in enumerate(epochs):
+            if checkpoints is not None and epoch not in checkpoints:
+                continue
+            vals = [r["val"][pos] for r in recs]
+            tests = [r["test"][pos] for r in recs]
+            row = {"config": json.loads(key), "epoch": epoch, "val_mean": statistics.fmean(vals),
+                   "test_mean": statistics.fmean(tests), "test_sd": statistics.stdev(tests) if len(tests) > 1
+                   else 0.0, "n": len(recs), "tests": tests}
+            if best is None or row["val_mean"] > best["val_mean"]:
+                best = row
+    if best is None:
+        raise ValueError(f"no record has an epoch in checkpoints={checkpoints!r}")
+    return best
+
+
+class ResultStore:
+    """Append-only JSON-lines file of run records, keyed by ``(dataset, model, config, fold, seed)``, so that an
+    interrupted experiment resumes without redoing finished runs."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.records: list[dict[str, Any]] = []
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                self.records = [json.loads(line) for line in fh if line.strip()]
+
+    @staticmethod
+    def key(rec: dict[str, Any]) -> str:
+        return json.dumps([rec["dataset"], rec["model"], rec["config"], rec["fold"], rec["seed"]], sort_keys=True)
+
+    def has(self, **rec: Any) -> bool:
+        k = self.key(rec)
+        return any(self.key(r) == k for r in self.records)
+
+    def add(self, rec: dict[str, Any]) -> None:
+        self.records.append(rec)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec) + "\n")
+
+    def select(self, dataset: str, model: str, checkpoints: Sequence[int] | None = None,
+               where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+        recs = [r for r in self.records if r["dataset"] == dataset and r["model"] == model
+                and (where is None or where(r))]
+        return select(recs, checkpoints)
+
+
+def run_comparison(store: ResultStore, datasets: Sequence[str], models: Sequence[str] = MODELS,
+                   folds: Sequence[int] = tuple(range(NUM_FOLDS)), lrs: Sequence[float] = LR_GRID,
+                   cfg: TransformerConfig | None = None, pop: PopulationConfig | None = None,
+                   log: Callable[[str], None] | None = print) -> None:
+    """Run every missing (dataset, model, grid point, fold) of the comparison into ``store`` (seed = fold)."""
+    cfg = cfg or TransformerConfig()
+    pop = pop or PopulationConfig()
+    for m in models:
+        if m not in MODELS:
+            raise ValueError(f"models must be drawn from {MODELS}, got {m!r}")
+    vocab, vectors = glove_vocabulary(cfg.glove_words)
+    for dataset in datasets:
+        minilm = minilm_corpus_embeddings(dataset) if {"minilm_probe", "minilm_spiking"} & set(models) else None
+        for fold_id in folds:
+            fold = load_fold(dataset, fold_id, vocab)
+            base = {"dataset": dataset, "fold": fold_id, "seed": fold_id}
+            for model_name in models:
+                if model_name in ("tfidf_lr", "minilm_probe"):
+                    if store.has(model=model_name, config={"C": C_GRID[0]}, **base):
+                        continue
+                    if model_name == "tfidf_lr":
+                        feats = tfidf_features(fold.task)
+                    else:
+                        feats = {s: minilm[idx].numpy() for s, idx in fold.indices.items()}
+                    for rec in logistic_regression_grid(feats, _labels(fold.task)):
+                        store.add({**base, "model": model_name, **rec})
+                    continue
+                for lr in lrs:
+                    if model_name == "minilm_spiking":
+                        config = {"lr": lr, **asdict(pop)}
+                        if store.has(model=model_name, config=config, **base):
+                            continue
+                        _, _, curves = train_population_readout(fold, minilm, pop, lr, seed=fold_id)
+                    else:
+                        shifts = cfg.time_shifts if model_name == "spikformer" else None
+                        config = {"lr": lr, **asdict(cfg), "time_shifts": shifts}
+                        if model_name == "transformer":
+                            config = {k: v for k, v in config.items() if k not in ("T", "time_shifts")}
+                        if store.has(model=model_name, config=config, **base):
+                            continue
+                        _, curves = train_text_model(model_name, fold, vectors, cfg, lr, seed=fold_id,
+                                                     time_shifts=shifts)
+                    store.add({**base, "model": model_name, "config": config, **curves})
+                    if log:
+                        log(f"{dataset} fold {fold_id} {model_name} lr {lr:g}: val {curves['val'][-1]:.3f} "
+                            f"test {curves['test'][-1]:.3f} ({curves['seconds']:.0f}s)")
+
+
+def run_shift_ablation(store: ResultStore, dataset: str, lr: float, seeds: Sequence[int] = (0, 1, 2),
+                       shifts: Sequence[tuple[int, ...] | None] = ((0, 1, 2, 3), None),
+                       folds: Sequence[int] = tuple(range(NUM_FOLDS)), cfg: TransformerConfig | None = None,
+                       log: Callable[[str], None] | None = print) -> None:
+    """Spikformer with and without the per-head time shift, ``seeds`` x ``folds`` (model ``spikformer_ablation``)."""
+    cfg = cfg or TransformerConfig()
+    vocab, vectors = glove_vocabulary(cfg.glove_words)
+    for fold_id in folds:
+        fold = load_fold(dataset, fold_id, vocab)
+        for seed in seeds:
+            for shift in shifts:
+                config = {"lr": lr, **asdict(cfg), "time_shifts": list(shift) if shift else None}
+                base = {"dataset": dataset, "model": "spikformer_ablation", "config": config, "fold": fold_id,
+                        "seed": seed}
+                if store.has(**base):
+                    continue
+                _, curves = train_text_model("spikformer", fold, vectors, cfg, lr, seed=seed,
+                                             time_shifts=tuple(shift) if shift else None)
+                store.add({**base, **curves})
+                if log:
+                    log(f"ablation {dataset} fold {fold_id} seed {seed} shifts {shift}: test {curves['test'][-1]:.3f}")
+
+
+__all__ = ["CHECKPOINTS", "C_GRID", "DATASET_MAX_LEN", "Fold", "LR_GRID", "MODELS", "NUM_FOLDS", "PopulationConfig",
+           "PopulationSpikes", "ResultStore", "TransformerConfig", "build_text_model", "load_fold",
+           "logistic_regression_grid", "minilm_corpus_embeddings", "run_comparison", "run_shift_ablation", "select",
+           "tfidf_features", "train_population_readout", "train_text_model"]
