@@ -159,7 +159,7 @@ def build_text_model(kind: str, task: TextTask, vectors: Tensor, cfg: Transforme
 
 def _fit_with_curves(model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], *, lr: float, epochs: int,
                      batch_size: int, weight_decay: float, seed: int,
-                     encode: Callable[[Tensor], Tensor] | None = None,
+                     encode: Callable[[Tensor], Tensor] | None = None, stop_after: int | None = None,
                      show_progress: bool | None = False) -> dict[str, list[float]]:
     """Train with :func:`neuromorph.training.fit` (AdamW, cosine); validation and test accuracy after every epoch."""
     from neuromorph.metrics import evaluate
@@ -173,20 +173,23 @@ def _fit_with_curves(model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], *
     torch.manual_seed(seed)
     result = fit(model, data["train"], test=data["val"], epochs=epochs, batch_size=batch_size, lr=lr,
                  weight_decay=weight_decay, optimizer="adamw", encode=encode, seed=seed, on_epoch=on_epoch,
-                 show_progress=show_progress, desc="epoch")
+                 stop_after=stop_after, show_progress=show_progress, desc="epoch")
     return {"val": result.series("test_acc"), "test": tests, "train": result.series("train_acc"),
             "epochs": [int(e) for e in result.series("epoch")], "seconds": result.train_time}
 
 
 def train_text_model(kind: str, fold: Fold, vectors: Tensor, cfg: TransformerConfig, lr: float, seed: int,
-                     time_shifts: tuple[int, ...] | None = None,
+                     time_shifts: tuple[int, ...] | None = None, stop_after: int | None = None,
                      show_progress: bool | None = False) -> tuple[nn.Module, dict[str, Any]]:
-    """Build and train one transformer row on one fold; returns the model and its per-epoch record."""
+    """Build and train one transformer row on one fold; returns the model and its per-epoch record.
+
+    ``stop_after``: stop after that many epochs of the ``cfg.epochs`` cosine schedule (an epoch checkpoint)."""
     torch.manual_seed(seed)
     model = build_text_model(kind, fold.task, vectors, cfg, time_shifts)
     data = {split: (fold.task.split(split)[0], fold.task.split(split)[2]) for split in fold.task.splits}
     curves = _fit_with_curves(model, data, lr=lr, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                              weight_decay=cfg.weight_decay, seed=seed, show_progress=show_progress)
+                              weight_decay=cfg.weight_decay, seed=seed, stop_after=stop_after,
+                              show_progress=show_progress)
     return model, curves
 
 
@@ -223,6 +226,7 @@ class PopulationSpikes(nn.Module):
 
 
 def train_population_readout(fold: Fold, embeddings: Tensor, cfg: PopulationConfig, lr: float, seed: int,
+                             stop_after: int | None = None,
                              show_progress: bool | None = False) -> tuple[nn.Module, PopulationSpikes, dict]:
     """The ``minilm_spiking`` row on one fold: population-coded MiniLM embeddings into a spiking readout."""
     from neuromorph.models import SpikingMLP
@@ -238,7 +242,8 @@ def train_population_readout(fold: Fold, embeddings: Tensor, cfg: PopulationConf
     model = SpikingMLP(sizes, num_steps=cfg.T)
     data = {split: (feats[split], labels[split]) for split in feats}
     curves = _fit_with_curves(model, data, lr=lr, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                              weight_decay=cfg.weight_decay, seed=seed, encode=coder, show_progress=show_progress)
+                              weight_decay=cfg.weight_decay, seed=seed, encode=coder, stop_after=stop_after,
+                              show_progress=show_progress)
     return model, coder, curves
 
 
@@ -294,6 +299,7 @@ class ResultStore:
         return any(self.key(r) == k for r in self.records)
 
     def add(self, rec: dict[str, Any]) -> None:
+        rec = json.loads(json.dumps(rec))  # tuples become lists, as they will be when read back
         self.records.append(rec)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as fh:
@@ -370,6 +376,12 @@ def run_shift_ablation(store: ResultStore, dataset: str, lr: float, seeds: Seque
                         "seed": seed}
                 if store.has(**base):
                     continue
+                main_config = {**config, "time_shifts": config["time_shifts"]}
+                reuse = [r for r in store.records if r["dataset"] == dataset and r["model"] == "spikformer"
+                         and r["config"] == main_config and r["fold"] == fold_id and r["seed"] == seed]
+                if reuse:  # the same run already exists in the comparison
+                    store.add({**base, **{k: reuse[0][k] for k in ("val", "test", "train", "epochs", "seconds")}})
+                    continue
                 _, curves = train_text_model("spikformer", fold, vectors, cfg, lr, seed=seed,
                                              time_shifts=tuple(shift) if shift else None)
                 store.add({**base, **curves})
@@ -377,7 +389,95 @@ def run_shift_ablation(store: ResultStore, dataset: str, lr: float, seeds: Seque
                     log(f"ablation {dataset} fold {fold_id} seed {seed} shifts {shift}: test {curves['test'][-1]:.3f}")
 
 
+# ------------------------------------------------------------------------------------------------ efficiency
+def layer_operations(model: nn.Module, x: Tensor, encode: Callable[[Tensor], Tensor] | None = None
+                     ) -> list[dict[str, Any]]:
+    """Per-layer rows ``layer``, ``input_rate``, ``acs``, ``macs``, ``dense``, ``energy_uj`` (per example) from
+    :func:`neuromorph.metrics.synaptic_operations`, plus ``out_rate``: the firing rate of the spiking neuron layer
+    that the layer feeds (the sibling ``lif`` of a Spikformer projection, or the next spiking layer), when there is
+    one (:func:`neuromorph.metrics.spike_rates`). The last row is ``total``."""
+    from neuromorph.metrics import spike_rates, synaptic_operations
+
+    ops = synaptic_operations(model, x, encode=encode)
+    try:
+        rates = spike_rates(model, x, encode=encode)
+    except ValueError:  # no spiking layer (the non-spiking twin, a linear probe)
+        rates = {}
+    neuron_names = [n for n in rates if n != "all"]
+    rows = []
+    for name, op in ops.items():
+        row = {"layer": name, **{k: op[k] for k in ("input_rate", "acs", "macs", "dense", "energy_uj")},
+               "out_rate": None}
+        parent = name.rsplit(".", 1)[0] if "." in name else ""
+        for candidate in (f"{parent}.lif" if parent else "lif", "embed_lif" if name == "embedding.embed" else ""):
+            if candidate in rates:
+                row["out_rate"] = rates[candidate]
+                break
+        else:
+            later = [n for n in neuron_names if n > name]
+            if name != "total" and later and not parent.startswith("blocks"):
+                row["out_rate"] = rates[later[0]]
+        rows.append(row)
+    if "all" in rates:
+        rows[-1]["out_rate"] = rates["all"]
+    return rows
+
+
+def operations_markdown(title: str, rows: Sequence[dict[str, Any]]) -> str:
+    """A markdown table of :func:`layer_operations` rows."""
+    def num(v: float | None, fmt: str) -> str:
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+    lines = [f"**{title}**", "", "| layer | input non-zero rate | ACs / example | MACs / example | dense ops / example "
+             "| energy µJ / example (45 nm) | output spike rate |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['layer']} | {num(r['input_rate'], '.3f')} | {num(r['acs'], '.3g')} | "
+                     f"{num(r['macs'], '.3g')} | {num(r['dense'], '.3g')} | {num(r['energy_uj'], '.3g')} | "
+                     f"{num(r['out_rate'], '.3f')} |")
+    return "\n".join(lines)
+
+
+def efficiency_markdown(store: ResultStore, dataset: str, fold_id: int = 0,
+                        cfg: TransformerConfig | None = None, pop: PopulationConfig | None = None) -> str:
+    """Retrain each trained row of ``dataset`` at the grid point the comparison chose on validation (fold
+    ``fold_id``, stopped at the chosen epoch) and tabulate its per-layer operations on that fold's test split."""
+    cfg = cfg or TransformerConfig()
+    pop = pop or PopulationConfig()
+    vocab, vectors = glove_vocabulary(cfg.glove_words)
+    fold = load_fold(dataset, fold_id, vocab)
+    x_test = fold.task.x_test
+    parts = []
+    for kind in ("spikformer", "transformer"):
+        choice = store.select(dataset, kind, CHECKPOINTS)
+        shifts = choice["config"].get("time_shifts")
+        model, curves = train_text_model(kind, fold, vectors, cfg, choice["config"]["lr"], seed=fold_id,
+                                         time_shifts=tuple(shifts) if shifts else None, stop_after=choice["epoch"])
+        model.eval()
+        rows = layer_operations(model, x_test)
+        parts.append(operations_markdown(f"{kind} (lr {choice['config']['lr']:g}, epoch {choice['epoch']}, fold "
+                                         f"{fold_id} test accuracy {100 * curves['test'][-1]:.1f} %)", rows))
+    minilm = minilm_corpus_embeddings(dataset)
+    choice = store.select(dataset, "minilm_spiking", CHECKPOINTS)
+    model, coder, curves = train_population_readout(fold, minilm, pop, choice["config"]["lr"], seed=fold_id,
+                                                    stop_after=choice["epoch"])
+    model.eval()
+    rows = layer_operations(model, minilm[fold.indices["test"]], encode=coder)
+    parts.append(operations_markdown(f"minilm_spiking readout (population code {pop.num_neurons} neurons x 384, "
+                                     f"T={pop.T}; fold {fold_id} test accuracy {100 * curves['test'][-1]:.1f} %)",
+                                     rows))
+    feats = tfidf_features(fold.task)
+    from sklearn.linear_model import LogisticRegression
+
+    c = store.select(dataset, "tfidf_lr")["config"]["C"]
+    clf = LogisticRegression(C=c, max_iter=5000).fit(feats["train"], fold.task.y_train.numpy())
+    linear = nn.Linear(clf.coef_.shape[1], max(1, clf.coef_.shape[0]))
+    dense_test = torch.tensor(feats["test"].toarray(), dtype=torch.float32)
+    parts.append(operations_markdown(f"tf-idf logistic regression (C={c:g}; {clf.coef_.shape[1]} features, one "
+                                     "output for 2 classes)", layer_operations(linear, dense_test)))
+    return "\n\n".join(parts)
+
+
 __all__ = ["CHECKPOINTS", "C_GRID", "DATASET_MAX_LEN", "Fold", "LR_GRID", "MODELS", "NUM_FOLDS", "PopulationConfig",
-           "PopulationSpikes", "ResultStore", "TransformerConfig", "build_text_model", "load_fold",
-           "logistic_regression_grid", "minilm_corpus_embeddings", "run_comparison", "run_shift_ablation", "select",
+           "PopulationSpikes", "ResultStore", "TransformerConfig", "build_text_model", "efficiency_markdown", "layer_operations", "load_fold",
+           "logistic_regression_grid", "minilm_corpus_embeddings", "operations_markdown", "run_comparison", "run_shift_ablation", "select",
            "tfidf_features", "train_population_readout", "train_text_model"]
