@@ -185,7 +185,12 @@ def fold_splits(labels: Sequence[int], num_folds: int = 5, fold: int = 0,
 def glove_vocabulary(num_words: int = 50_000) -> tuple[list[str], Tensor]:
     """``(vocab, vectors)``: ``["<pad>", "<unk>", *the num_words most frequent GloVe 6B words]`` and their
     ``[len(vocab), 50]`` float32 vectors, with zero rows for ``<pad>`` and ``<unk>``
-    (:func:`neuromorph.data.embeddings.load_glove`)."""
+    (:func:`neuromorph.data.embeddings.load_glove`).
+
+    >>> vocab, vectors = glove_vocabulary(1000)
+    >>> vocab[:4], tuple(vectors.shape)
+    (['<pad>', '<unk>', 'the', ','], (1002, 50))
+    """
     from neuromorph.data.embeddings import load_glove
 
     check_positive_int("num_words", num_words)
@@ -226,7 +231,12 @@ class TextTask:
         return ("train", "test") if self.x_val is None else ("train", "val", "test")
 
     def split(self, name: str) -> tuple[Tensor, Tensor, Tensor]:
-        """``(x, lengths, y)`` of the split ``name``."""
+        """``(x, lengths, y)`` of the split ``name``.
+
+        >>> x, lengths, y = load_text_task("polarity", max_len=8).split("test")
+        >>> tuple(x.shape), tuple(y.shape)
+        ((50, 8), (50,))
+        """
         if name not in self.splits:
             raise ValueError(f"split must be one of {self.splits}, got {name!r}")
         return getattr(self, f"x_{name}"), getattr(self, f"len_{name}"), getattr(self, f"y_{name}")

@@ -231,7 +231,11 @@ class SpikformerBlock(nn.Module):
 
 
 def mlp_hidden(dim: int, mlp_ratio: float) -> int:
-    """Hidden width ``max(1, round(dim * mlp_ratio))`` of a transformer MLP block."""
+    """Hidden width ``max(1, round(dim * mlp_ratio))`` of a transformer MLP block.
+
+    >>> mlp_hidden(64, 2.0)
+    128
+    """
     if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
         raise ValueError(f"mlp_ratio must be > 0, got {mlp_ratio!r}")
     return max(1, int(round(dim * mlp_ratio)))

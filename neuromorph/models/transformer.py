@@ -88,7 +88,11 @@ class SelfAttention(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """``X <- X + Attn(X); X <- X + f(NORM(f(NORM(X W_1 + b_1)) W_2 + b_2))`` on ``[B, N, D]``."""
+    """``X <- X + Attn(X); X <- X + f(NORM(f(NORM(X W_1 + b_1)) W_2 + b_2))`` on ``[B, N, D]``.
+
+    >>> TransformerBlock(8, num_heads=2, norm="layer")(torch.randn(2, 3, 8)).shape
+    torch.Size([2, 3, 8])
+    """
 
     def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, norm: str = "batch",
                  activation: str = "gelu") -> None:

@@ -52,7 +52,11 @@ LR_GRID = (1e-3, 3e-3)
 
 @dataclass
 class TransformerConfig:
-    """Shared settings of the Spikformer and its non-spiking twin (the spiking ones are ignored by the twin)."""
+    """Shared settings of the Spikformer and its non-spiking twin (the spiking ones are ignored by the twin).
+
+    >>> TransformerConfig(dim=32).model_kwargs()["dim"]
+    32
+    """
 
     dim: int = 64
     depth: int = 1
@@ -74,7 +78,11 @@ class TransformerConfig:
 
 @dataclass
 class PopulationConfig:
-    """Population code and readout of the ``minilm_spiking`` row."""
+    """Population code and readout of the ``minilm_spiking`` row.
+
+    >>> PopulationConfig().num_neurons * 384          # input width of the readout for MiniLM embeddings
+    3072
+    """
 
     num_neurons: int = 8
     clip: float = 2.5
@@ -94,7 +102,13 @@ class Fold:
 
 
 def load_fold(dataset: str, fold: int, vocab: Sequence[str], num_folds: int = NUM_FOLDS) -> Fold:
-    """Fold ``fold`` of ``dataset`` tokenised with ``vocab`` (max length :data:`DATASET_MAX_LEN`)."""
+    """Fold ``fold`` of ``dataset`` tokenised with ``vocab`` (max length :data:`DATASET_MAX_LEN`).
+
+    >>> from neuromorph.data.text import build_vocab
+    >>> fold = load_fold("polarity", 2, build_vocab([["good"], ["bad"]], min_count=1))
+    >>> tuple(fold.task.x_test.shape), len(fold.indices["val"])
+    ((40, 40), 40)
+    """
     if dataset not in DATASET_MAX_LEN:
         raise ValueError(f"dataset must be one of {tuple(DATASET_MAX_LEN)}, got {dataset!r}")
     task = load_text_task(dataset, max_len=DATASET_MAX_LEN[dataset], num_folds=num_folds, fold=fold, vocab=vocab)
@@ -106,7 +120,13 @@ def load_fold(dataset: str, fold: int, vocab: Sequence[str], num_folds: int = NU
 # ------------------------------------------------------------------------------------------------ baselines
 def logistic_regression_grid(features: dict[str, Any], labels: dict[str, Tensor],
                              cs: Iterable[float] = C_GRID) -> list[dict[str, Any]]:
-    """Fit ``LogisticRegression(C)`` on ``features["train"]`` for every ``C``; records with val and test accuracy."""
+    """Fit ``LogisticRegression(C)`` on ``features["train"]`` for every ``C``; records with val and test accuracy.
+
+    >>> x = {s: [[0.0], [1.0]] for s in ("train", "val", "test")}
+    >>> y = {s: torch.tensor([0, 1]) for s in x}
+    >>> logistic_regression_grid(x, y, cs=[100.0])[0]["test"]
+    [1.0]
+    """
     from sklearn.linear_model import LogisticRegression
 
     out = []
@@ -118,7 +138,13 @@ def logistic_regression_grid(features: dict[str, Any], labels: dict[str, Tensor]
 
 
 def tfidf_features(task: TextTask) -> dict[str, Any]:
-    """Sparse tf-idf matrices per split; the vectoriser (library tokeniser, sublinear tf) is fitted on train."""
+    """Sparse tf-idf matrices per split; the vectoriser (library tokeniser, sublinear tf) is fitted on train.
+
+    >>> task = load_text_task("polarity", num_folds=5, fold=0)
+    >>> feats = tfidf_features(task)
+    >>> feats["train"].shape[0], feats["test"].shape[1] == feats["train"].shape[1]
+    (120, True)
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from neuromorph.data.text import tokenize
@@ -145,7 +171,15 @@ def _labels(task: TextTask) -> dict[str, Tensor]:
 # ------------------------------------------------------------------------------------------------ trained models
 def build_text_model(kind: str, task: TextTask, vectors: Tensor, cfg: TransformerConfig,
                      time_shifts: tuple[int, ...] | None = None) -> nn.Module:
-    """``"spikformer"`` or ``"transformer"`` for ``task`` on the frozen word vectors ``vectors``."""
+    """``"spikformer"`` or ``"transformer"`` for ``task`` on the frozen word vectors ``vectors``.
+
+    >>> from neuromorph.models.transformer import parameter_count
+    >>> task = load_text_task("polarity", max_len=16)
+    >>> vectors = torch.zeros(task.vocab_size, 50)
+    >>> snn, twin = (build_text_model(k, task, vectors, TransformerConfig()) for k in ("spikformer", "transformer"))
+    >>> parameter_count(snn) == parameter_count(twin)
+    True
+    """
     from neuromorph.models.spikformer import Spikformer
     from neuromorph.models.transformer import TransformerClassifier
 
@@ -281,7 +315,15 @@ def select(records: Sequence[dict[str, Any]], checkpoints: Sequence[int] | None 
 
 class ResultStore:
     """Append-only JSON-lines file of run records, keyed by ``(dataset, model, config, fold, seed)``, so that an
-    interrupted experiment resumes without redoing finished runs."""
+    interrupted experiment resumes without redoing finished runs.
+
+    >>> import tempfile
+    >>> store = ResultStore(os.path.join(tempfile.mkdtemp(), "runs.jsonl"))
+    >>> store.add({"dataset": "d", "model": "m", "config": {"C": 1}, "fold": 0, "seed": 0, "val": [0.5],
+    ...            "test": [0.6], "epochs": [0]})
+    >>> ResultStore(store.path).select("d", "m")["test_mean"]
+    0.6
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -395,7 +437,12 @@ def layer_operations(model: nn.Module, x: Tensor, encode: Callable[[Tensor], Ten
     """Per-layer rows ``layer``, ``input_rate``, ``acs``, ``macs``, ``dense``, ``energy_uj`` (per example) from
     :func:`neuromorph.metrics.synaptic_operations`, plus ``out_rate``: the firing rate of the spiking neuron layer
     that the layer feeds (the sibling ``lif`` of a Spikformer projection, or the next spiking layer), when there is
-    one (:func:`neuromorph.metrics.spike_rates`). The last row is ``total``."""
+    one (:func:`neuromorph.metrics.spike_rates`). The last row is ``total``.
+
+    >>> rows = layer_operations(nn.Linear(4, 2), torch.tensor([[1.0, 0.0, 0.0, 1.0]]))
+    >>> rows[0]["layer"], rows[0]["acs"], rows[0]["macs"]
+    ('', 4.0, 0.0)
+    """
     from neuromorph.metrics import spike_rates, synaptic_operations
 
     ops = synaptic_operations(model, x, encode=encode)
@@ -424,7 +471,11 @@ def layer_operations(model: nn.Module, x: Tensor, encode: Callable[[Tensor], Ten
 
 
 def operations_markdown(title: str, rows: Sequence[dict[str, Any]]) -> str:
-    """A markdown table of :func:`layer_operations` rows."""
+    """A markdown table of :func:`layer_operations` rows.
+
+    >>> print(operations_markdown("probe", layer_operations(nn.Linear(2, 1), torch.ones(1, 2)))[:9])
+    **probe**
+    """
     def num(v: float | None, fmt: str) -> str:
         return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
 
