@@ -53,7 +53,9 @@ def comparison_table(store: tc.ResultStore, datasets: list[str]) -> str:
 def ablation_table(store: tc.ResultStore, dataset: str) -> str:
     import statistics
 
-    lines = ["| attention | seed | test % (mean over folds) | val % |", "|---|---|---|---|"]
+    epoch = store.select(dataset, "spikformer", tc.CHECKPOINTS)["epoch"]  # the checkpoint chosen on validation
+    lines = [f"Epoch {epoch} (the checkpoint the comparison chose on validation).", "",
+             "| attention | seed | test % (mean over folds) | val % |", "|---|---|---|---|"]
     summary = []
     for shifts in ([0, 1, 2, 3], None):
         per_seed = []
@@ -61,7 +63,7 @@ def ablation_table(store: tc.ResultStore, dataset: str) -> str:
                 and r["config"]["time_shifts"] == shifts]
         for seed in sorted({r["seed"] for r in recs}):
             mine = [r for r in recs if r["seed"] == seed]
-            pos = mine[0]["epochs"].index(max(mine[0]["epochs"]))
+            pos = mine[0]["epochs"].index(epoch)
             test = statistics.fmean(r["test"][pos] for r in mine)
             val = statistics.fmean(r["val"][pos] for r in mine)
             per_seed.append(test)
@@ -71,6 +73,15 @@ def ablation_table(store: tc.ResultStore, dataset: str) -> str:
             sd = statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0
             summary.append(f"{'shifted' if shifts else 'unshifted'}: {100 * statistics.fmean(per_seed):.1f} ± "
                            f"{100 * sd:.1f} over {len(per_seed)} seeds")
+    by_run: dict[tuple, dict] = {}
+    for r in store.records:
+        if r["dataset"] == dataset and r["model"] == "spikformer_ablation":
+            by_run.setdefault((r["fold"], r["seed"]), {})[bool(r["config"]["time_shifts"])] = \
+                r["test"][r["epochs"].index(epoch)]
+    diffs = [pair[True] - pair[False] for pair in by_run.values() if len(pair) == 2]
+    if len(diffs) > 1:
+        summary.append(f"paired difference shifted - unshifted over {len(diffs)} (fold, seed) runs: "
+                       f"{100 * statistics.fmean(diffs):+.1f} ± {100 * statistics.stdev(diffs):.1f} points")
     return "\n".join(lines) + "\n\n" + "; ".join(summary)
 
 
