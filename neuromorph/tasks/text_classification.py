@@ -482,7 +482,7 @@ def operations_markdown(title: str, rows: Sequence[dict[str, Any]]) -> str:
     lines = [f"**{title}**", "", "| layer | input non-zero rate | ACs / example | MACs / example | dense ops / example "
              "| energy µJ / example (45 nm) | output spike rate |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['layer']} | {num(r['input_rate'], '.3f')} | {num(r['acs'], '.3g')} | "
+        lines.append(f"| {r['layer'] or '(the model)'} | {num(r['input_rate'], '.3f')} | {num(r['acs'], '.3g')} | "
                      f"{num(r['macs'], '.3g')} | {num(r['dense'], '.3g')} | {num(r['energy_uj'], '.3g')} | "
                      f"{num(r['out_rate'], '.3f')} |")
     return "\n".join(lines)
@@ -529,6 +529,7 @@ def efficiency_markdown(store: ResultStore, dataset: str, fold_id: int = 0,
 
 
 __all__ = ["CHECKPOINTS", "C_GRID", "DATASET_MAX_LEN", "Fold", "LR_GRID", "MODELS", "NUM_FOLDS", "PopulationConfig",
-           "PopulationSpikes", "ResultStore", "TransformerConfig", "build_text_model", "efficiency_markdown", "layer_operations", "load_fold",
-           "logistic_regression_grid", "minilm_corpus_embeddings", "operations_markdown", "run_comparison", "run_shift_ablation", "select",
-           "tfidf_features", "train_population_readout", "train_text_model"]
+           "PopulationSpikes", "ResultStore", "TransformerConfig", "build_text_model", "efficiency_markdown",
+           "layer_operations", "load_fold", "logistic_regression_grid", "minilm_corpus_embeddings",
+           "operations_markdown", "run_comparison", "run_shift_ablation", "select", "tfidf_features",
+           "train_population_readout", "train_text_model"]

@@ -3,8 +3,9 @@ runs them through the one training loop, :func:`neuromorph.training.fit` (DDP, A
 exact resume; AdamW, cosine schedule).
 
 Models: ``"spikformer"`` (:class:`neuromorph.models.spikformer.Spikformer`, patches for images, tokens for text),
-``"transformer"`` (:class:`neuromorph.models.transformer.TransformerClassifier`, its non-spiking twin), ``"mlp"`` (``neuromorph.models.SpikingMLP`` from the models package, fed the flattened image or the text
-bag-of-words as a static input for ``T`` steps) and ``"linear"`` (a non-spiking ``nn.Linear`` baseline on
+``"transformer"`` (:class:`neuromorph.models.transformer.TransformerClassifier`, its non-spiking twin), ``"mlp"``
+(``neuromorph.models.SpikingMLP`` from the models package, fed the flattened image or the text bag-of-words as a
+static input for ``T`` steps) and ``"linear"`` (a non-spiking ``nn.Linear`` baseline on
 the same features, useful to test the plumbing). Data sets: ``"digits"``, ``"mnist"`` (``neuromorph.data``),
 ``"text"`` (:func:`neuromorph.data.text.load_text_task`, 2-class mini 20-newsgroups, fixed 150 / 50 split) and the
 text tasks with train / validation / test folds, ``"newsgroups"`` and ``"polarity"`` (fold ``cfg.fold`` of 5; the
