@@ -18,6 +18,7 @@ the layer-level crossover rate (event time = dense time) per row count, the tabl
     python benchmarks/event_inference.py --json event.json          # full grid (several minutes)
     python benchmarks/event_inference.py --quick --json /tmp/e.json # smoke run
     python benchmarks/event_inference.py --crossover                # layer crossover table
+    python benchmarks/event_inference.py --summary event.json       # tables + crossover of a --json run
 """
 from __future__ import annotations
 
@@ -40,18 +41,30 @@ RATES = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
 BATCHES = [1, 16, 256]
 
 
+STATS = ("median", "min")
+STAT = {"name": "median"}  # set by --stat
+
+
 def interleaved(fns: dict[str, callable], rounds: int, reps: int = 1) -> dict[str, float]:
-    """Median seconds per call of each function, timed round-robin so load hits all alike."""
+    """Seconds per call of each function, timed round-robin so load hits all alike.
+
+    ``--stat median`` (default): the median over ``rounds`` samples, each the mean of ``reps`` calls.
+    ``--stat min``: every call timed on its own (``rounds * reps`` per function) and the fastest kept, the
+    cost of a call that no other process interrupted (on a shared machine the median mostly measures the
+    other processes)."""
     for fn in fns.values():
         fn()
     samples: dict[str, list[float]] = {k: [] for k in fns}
+    if STAT["name"] == "min":
+        rounds, reps = rounds * reps, 1
     for _ in range(rounds):
         for name, fn in fns.items():
             start = time.perf_counter()
             for _ in range(reps):
                 fn()
             samples[name].append((time.perf_counter() - start) / reps)
-    return {k: statistics.median(v) for k, v in samples.items()}
+    pick = min if STAT["name"] == "min" else statistics.median
+    return {k: pick(v) for k, v in samples.items()}
 
 
 def train_mnist(steps: int, samples: int, seed: int = 0) -> tuple[SpikingMLP, float, torch.Tensor]:
@@ -169,8 +182,8 @@ def bench_network(name: str, model: SpikingMLP, make_input, steps: int, rates: l
 
 def crossover(shapes: list[tuple[int, int]], row_counts: list[int], rates: list[float], rounds: int,
               dtype: torch.dtype) -> dict[int, float]:
-    """Per row count, the smallest (over layer shapes that auto may run event-driven) spike rate at which the event path stops beating the
-    dense GEMM, interpolated linearly between measured rates."""
+    """Per row count, the smallest (over layer shapes that auto may run event-driven) spike rate at which the
+    event path stops beating the dense GEMM, interpolated linearly between measured rates."""
     table = {}
     print("| layer | rows | " + " | ".join(f"{r:.2f}" for r in rates) + " | crossover |")
     print("|---|---|" + "---|" * (len(rates) + 1))
@@ -186,18 +199,57 @@ def crossover(shapes: list[tuple[int, int]], row_counts: list[int], rates: list[
                     med = interleaved({"event": lambda: try_event_linear(x, layer.weight, layer.bias, "event", cache),
                                        "dense": lambda: layer(x)}, rounds, reps=max(1, 2000 // rows))
                 ratios.append(med["event"] / med["dense"])
-            cross = 1.0
-            for j, r in enumerate(ratios):
-                if r >= 1.0:
-                    cross = rates[0] if j == 0 else \
-                        rates[j - 1] + (rates[j] - rates[j - 1]) * (1 - ratios[j - 1]) / (r - ratios[j - 1])
-                    break
+            cross = crossing(rates, ratios)
+            cross = 1.0 if cross is None else cross
             if rows * fin * fout >= MIN_EVENT_WORK and fout >= MIN_EVENT_OUTPUTS:  # others stay dense anyway
                 cross_min = min(cross_min, cross)
             print(f"| {fin}->{fout} | {rows} | " + " | ".join(f"{r:.2f}x" for r in ratios) + f" | {cross:.3f} |",
                   flush=True)
         table[rows] = round(cross_min, 3)
     return table
+
+
+def crossing(rates: list[float], ratios: list[float]) -> float | None:
+    """The spike rate at which ``ratios`` (event / dense, over increasing ``rates``) first reaches 1, linearly
+    interpolated between the measured rates; ``None`` when it stays below 1."""
+    for j, r in enumerate(ratios):
+        if r >= 1.0:
+            if j == 0:
+                return rates[0]
+            return rates[j - 1] + (rates[j] - rates[j - 1]) * (1 - ratios[j - 1]) / (r - ratios[j - 1])
+    return None
+
+
+def summary(rows: list[dict]) -> None:
+    """Markdown tables from the rows of a ``--json`` run: event / dense (and auto / dense) per rate and batch,
+    the network-level crossover rate, and the goal check at <= 10 % spike rate."""
+    nets = list(dict.fromkeys(r["network"] for r in rows))
+    batches = sorted({r["batch"] for r in rows})
+    rates = sorted({r["spike_rate"] for r in rows})
+    cell = {(r["network"], r["batch"], r["spike_rate"]): r for r in rows}
+    cols = [(n, b) for n in nets for b in batches if any((n, b, q) in cell for q in rates)]
+    for key, title in (("event_vs_dense", "event / dense"), ("auto_vs_dense", "auto / dense")):
+        print(f"\n{title} (same SNN, per time step)\n")
+        print("| rate | " + " | ".join(f"{n} B{b}" for n, b in cols) + " |")
+        print("|---|" + "---|" * len(cols))
+        for q in rates:
+            print(f"| {q:.2f} | " + " | ".join(f"{cell[(n, b, q)][key]:.2f}x" if (n, b, q) in cell else "-"
+                                               for n, b in cols) + " |")
+    print("\n| network | batch | crossover rate (event = dense) | worst at <= 0.10: event / dense | goal | "
+          "auto / dense | goal |")
+    print("|---|---|---|---|---|---|---|")
+    for n, b in cols:
+        goal = 0.5 if b == 1 else 0.8 if b == 256 else None
+        cells = []
+        for key in ("event_vs_dense", "auto_vs_dense"):
+            pts = [(q, cell[(n, b, q)][key]) for q in rates if (n, b, q) in cell]
+            if key == "event_vs_dense":
+                cross = crossing([q for q, _ in pts], [r for _, r in pts])
+            low = [r for q, r in pts if q <= 0.10]
+            worst = max(low) if low else float("nan")
+            verdict = "-" if goal is None else ("met" if worst <= goal else "missed") + f" (<= {goal}x)"
+            cells.append(f"{worst:.2f}x | {verdict}")
+        print(f"| {n} | {b} | {'> %.2f' % rates[-1] if cross is None else '%.2f' % cross} | {' | '.join(cells)} |")
 
 
 def main() -> int:
@@ -208,24 +260,41 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20, help="time steps T (default 20)")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per case (default 7)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--stat", choices=STATS, default="median", help="statistic of the interleaved samples")
     parser.add_argument("--train-samples", type=int, default=20000, help="MNIST images for the brief training")
     parser.add_argument("--networks", default="mnist,wide1024", help="comma-separated: mnist, wide1024")
+    parser.add_argument("--summary", metavar="JSON", help="print the tables of an earlier --json run and exit")
+    parser.add_argument("--batches", help=f"comma-separated batch sizes (default {','.join(map(str, BATCHES))})")
+    parser.add_argument("--rates", help=f"comma-separated spike rates (default {','.join(map(str, RATES))})")
     args = parser.parse_args()
+    if args.summary:
+        summary(json.loads(Path(args.summary).read_text()))
+        return 0
     torch.set_num_threads(args.threads)
+    STAT["name"] = args.stat
     gen = torch.Generator().manual_seed(1)
     if args.crossover:
         rates = [0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8]
         row_counts = [1, args.steps, args.steps * 16, args.steps * 256]
-        print(f"event / dense time per layer call, float32, {args.threads} threads, median of {args.rounds}")
+        print(f"event / dense time per layer call, float32, {args.threads} threads, {args.stat} of {args.rounds}")
         table = crossover([(784, 800), (800, 10), (1024, 1024)], row_counts, rates, args.rounds, torch.float32)
         print(f"crossover table (float32): {table}")
         return 0
 
     rates = [0.02, 0.1, 0.3] if args.quick else RATES
     batches = [1, 16] if args.quick else BATCHES
+    try:
+        if args.rates:
+            rates = [float(r) for r in args.rates.split(",")]
+        if args.batches:
+            batches = [int(b) for b in args.batches.split(",")]
+    except ValueError as err:
+        parser.error(f"--rates / --batches must be comma-separated numbers ({err})")
+    if any(not 0 < r <= 1 for r in rates) or any(b < 1 for b in batches):
+        parser.error("--rates must lie in (0, 1] and --batches be positive")
     rounds = 2 if args.quick else args.rounds
     T = 5 if args.quick else args.steps
-    print(f"torch {torch.__version__}, {args.threads} threads, T={T}, median of {rounds} interleaved rounds; "
+    print(f"torch {torch.__version__}, {args.threads} threads, T={T}, {args.stat} of {rounds} interleaved rounds; "
           "ms per time step (ReLU MLP: per pass on B samples)")
     print("| network | batch | target rate | measured input / hidden rates | event ms | dense ms | ReLU ms | "
           "event/dense | auto/dense (paths) | event/ReLU |")

@@ -28,17 +28,24 @@ def floor(hidden: int):
     return net, run
 
 
-def neuromorph_mlp(hidden: int):
+def neuromorph_mlp(hidden: int, synapse: type[nn.Linear] | None = None):
+    """neuromorph's LIF layers with its ``SpikeLinear`` synapses (or ``synapse``, e.g. ``nn.Linear``)."""
     from neuromorph import LIF, SpikeLinear
 
-    net = nn.Sequential(SpikeLinear(IN, hidden), LIF(BETA), SpikeLinear(hidden, hidden), LIF(BETA),
-                        SpikeLinear(hidden, OUT), LIF(BETA))
+    linear = synapse or SpikeLinear
+    net = nn.Sequential(linear(IN, hidden), LIF(BETA), linear(hidden, hidden), LIF(BETA),
+                        linear(hidden, OUT), LIF(BETA))
 
     def run(x: Tensor) -> Tensor:
         import neuromorph
         neuromorph.reset(net)
         return net(x).mean(0)
     return net, run
+
+
+def neuromorph_nnlinear_mlp(hidden: int):
+    """neuromorph's LIF layers with plain ``nn.Linear`` synapses (what ``SpikeLinear`` must never be slower than)."""
+    return neuromorph_mlp(hidden, nn.Linear)
 
 
 def neuromorph_torchops_mlp(hidden: int):
@@ -143,6 +150,7 @@ BUILDERS: dict[str, Builder] = {
     "floor": floor,
     "neuromorph": neuromorph_mlp,
     "neuromorph-torchops": neuromorph_torchops_mlp,
+    "neuromorph-nnlinear": neuromorph_nnlinear_mlp,
     "snntorch": snntorch_mlp,
     "spikingjelly": spikingjelly_mlp,
     "norse": norse_mlp,

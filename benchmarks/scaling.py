@@ -22,7 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from event_inference import interleaved  # noqa: E402
+import event_inference  # noqa: E402
+from event_inference import STATS, interleaved  # noqa: E402
 from peers import neuromorph_mlp  # noqa: E402
 from step_time import make_batch, train_step  # noqa: E402
 
@@ -97,15 +98,17 @@ def main() -> int:
     parser.add_argument("--json", help="write the table rows here")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per point (default 5)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--stat", choices=STATS, default="median", help="statistic of the interleaved samples")
     parser.add_argument("--gap", type=float, default=1.2, help="fallback/compiled ratio that marks the split")
     parser.add_argument("--quick", action="store_true", help="two points per axis, 2 rounds (smoke test)")
     args = parser.parse_args()
     if args.gap <= 1:
         parser.error(f"--gap must be > 1, got {args.gap}")
     torch.set_num_threads(args.threads)
+    event_inference.STAT["name"] = args.stat
     axes = {k: v[:2] for k, v in AXES.items()} if args.quick else AXES
     rounds = 2 if args.quick else args.rounds
-    print(f"torch {torch.__version__}, {args.threads} threads, median of {rounds} interleaved rounds (ms)")
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.stat} of {rounds} interleaved rounds (ms)")
     print("| axis | T | B | H | train compiled | train torch-ops | ratio | infer compiled | infer torch-ops | ratio |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []

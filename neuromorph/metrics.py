@@ -27,14 +27,23 @@ Encode = Callable[[Tensor], Tensor]
 
 def is_per_step(out: Tensor, target: Tensor) -> bool:
     """Whether ``out`` carries a leading time axis for ``target``: ``[T, B, C]`` for class labels ``[B]``,
-    ``[T, *target.shape]`` for any other target."""
+    ``[T, *target.shape]`` for any other target.
+
+    >>> labels = torch.tensor([0, 1])
+    >>> is_per_step(torch.zeros(4, 2, 3), labels), is_per_step(torch.zeros(2, 3), labels)
+    (True, False)
+    """
     extra = 2 if not target.is_floating_point() else 1
     return out.dim() == target.dim() + extra
 
 
 def scores(out: Tensor, labels: Tensor) -> Tensor:
     """``[B, C]`` scores from a model output for class labels ``[B]``: ``out`` itself, or its time mean for
-    per-step outputs ``[T, B, C]``."""
+    per-step outputs ``[T, B, C]``.
+
+    >>> scores(torch.arange(12.0).reshape(2, 2, 3), torch.tensor([0, 1])).tolist()
+    [[3.0, 4.0, 5.0], [6.0, 7.0, 8.0]]
+    """
     if is_per_step(out, labels):
         return out.mean(0)
     if out.dim() != labels.dim() + 1:
@@ -45,7 +54,11 @@ def scores(out: Tensor, labels: Tensor) -> Tensor:
 
 def sequence_loss(loss_fn: Callable[[Tensor, Tensor], Tensor], out: Tensor, target: Tensor) -> Tensor:
     """``sum_t loss_fn(out[t], target)`` over the leading time axis of ``out [T, B, ...]`` (one batched call for
-    cross-entropy with class labels)."""
+    cross-entropy with class labels).
+
+    >>> round(sequence_loss(F.mse_loss, torch.ones(3, 2), torch.zeros(2)).item(), 4)
+    3.0
+    """
     steps = out.shape[0]
     if loss_fn is F.cross_entropy and target.dim() == 1:
         return F.cross_entropy(out.reshape(-1, out.shape[-1]), target.repeat(steps)) * steps
@@ -54,14 +67,23 @@ def sequence_loss(loss_fn: Callable[[Tensor, Tensor], Tensor], out: Tensor, targ
 
 def loss_of(loss_fn: Callable[[Tensor, Tensor], Tensor], out: Tensor, labels: Tensor) -> Tensor:
     """Loss of an output: ``loss_fn(out, labels)`` for ``[B, C]``; ``(1/T) sum_t loss_fn(out_t, labels)`` for
-    per-step outputs ``[T, B, C]`` (and likewise ``[T, *target.shape]`` for other targets)."""
+    per-step outputs ``[T, B, C]`` (and likewise ``[T, *target.shape]`` for other targets).
+
+    >>> out = torch.zeros(4, 2, 3)                       # T=4 steps, batch 2, 3 classes
+    >>> round(loss_of(F.cross_entropy, out, torch.tensor([0, 2])).item(), 4)   # log(3)
+    1.0986
+    """
     if is_per_step(out, labels):
         return sequence_loss(loss_fn, out, labels) / out.shape[0]
     return loss_fn(out, labels)
 
 
 def accuracy(score: Tensor, labels: Tensor) -> float:
-    """Fraction of rows whose arg-max equals the label (``score`` may be ``[T, B, C]``, see :func:`scores`)."""
+    """Fraction of rows whose arg-max equals the label (``score`` may be ``[T, B, C]``, see :func:`scores`).
+
+    >>> accuracy(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 1]))
+    1.0
+    """
     check_tensor("labels", labels)
     s = scores(score, labels)
     if s.shape[0] != labels.shape[0]:
@@ -81,6 +103,11 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000, 
 
     With a distributed ``env`` (:class:`neuromorph.training.ddp.DistEnv`) every rank scores the rows
     ``rank::world`` and the sums are all-reduced, so every rank returns the metrics of the whole set.
+
+    >>> model = torch.nn.Linear(2, 2)
+    >>> result = evaluate(model, torch.rand(5, 2), torch.tensor([0, 1, 0, 1, 1]))
+    >>> sorted(result), result["count"]
+    (['accuracy', 'count', 'loss'], 5.0)
     """
     check_tensor("x", x)
     check_tensor("y", y, ndim=1)

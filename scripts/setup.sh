@@ -12,3 +12,5 @@ PY="${PYTHON:-python3}"
 "$PY" -m pip install --quiet loguru h5py
 # games of docs/games.md (also in the rl extra): pure-Python Flappy Bird on pygame, ALE with its ROMs in the wheel
 "$PY" -m pip install --quiet "flappy-bird-gymnasium==0.4.0" "pygame>=2.1" "ale-py==0.12.1"
+# code health checks of .ci/run (pinned: a new release may add rules or change the formatting)
+"$PY" -m pip install --quiet "ruff==0.17.6" "mypy==2.4.1"

@@ -16,6 +16,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any, Callable, Optional, cast
 
 import torch
 
@@ -76,7 +77,7 @@ def _table(rows: list[tuple[str, ...]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = dict(DEFAULTS[args.dataset])
+    cfg: dict[str, Any] = dict(DEFAULTS[args.dataset])
     for key in ("epochs", "hidden", "steps", "lr", "dropout", "batch_size"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
@@ -95,13 +96,12 @@ def run(args: argparse.Namespace) -> int:
           f"network {'-'.join(map(str, sizes))}, T={steps}, encoding={args.encoding}, readout={args.readout}, "
           f"epochs={cfg['epochs']}, threads={torch.get_num_threads()}", flush=True)
 
+    encode: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
     if args.encoding == "rate":
         gen = torch.Generator().manual_seed(args.seed)
 
         def encode(x: torch.Tensor) -> torch.Tensor:
             return rate_encode(x, steps, generator=gen)
-    else:
-        encode = None
 
     if args.lr_grid is not None:
         cfg["lr_grid"], cfg["lr"] = list(args.lr_grid), None
@@ -149,12 +149,13 @@ def run(args: argparse.Namespace) -> int:
         results[name] = (model, fit(model, (data.x_train, data.y_train), test=(data.x_test, data.y_test),
                                     encode=encodes[name], lr=chosen[name], desc=name, on_epoch=report(name),
                                     **common))
-    snn, snn_hist = results["SNN"]
+    snn_model, snn_hist = results["SNN"]
+    snn = cast(SpikingMLP, snn_model)
     mlp, mlp_hist = results["MLP"]
     rates = spike_rates(snn, data.x_test, encode=encode)
     snn_acc = snn_hist.final_test_accuracy
     mlp_acc = mlp_hist.final_test_accuracy
-    rows = [("model", "test accuracy", "train time (s)", "spike rate (spikes/neuron/step)"),
+    rows: list[tuple[str, ...]] = [("model", "test accuracy", "train time (s)", "spike rate (spikes/neuron/step)"),
             (f"SNN (LIF, T={steps})", f"{snn_acc:.4f}", f"{snn_hist.train_time:.1f}", f"{rates['all']:.4f}"),
             ("MLP (ReLU)", f"{mlp_acc:.4f}", f"{mlp_hist.train_time:.1f}", "n/a")]
     gap = 100 * (snn_acc - mlp_acc)
@@ -180,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
                            out / "accuracy.png", title=f"{args.dataset}: SNN vs same-size MLP")
     snn(data.x_test[:512] if encode is None else encode(data.x_test[:512]))
     hist_plot = plot_rate_histogram(snn.neuron_rates(), out / "firing_rates.png")
-    results = {"dataset": args.dataset, "sizes": sizes, "steps": steps, "encoding": args.encoding,
+    summary = {"dataset": args.dataset, "sizes": sizes, "steps": steps, "encoding": args.encoding,
                "readout": args.readout, "config": cfg, "seed": args.seed, "threads": torch.get_num_threads(),
                "learning_rates": chosen, "validation_accuracy_by_lr": {k: {str(lr): a for lr, a in v.items()}
                                                                        for k, v in val_acc.items()},
@@ -190,6 +191,6 @@ def run(args: argparse.Namespace) -> int:
                "mlp": {"test_acc": mlp_acc, "train_time_s": mlp_hist.train_time,
                        "test_acc_per_epoch": mlp_hist.series("test_acc")},
                "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "results.json").write_text(json.dumps(summary, indent=2))
     print(f"saved {raster}, {acc_plot}, {hist_plot}, {out / 'results.json'}")
     return 0

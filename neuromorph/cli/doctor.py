@@ -43,8 +43,8 @@ def declared_extras() -> dict[str, list[str]]:
         except ModuleNotFoundError:  # Python 3.10
             tomllib = None  # type: ignore[assignment]
         if tomllib is not None:
-            extras = tomllib.loads(pyproject.read_text())["project"].get("optional-dependencies", {})
-            return {k: [_requirement_name(r) for r in v] for k, v in extras.items()}
+            declared = tomllib.loads(pyproject.read_text())["project"].get("optional-dependencies", {})
+            return {k: [_requirement_name(r) for r in v] for k, v in declared.items()}
     try:
         dist = metadata.distribution(_SELF)
     except metadata.PackageNotFoundError:

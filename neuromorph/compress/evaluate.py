@@ -41,7 +41,13 @@ ROW_KEYS = ("method", "family", "bytes_per_vector", "recall_at_10", "recall_at_1
 
 # -- word metrics -----------------------------------------------------------------------------------------
 def pair_similarity(dec: torch.Tensor, metric: str, ia: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
-    """The method's similarity for index pairs: cosine (also Hamming signs), inner product, or minus L1 / L2."""
+    """The method's similarity for index pairs: cosine (also Hamming signs), inner product, or minus L1 / L2.
+
+    >>> dec = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]])
+    >>> ia, ib = torch.tensor([0, 0]), torch.tensor([1, 2])
+    >>> pair_similarity(dec, "cosine", ia, ib).tolist(), pair_similarity(dec, "l1", ia, ib).tolist()
+    ([0.0, 1.0], [-3.0, -2.0])
+    """
     a, b = dec[ia].to(torch.float64), dec[ib].to(torch.float64)
     if metric == "l1":
         return -(a - b).abs().sum(1)
@@ -53,7 +59,12 @@ def pair_similarity(dec: torch.Tensor, metric: str, ia: torch.Tensor, ib: torch.
 
 
 def distance_estimate(dec: torch.Tensor, metric: str, ia: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
-    """Estimated Euclidean distance between the unit vectors behind ``ia`` and ``ib`` (module docstring)."""
+    """Estimated Euclidean distance between the unit vectors behind ``ia`` and ``ib`` (module docstring).
+
+    >>> dec = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> round(distance_estimate(dec, "cosine", torch.tensor([0]), torch.tensor([1])).item(), 4)     # sqrt(2)
+    1.4142
+    """
     if metric in ("l1", "euclidean"):
         return -pair_similarity(dec, metric, ia, ib)
     cos = pair_similarity(dec, "cosine" if metric == "inner" else metric, ia, ib)
@@ -64,7 +75,14 @@ def distance_estimate(dec: torch.Tensor, metric: str, ia: torch.Tensor, ib: torc
 
 def spearman(dec: torch.Tensor, metric: str, words: emb.WordVectors,
              pairs: Sequence[tuple[str, str, float]]) -> tuple[float, int]:
-    """Spearman rho between human scores and the method similarity; returns ``(rho, pairs used)``."""
+    """Spearman rho between human scores and the method similarity; returns ``(rho, pairs used)``.
+
+    >>> vectors = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.5, 0.5], [0.0, 1.0]])
+    >>> words = emb.WordVectors(["a", "b", "c", "d"], vectors)
+    >>> rho, used = spearman(words.vectors, "cosine", words, [("a", "b", 9.0), ("a", "c", 5.0), ("a", "d", 1.0)])
+    >>> round(rho, 3), used
+    (1.0, 3)
+    """
     kept = [(words.index[a], words.index[b], s) for a, b, s in pairs if a in words.index and b in words.index]
     if len(kept) < 3:
         raise ValueError("fewer than 3 word pairs are in the vocabulary")
@@ -75,7 +93,13 @@ def spearman(dec: torch.Tensor, metric: str, words: emb.WordVectors,
 
 def analogy_questions(words: emb.WordVectors, vocab: int, max_questions: int | None,
                       seed: int = 0) -> torch.Tensor:
-    """Index rows ``[Q, 4]`` (a, b, c, d) of the analogies with all words among the first ``vocab`` words."""
+    """Index rows ``[Q, 4]`` (a, b, c, d) of the analogies with all words among the first ``vocab`` words.
+
+    >>> words = emb.WordVectors(["athens", "greece", "baghdad", "iraq"], torch.eye(4))
+    >>> questions = analogy_questions(words, vocab=4, max_questions=None)
+    >>> questions.shape[1], questions[0].tolist()            # athens : greece = baghdad : iraq
+    (4, [0, 1, 2, 3])
+    """
     idx = words.index
     rows = [[idx[w] for w in qn[1:]] for qn in emb.load_analogies()
             if all(w in idx and idx[w] < vocab for w in qn[1:])]
@@ -87,7 +111,12 @@ def analogy_questions(words: emb.WordVectors, vocab: int, max_questions: int | N
 
 
 def analogy_accuracy(dec: torch.Tensor, questions: torch.Tensor, vocab: int, chunk: int = 1024) -> float:
-    """3CosAdd accuracy over ``questions [Q, 4]`` searching the first ``vocab`` rows of ``dec``."""
+    """3CosAdd accuracy over ``questions [Q, 4]`` searching the first ``vocab`` rows of ``dec``.
+
+    >>> v = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    >>> analogy_accuracy(v, torch.tensor([[0, 1, 2, 3]]), vocab=4)     # b - a + c = d
+    1.0
+    """
     if questions.shape[0] == 0:
         return float("nan")
     v = unit_rows(dec[:vocab].to(torch.float32))
@@ -104,7 +133,12 @@ def analogy_accuracy(dec: torch.Tensor, questions: torch.Tensor, vocab: int, chu
 
 # -- search metrics ---------------------------------------------------------------------------------------
 def queries_per_second(search, queries: np.ndarray, k: int, batch: int, max_queries: int | None = None) -> float:
-    """``n / seconds`` for ``search(queries[i:i + batch], k)`` over the first ``max_queries`` queries."""
+    """``n / seconds`` for ``search(queries[i:i + batch], k)`` over the first ``max_queries`` queries.
+
+    >>> qps = queries_per_second(lambda q, k: q[:, :k], np.zeros((8, 4)), k=2, batch=4)
+    >>> qps > 0
+    True
+    """
     q = queries if max_queries is None else queries[:max_queries]
     t0 = time.perf_counter()
     for start in range(0, q.shape[0], batch):
@@ -124,7 +158,16 @@ def evaluate(splits: Splits, methods: Sequence[MethodSpec], k: int = 10, rescore
              batch1_queries: int = 100, batch: int = 256, threads: int = 1, word_metrics: bool = True,
              analogy_vocab: int = 30_000, max_analogies: int = 5000, seed: int = 0,
              show_progress: bool | None = None) -> list[dict]:
-    """One row per method (module docstring); rows carry ``None`` where a metric does not apply."""
+    """One row per method (module docstring); rows carry ``None`` where a metric does not apply.
+
+    >>> from neuromorph.compress.methods import float_method, parse_methods
+    >>> from neuromorph.compress.splits import make_splits
+    >>> splits = make_splits(torch.randn(400, 16), num_fit=100, num_queries=20, seed=0)
+    >>> rows = evaluate(splits, [float_method()] + parse_methods(["sign"], dim=16), rescore_factors=(2,),
+    ...                 batch1_queries=5, word_metrics=False, show_progress=False)
+    >>> [(r["method"], r["bytes_per_vector"], r["recall_at_10"] <= 1.0) for r in rows]
+    [('float32', 64, True), ('sign', 2, True)]
+    """
     check_positive_int("k", k)
     if any(not isinstance(f, int) or f < 1 for f in rescore_factors):
         raise ValueError(f"rescore_factors must be positive ints, got {rescore_factors!r}")
@@ -168,7 +211,15 @@ def evaluate(splits: Splits, methods: Sequence[MethodSpec], k: int = 10, rescore
 
 # -- output -----------------------------------------------------------------------------------------------
 def write_json_rows(rows: Sequence[dict], path: str) -> None:
-    """JSON Lines: one object per method, NaN written as ``null``."""
+    """JSON Lines: one object per method, NaN written as ``null``.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "rows.jsonl")
+    >>> rows = [{"method": "sign", "recall_at_10": 0.5}, {"method": "pq", "recall_at_10": float("nan")}]
+    >>> write_json_rows(rows, path)
+    >>> open(path).read().splitlines()
+    ['{"method": "sign", "recall_at_10": 0.5}', '{"method": "pq", "recall_at_10": null}']
+    """
     with open(path, "w") as fh:
         for row in rows:
             clean = {key: (None if isinstance(v, float) and not math.isfinite(v) else v) for key, v in row.items()}
@@ -176,6 +227,14 @@ def write_json_rows(rows: Sequence[dict], path: str) -> None:
 
 
 def read_json_rows(path: str) -> list[dict]:
+    """Rows written by :func:`write_json_rows` (``null`` read back as NaN).
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "rows.jsonl")
+    >>> write_json_rows([{"method": "sign", "analogy": float("nan")}], path)
+    >>> read_json_rows(path)
+    [{'method': 'sign', 'analogy': None}]
+    """
     with open(path) as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
@@ -200,7 +259,11 @@ def _cell(row: dict, key: str) -> str:
 
 
 def format_table(rows: Sequence[dict], markdown: bool = True) -> str:
-    """The rows as a markdown (or aligned plain-text) table."""
+    """The rows as a markdown (or aligned plain-text) table.
+
+    >>> print(format_table([{"method": "sign", "family": "neuromorph", "bytes_per_vector": 48}]).splitlines()[0][:40])
+    | method | family | bytes/vec | R@10 | R
+    """
     header = [c for c, _ in COLUMNS]
     body = [[_cell(r, key) for _, key in COLUMNS] for r in rows]
     if markdown:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -33,6 +33,11 @@ class Built:
 
     ``decode_words(x) -> (vectors, metric)`` reconstructs vectors for the word metrics (``None`` when the
     method cannot reconstruct).
+
+    >>> spec = parse_faiss("faiss-sq8")
+    >>> built = spec.build(torch.randn(100, 8), torch.randn(50, 8))
+    >>> built.bytes_per_vector, built.search(np.random.rand(2, 8).astype("float32"), 3).shape
+    (8, (2, 3))
     """
 
     bytes_per_vector: int
@@ -43,7 +48,12 @@ class Built:
 
 @dataclass
 class MethodSpec:
-    """A table row: ``build(fit, database) -> Built``; ``family`` is ``"neuromorph"`` or ``"faiss"``."""
+    """A table row: ``build(fit, database) -> Built``; ``family`` is ``"neuromorph"`` or ``"faiss"``.
+
+    >>> spec = parse_faiss("faiss-lsh64")
+    >>> spec.name, spec.family, callable(spec.build)
+    ('faiss IndexLSH 64b', 'faiss', True)
+    """
 
     name: str
     family: str
@@ -54,8 +64,15 @@ def _numpy(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
 
 
-def faiss_method(name: str, factory: Callable[[int, int], object], nprobe: int | None = None) -> MethodSpec:
-    """Wrap ``factory(dim, num_fit) -> faiss.Index`` (trained on fit, filled with the database)."""
+def faiss_method(name: str, factory: Callable[..., Any], nprobe: int | None = None) -> MethodSpec:
+    """Wrap ``factory(dim, num_fit) -> faiss.Index`` (trained on fit, filled with the database).
+
+    >>> import faiss
+    >>> spec = faiss_method("flat", lambda dim, num_fit: faiss.IndexFlatIP(dim))
+    >>> built = spec.build(torch.randn(10, 4), torch.eye(4))
+    >>> built.bytes_per_vector, built.search(np.eye(4, dtype="float32")[:1], 1).tolist()
+    (16, [[0]])
+    """
 
     def build(fit: torch.Tensor, database: torch.Tensor) -> Built:
         t0 = time.perf_counter()
@@ -81,7 +98,11 @@ def faiss_method(name: str, factory: Callable[[int, int], object], nprobe: int |
 
 
 def parse_faiss(spec: str) -> MethodSpec:
-    """One FAISS anchor from its name (module docstring)."""
+    """One FAISS anchor from its name (module docstring).
+
+    >>> [parse_faiss(name).name for name in ("faiss-pq8", "faiss-rabitq", "faiss-ivfpq16")]
+    ['faiss IndexPQ 8x8', 'faiss IndexRaBitQ 1b', 'faiss IndexIVFPQ 16x8 nprobe16']
+    """
     faiss = _faiss()
     body = spec[len("faiss-"):] if spec.startswith("faiss-") else ""
 

@@ -14,7 +14,11 @@ from neuromorph.utils import check_tensor
 
 
 def next_power_of_two(d: int) -> int:
-    """Smallest ``2**k >= d``."""
+    """Smallest ``2**k >= d``.
+
+    >>> next_power_of_two(1), next_power_of_two(384), next_power_of_two(512)
+    (1, 512, 512)
+    """
     if d < 1:
         raise ValueError(f"d must be >= 1, got {d}")
     return 1 << (d - 1).bit_length()
@@ -25,6 +29,9 @@ def fwht(x: torch.Tensor) -> torch.Tensor:
 
     ``O(n log n)`` butterflies ``(a, b) -> (a + b, a - b)`` followed by a ``1/sqrt(n)`` scale; equals
     ``x @ H`` for the matrix of :func:`hadamard_matrix`.
+
+    >>> fwht(torch.tensor([1.0, 0.0, 0.0, 0.0])).tolist()
+    [0.5, 0.5, 0.5, 0.5]
     """
     check_tensor("x", x, floating=True)
     n = x.shape[-1]
@@ -42,7 +49,11 @@ def fwht(x: torch.Tensor) -> torch.Tensor:
 
 
 def hadamard_matrix(n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Dense orthonormal Sylvester-Hadamard matrix (reference for tests)."""
+    """Dense orthonormal Sylvester-Hadamard matrix (reference for tests).
+
+    >>> (hadamard_matrix(2) * math.sqrt(2)).round().tolist()
+    [[1.0, 1.0], [1.0, -1.0]]
+    """
     if n < 1 or n & (n - 1):
         raise ValueError(f"n must be a power of two, got {n}")
     h = torch.ones(1, 1, dtype=dtype)
@@ -52,7 +63,14 @@ def hadamard_matrix(n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
 
 
 class RandomizedHadamard:
-    """``y = H D pad(x)`` with fixed random signs ``D`` (seeded); ``inverse(y) = (D H y)[:d]``."""
+    """``y = H D pad(x)`` with fixed random signs ``D`` (seeded); ``inverse(y) = (D H y)[:d]``.
+
+    >>> rht = RandomizedHadamard(dim=6, seed=0)
+    >>> x = torch.randn(2, 6, dtype=torch.float64)
+    >>> y = rht(x)
+    >>> y.shape, torch.allclose(rht.inverse(y), x), torch.allclose(y.norm(dim=1), x.norm(dim=1))
+    (torch.Size([2, 8]), True, True)
+    """
 
     def __init__(self, dim: int, seed: int = 0) -> None:
         if dim < 1:

@@ -24,7 +24,12 @@ from neuromorph.utils import check_positive_int
 
 
 def random_orthogonal(size: int, generator: torch.Generator) -> torch.Tensor:
-    """A Haar-random orthogonal ``size x size`` matrix (QR of a Gaussian, signs of ``diag(R)`` fixed), float64."""
+    """A Haar-random orthogonal ``size x size`` matrix (QR of a Gaussian, signs of ``diag(R)`` fixed), float64.
+
+    >>> q = random_orthogonal(4, torch.Generator().manual_seed(0))
+    >>> q.dtype, torch.allclose(q.T @ q, torch.eye(4, dtype=torch.float64))
+    (torch.float64, True)
+    """
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
     q, r = torch.linalg.qr(torch.randn(size, size, generator=generator, dtype=torch.float64))
@@ -32,7 +37,13 @@ def random_orthogonal(size: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def pca_basis(x: torch.Tensor, num_components: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(mu [D], W [D, m])``: the mean and the top-``m`` principal directions of ``x`` (float64)."""
+    """``(mu [D], W [D, m])``: the mean and the top-``m`` principal directions of ``x`` (float64).
+
+    >>> x = torch.randn(100, 3, dtype=torch.float64) * torch.tensor([5.0, 1.0, 0.1], dtype=torch.float64)
+    >>> mu, w = pca_basis(x, 1)
+    >>> w.shape, round(abs(w[0, 0].item()), 2)                  # the top direction is the first axis
+    (torch.Size([3, 1]), 1.0)
+    """
     if not 1 <= num_components <= x.shape[1]:
         raise ValueError(f"num_components must be in [1, {x.shape[1]}], got {num_components}")
     xs = x.to(torch.float64)
@@ -47,6 +58,10 @@ def itq_rotation(v: torch.Tensor, iterations: int = 50, seed: int = 0) -> tuple[
     """The ITQ rotation for projected data ``v [N, m]``; returns ``(R [m, m], loss per iteration)``.
 
     The loss ``||sign(V R) - V R||_F^2 / N`` never increases (each half-step minimises it).
+
+    >>> r, losses = itq_rotation(torch.randn(200, 4, dtype=torch.float64), iterations=5)
+    >>> torch.allclose(r @ r.T, torch.eye(4, dtype=torch.float64)), losses[-1] <= losses[0]
+    (True, True)
     """
     if iterations < 0:
         raise ValueError(f"iterations must be >= 0, got {iterations}")
@@ -63,7 +78,13 @@ def itq_rotation(v: torch.Tensor, iterations: int = 50, seed: int = 0) -> tuple[
 
 
 class ITQQuantizer(BinaryQuantizer):
-    """``num_bits``-bit ITQ code (``num_bits <= D``), see the module docstring."""
+    """``num_bits``-bit ITQ code (``num_bits <= D``), see the module docstring.
+
+    >>> x = torch.nn.functional.normalize(torch.randn(300, 16), dim=1)
+    >>> q = ITQQuantizer(8, iterations=5).fit(x)
+    >>> q.encode(x[:4]).shape, q.bytes_per_vector, q.hamming
+    (torch.Size([4, 8]), 1, True)
+    """
 
     name = "itq"
 

@@ -22,7 +22,7 @@ neighbours, which is what recall@k measures. Prefix ``m`` of the packed code is 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Sequence, cast
 
 import torch
 
@@ -31,14 +31,27 @@ from neuromorph.utils import progress
 
 
 def ste_sign(f: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
-    """Straight-through sign: forward ``sign(f)`` (``sign(0) = +1``), backward ``d tanh(beta f)``."""
+    """Straight-through sign: forward ``sign(f)`` (``sign(0) = +1``), backward ``d tanh(beta f)``.
+
+    >>> f = torch.tensor([-0.5, 0.0, 2.0], requires_grad=True)
+    >>> s = ste_sign(f)
+    >>> s.sum().backward()
+    >>> s.tolist(), [round(g, 3) for g in f.grad.tolist()]
+    ([-1.0, 1.0, 1.0], [0.786, 1.0, 0.071])
+    """
     t = torch.tanh(beta * f)
     return t + (torch.where(f >= 0, 1.0, -1.0).to(f.dtype) - t).detach()
 
 
 def matryoshka_loss(x: torch.Tensor, signs: torch.Tensor, prefixes: Sequence[int],
                     weights: Sequence[float], kl_weight: float = 1.0, tau: float = 0.05) -> torch.Tensor:
-    """The loss of the module docstring for unit rows ``x [B, D]`` and ``signs [B, M]`` in {-1, +1}."""
+    """The loss of the module docstring for unit rows ``x [B, D]`` and ``signs [B, M]`` in {-1, +1}.
+
+    >>> x = torch.nn.functional.normalize(torch.randn(8, 4), dim=1)
+    >>> loss = matryoshka_loss(x, torch.sign(x), prefixes=(2, 4), weights=(1.0, 1.0))
+    >>> loss.dim(), bool(torch.isfinite(loss))
+    (0, True)
+    """
     s = (x @ x.T).clamp(-1.0, 1.0)
     target = 1 - 2 * torch.arccos(s) / math.pi
     eye = torch.eye(x.shape[0], dtype=torch.bool, device=x.device)
@@ -54,7 +67,13 @@ def matryoshka_loss(x: torch.Tensor, signs: torch.Tensor, prefixes: Sequence[int
 
 
 class MatryoshkaBinary(BinaryQuantizer):
-    """Trained ``num_bits``-bit code with nested prefixes ``prefixes`` (the last must equal ``num_bits``)."""
+    """Trained ``num_bits``-bit code with nested prefixes ``prefixes`` (the last must equal ``num_bits``).
+
+    >>> x = torch.nn.functional.normalize(torch.randn(256, 16), dim=1)
+    >>> code = MatryoshkaBinary(prefixes=(8, 16), steps=5, batch_size=64).fit(x)
+    >>> code.num_bits, code.encode(x[:2]).shape, code.prefix(8).fit(x).encode(x[:2]).shape
+    (16, torch.Size([2, 16]), torch.Size([2, 8]))
+    """
 
     name = "matryoshka"
 
@@ -110,8 +129,8 @@ class MatryoshkaBinary(BinaryQuantizer):
             f = xc[idx] @ weight.T + bias
             g = f / f.std(0, keepdim=True).detach().clamp_min(1e-6)     # per-bit batch standardisation
             signs, soft = ste_sign(g, self.beta), torch.tanh(self.beta * g)
-            loss = sum(matryoshka_loss(xt[idx], code, self.prefixes, self.prefix_weights, self.kl_weight, self.tau)
-                       for code in (signs, soft))
+            loss = cast(torch.Tensor, sum(matryoshka_loss(xt[idx], code, self.prefixes, self.prefix_weights,
+                                                          self.kl_weight, self.tau) for code in (signs, soft)))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -146,7 +165,14 @@ class MatryoshkaBinary(BinaryQuantizer):
 
 
 class MatryoshkaPrefix(BinaryQuantizer):
-    """The ``num_bits``-bit prefix of a fitted :class:`MatryoshkaBinary` code."""
+    """The ``num_bits``-bit prefix of a fitted :class:`MatryoshkaBinary` code.
+
+    >>> x = torch.nn.functional.normalize(torch.randn(256, 16), dim=1)
+    >>> parent = MatryoshkaBinary(prefixes=(8, 16), steps=5, batch_size=64).fit(x)
+    >>> short = MatryoshkaPrefix(parent, 8).fit(x)
+    >>> torch.equal(short.encode(x[:4]), parent.encode(x[:4])[:, :8]), short.bytes_per_vector
+    (True, 1)
+    """
 
     def __init__(self, parent: MatryoshkaBinary, num_bits: int) -> None:
         super().__init__()

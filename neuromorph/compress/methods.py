@@ -11,9 +11,9 @@ Each quantiser is fitted on the fit split, encodes the database, and is searched
 
 Names: ``float``, ``int8``, ``scalarK``, ``ternary``, ``thermoL``, ``sign``, ``signraw``, ``simhashM``,
 ``csimhashM``, ``itqM`` (M <= D bits), ``rabitqB-M`` / ``rabitqB-M-itq`` (B bits on M rotated dimensions,
-random / ITQ rotation; suffix ``-f8``: one-byte factor), ``sdR-M`` / ``sdgR-M`` (Sigma-Delta), ``matryoshka[-P1-P2..]`` (one row per prefix),
-``populationNxT`` (spike raster), ``spikecountNxT`` (spike counts), and every ``faiss-...`` anchor of
-:mod:`neuromorph.compress.faiss_anchors`.
+random / ITQ rotation; suffix ``-f8``: one-byte factor), ``sdR-M`` / ``sdgR-M`` (Sigma-Delta),
+``matryoshka[-P1-P2..]`` (one row per prefix), ``populationNxT`` (spike raster), ``spikecountNxT`` (spike counts),
+and every ``faiss-...`` anchor of :mod:`neuromorph.compress.faiss_anchors`.
 
 >>> [m.name for m in parse_methods(["sign", "rabitq2-48-itq", "faiss-pq8"], dim=384)]
 ['sign', 'rabitq 2b x 48 itq', 'faiss IndexPQ 8x8']
@@ -47,7 +47,12 @@ def _float_index(vectors: torch.Tensor):
 
 
 def float_method() -> MethodSpec:
-    """Exact float32 search (the ground-truth engine; recall 1 by construction)."""
+    """Exact float32 search (the ground-truth engine; recall 1 by construction).
+
+    >>> built = float_method().build(torch.randn(5, 4), torch.eye(4))
+    >>> built.bytes_per_vector, built.search(np.eye(4, dtype="float32")[2:3], 1).tolist()
+    (16, [[2]])
+    """
     def build(fit: torch.Tensor, database: torch.Tensor) -> Built:
         t0 = time.perf_counter()
         index = _float_index(database)
@@ -57,7 +62,13 @@ def float_method() -> MethodSpec:
 
 
 def quantizer_method(name: str, fit_quantizer: Callable[[torch.Tensor], Quantizer]) -> MethodSpec:
-    """Row for a quantiser: ``fit_quantizer(fit)`` returns it fitted; the search engine follows its codes."""
+    """Row for a quantiser: ``fit_quantizer(fit)`` returns it fitted; the search engine follows its codes.
+
+    >>> spec = quantizer_method("sign", lambda fit: SignQuantizer().fit(fit))
+    >>> built = spec.build(torch.randn(50, 16), torch.randn(30, 16))
+    >>> spec.family, built.bytes_per_vector, built.search(np.random.rand(2, 16).astype("float32"), 5).shape
+    ('neuromorph', 2, (2, 5))
+    """
 
     def build(fit: torch.Tensor, database: torch.Tensor) -> Built:
         t0 = time.perf_counter()
@@ -103,7 +114,11 @@ class _SharedMatryoshka:
 
 
 def matryoshka_prefixes(dim: int) -> tuple[int, ...]:
-    """64/128/256/384 bits plus ``8 * floor(dim / 8)`` (one bit per dimension, byte aligned)."""
+    """64/128/256/384 bits plus ``8 * floor(dim / 8)`` (one bit per dimension, byte aligned).
+
+    >>> matryoshka_prefixes(384), matryoshka_prefixes(50)
+    ((64, 128, 256, 384), (48, 64, 128, 256, 384))
+    """
     return tuple(sorted({64, 128, 256, 384, 8 * max(1, dim // 8)}))
 
 
@@ -114,10 +129,15 @@ def _ints(parts: Sequence[str], name: str, form: str) -> list[int]:
 
 
 def parse_methods(names: Sequence[str], dim: int, seed: int = 0, matryoshka_steps: int = 400) -> list[MethodSpec]:
-    """Method rows from their names (module docstring)."""
+    """Method rows from their names (module docstring).
+
+    >>> [(m.name, m.family) for m in parse_methods(["sign", "faiss-sq4"], dim=16)]
+    [('sign', 'neuromorph'), ('faiss IndexScalarQuantizer 4b', 'faiss')]
+    """
     out: list[MethodSpec] = []
     for name in names:
-        def q(factory: Callable[[], Quantizer], label: str = name) -> MethodSpec:
+        # factories are called without arguments; lambdas bind the loop's values as defaults, hence `...`
+        def q(factory: Callable[..., Quantizer], label: str = name) -> MethodSpec:
             return quantizer_method(label, lambda x: factory().fit(x))
         if name.startswith("faiss-"):
             out.append(parse_faiss(name))
@@ -138,7 +158,8 @@ def parse_methods(names: Sequence[str], dim: int, seed: int = 0, matryoshka_step
         elif name.startswith("simhash") and name[7:].isdigit():
             out.append(q(lambda m=int(name[7:]): SimHashQuantizer(m, seed=seed)))
         elif name.startswith("csimhash") and name[8:].isdigit():
-            out.append(q(lambda m=int(name[8:]): SimHashQuantizer(m, center=True, seed=seed), f"simhash{name[8:]} centred"))
+            out.append(q(lambda m=int(name[8:]): SimHashQuantizer(m, center=True, seed=seed),
+                         f"simhash{name[8:]} centred"))
         elif name.startswith("itq") and name[3:].isdigit():
             out.append(q(lambda m=int(name[3:]): ITQQuantizer(m, seed=seed), f"itq {name[3:]}b"))
         elif name.startswith("rabitq"):
@@ -166,7 +187,8 @@ def parse_methods(names: Sequence[str], dim: int, seed: int = 0, matryoshka_step
                     r, m, frame="repeat", clip_quantile=0.99, seed=seed), f"sigma-delta r{order} {bits}b"))
         elif name.startswith("matryoshka"):
             parts = name.split("-")[1:]
-            prefixes = tuple(_ints(parts, name, "matryoshka-P1-P2 (prefix bits)")) if parts else matryoshka_prefixes(dim)
+            prefixes = (tuple(_ints(parts, name, "matryoshka-P1-P2 (prefix bits)")) if parts
+                        else matryoshka_prefixes(dim))
             weights = (3.0,) + (1.0,) * (len(prefixes) - 1)      # emphasise the shortest prefix
             shared = _SharedMatryoshka(prefixes, prefix_weights=weights, steps=matryoshka_steps, seed=seed)
             out += [quantizer_method(f"matryoshka {m}b", shared.fitter(m)) for m in prefixes]

@@ -38,14 +38,22 @@ def _as_numpy_ints(name: str, value: object) -> np.ndarray:
 
 
 def packed_bytes(num_bits: int) -> int:
-    """Bytes per vector for ``num_bits`` packed bits: ``ceil(num_bits / 8)``."""
+    """Bytes per vector for ``num_bits`` packed bits: ``ceil(num_bits / 8)``.
+
+    >>> packed_bytes(8), packed_bytes(9), packed_bytes(384)
+    (1, 2, 48)
+    """
     if num_bits < 1:
         raise ValueError(f"num_bits must be >= 1, got {num_bits}")
     return (num_bits + 7) // 8
 
 
 def pack_bits(bits: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Pack a ``[N, B]`` array of 0/1 (or bool) into ``[N, ceil(B/8)]`` uint8 (see module docstring)."""
+    """Pack a ``[N, B]`` array of 0/1 (or bool) into ``[N, ceil(B/8)]`` uint8 (see module docstring).
+
+    >>> pack_bits(np.array([[1, 0, 0, 0, 0, 0, 0, 1, 1]])).tolist()
+    [[129, 1]]
+    """
     arr = _as_numpy_ints("bits", bits)
     if arr.dtype != np.bool_ and ((arr < 0).any() or (arr > 1).any()):
         raise ValueError("bits must contain only 0 and 1")
@@ -53,13 +61,26 @@ def pack_bits(bits: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def unpack_bits(packed: np.ndarray, num_bits: int) -> np.ndarray:
-    """Inverse of :func:`pack_bits`: ``[N, ceil(B/8)]`` uint8 -> ``[N, B]`` uint8 of 0/1."""
+    """Inverse of :func:`pack_bits`: ``[N, ceil(B/8)]`` uint8 -> ``[N, B]`` uint8 of 0/1.
+
+    >>> unpack_bits(pack_bits(np.array([[1, 1, 0, 1, 0]])), 5).tolist()
+    [[1, 1, 0, 1, 0]]
+    """
     check_packed("packed", packed, num_bits)
     return np.unpackbits(packed, axis=1, count=num_bits, bitorder="little")
 
 
 def check_packed(name: str, packed: object, num_bits: int) -> np.ndarray:
-    """Validate a packed code array: numpy uint8, 2-D, ``ceil(num_bits/8)`` bytes per row."""
+    """Validate a packed code array: numpy uint8, 2-D, ``ceil(num_bits/8)`` bytes per row.
+
+    >>> check_packed("codes", np.zeros((3, 2), dtype=np.uint8), num_bits=16).shape
+    (3, 2)
+    >>> try:
+    ...     check_packed("codes", np.zeros((3, 2), dtype=np.uint8), num_bits=24)
+    ... except ValueError:
+    ...     print("wrong width")
+    wrong width
+    """
     if not isinstance(packed, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray of uint8, got {type(packed).__name__}")
     if packed.dtype != np.uint8:
@@ -74,7 +95,12 @@ def check_packed(name: str, packed: object, num_bits: int) -> np.ndarray:
 
 
 def pack_uint(codes: np.ndarray | torch.Tensor, bits: int) -> np.ndarray:
-    """Pack ``[N, D]`` integers in ``[0, 2**bits)`` at ``bits`` bits each: ``ceil(D*bits/8)`` bytes per row."""
+    """Pack ``[N, D]`` integers in ``[0, 2**bits)`` at ``bits`` bits each: ``ceil(D*bits/8)`` bytes per row.
+
+    >>> packed = pack_uint(np.array([[3, 0, 2, 1, 3]]), bits=2)
+    >>> packed.shape, unpack_uint(packed, 5, bits=2).tolist()
+    ((1, 2), [[3, 0, 2, 1, 3]])
+    """
     if not 1 <= bits <= 16:
         raise ValueError(f"bits must be in [1, 16], got {bits}")
     arr = _as_numpy_ints("codes", codes).astype(np.int64)
@@ -93,7 +119,11 @@ def pack_uint(codes: np.ndarray | torch.Tensor, bits: int) -> np.ndarray:
 
 
 def unpack_uint(packed: np.ndarray, dim: int, bits: int) -> np.ndarray:
-    """Inverse of :func:`pack_uint`: returns ``[N, dim]`` int64."""
+    """Inverse of :func:`pack_uint`: returns ``[N, dim]`` int64.
+
+    >>> unpack_uint(pack_uint(np.array([[5, 7, 0]]), bits=3), 3, bits=3).tolist()
+    [[5, 7, 0]]
+    """
     planes = unpack_bits(packed, dim * bits).reshape(packed.shape[0], dim, bits).astype(np.int64)
     return (planes << np.arange(bits, dtype=np.int64)).sum(axis=2)
 
@@ -102,6 +132,9 @@ def byte_table(bits: int) -> np.ndarray:
     """``[256, 8 // bits]`` uint8: entry ``[v, i]`` is value ``i`` of a byte ``v`` written by :func:`pack_uint`.
 
     ``table[packed]`` unpacks ``bits``-bit codes (``bits`` in 1, 2, 4, 8) with one gather.
+
+    >>> byte_table(2)[0b11100100].tolist()          # four 2-bit values of one byte, lowest bits first
+    [0, 1, 2, 3]
     """
     if bits not in (1, 2, 4, 8):
         raise ValueError(f"bits must be 1, 2, 4 or 8, got {bits}")
@@ -110,7 +143,12 @@ def byte_table(bits: int) -> np.ndarray:
 
 
 def pack_trits(trits: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Pack ``[N, D]`` values in {-1, 0, 1} five per byte (base 3): ``ceil(D/5)`` bytes per row."""
+    """Pack ``[N, D]`` values in {-1, 0, 1} five per byte (base 3): ``ceil(D/5)`` bytes per row.
+
+    >>> packed = pack_trits(np.array([[1, 0, -1, 1, 1, -1]]))
+    >>> packed.shape, unpack_trits(packed, 6).tolist()
+    ((1, 2), [[1, 0, -1, 1, 1, -1]])
+    """
     arr = _as_numpy_ints("trits", trits).astype(np.int64)
     if (arr < -1).any() or (arr > 1).any():
         raise ValueError("trits must contain only -1, 0 and 1")
@@ -124,7 +162,11 @@ def pack_trits(trits: np.ndarray | torch.Tensor) -> np.ndarray:
 
 
 def unpack_trits(packed: np.ndarray, dim: int) -> np.ndarray:
-    """Inverse of :func:`pack_trits`: returns ``[N, dim]`` int8 in {-1, 0, 1}."""
+    """Inverse of :func:`pack_trits`: returns ``[N, dim]`` int8 in {-1, 0, 1}.
+
+    >>> unpack_trits(pack_trits(np.array([[-1, -1, 0]])), 3).tolist()
+    [[-1, -1, 0]]
+    """
     if not isinstance(packed, np.ndarray) or packed.dtype != np.uint8 or packed.ndim != 2:
         raise TypeError("packed must be a 2-D numpy.ndarray of uint8")
     if packed.shape[1] != (dim + 4) // 5:
@@ -138,6 +180,9 @@ def thermometer(codes: np.ndarray | torch.Tensor, levels: int) -> np.ndarray:
     """Thermometer bits: ``[N, D]`` integers in ``[0, levels)`` -> ``[N, D*(levels-1)]`` 0/1 uint8.
 
     Bit ``d*(levels-1) + j`` is ``codes[n, d] > j``; Hamming distance of two rows = L1 distance of the codes.
+
+    >>> thermometer(np.array([[0, 2, 3]]), levels=4).tolist()
+    [[0, 0, 0, 1, 1, 0, 1, 1, 1]]
     """
     if levels < 2:
         raise ValueError(f"levels must be >= 2, got {levels}")
@@ -152,6 +197,11 @@ def hamming_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Brute-force Hamming distances between packed rows: ``[Na, bytes] x [Nb, bytes] -> [Na, Nb]`` int32.
 
     A plain reference (byte-wise XOR + popcount table) used to check the FAISS indexes.
+
+    >>> a = pack_bits(np.array([[1, 0, 1, 1]]))
+    >>> b = pack_bits(np.array([[1, 0, 1, 1], [0, 1, 0, 0]]))
+    >>> hamming_matrix(a, b).tolist()
+    [[0, 4]]
     """
     for name, arr in (("a", a), ("b", b)):
         if not isinstance(arr, np.ndarray) or arr.dtype != np.uint8 or arr.ndim != 2:

@@ -24,7 +24,14 @@ from neuromorph.utils import check_positive_int
 
 
 class PopulationCodeQuantizer(Quantizer):
-    """Spike-raster population code (``num_neurons`` per dimension, ``num_steps`` steps)."""
+    """Spike-raster population code (``num_neurons`` per dimension, ``num_steps`` steps).
+
+    >>> x = torch.nn.functional.normalize(torch.randn(100, 4), dim=1)
+    >>> q = PopulationCodeQuantizer(num_neurons=4, num_steps=3).fit(x)
+    >>> codes = q.encode(x[:2])
+    >>> q.num_bits, codes.shape, q.decode(codes).shape
+    (48, torch.Size([2, 48]), torch.Size([2, 4]))
+    """
 
     def __init__(self, num_neurons: int = 8, num_steps: int = 4, clip_quantile: float = 0.001,
                  sigma: float | None = None, r_max: float = 1.0, seed: int = 0, chunk: int = 8192) -> None:

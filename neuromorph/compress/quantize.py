@@ -25,6 +25,7 @@ Formulas (``x`` one embedding, ``mu`` the calibration mean when centring is on):
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -35,8 +36,19 @@ from neuromorph.compress.packing import (check_packed, pack_bits, pack_trits, pa
 from neuromorph.utils import check_tensor
 
 
+QuantizerT = TypeVar("QuantizerT", bound="Quantizer")
+
 def check_embeddings(name: str, x: object, dim: int | None = None) -> torch.Tensor:
-    """Require a finite 2-D float32/float64 tensor ``[N, D]`` (``D == dim`` when given)."""
+    """Require a finite 2-D float32/float64 tensor ``[N, D]`` (``D == dim`` when given).
+
+    >>> check_embeddings("x", torch.zeros(2, 3)).shape
+    torch.Size([2, 3])
+    >>> try:
+    ...     check_embeddings("x", torch.zeros(2, 3), dim=4)
+    ... except ValueError as err:
+    ...     print(err)
+    x has 3 dimensions but the quantiser was fitted on 4
+    """
     check_tensor(name, x, ndim=2)
     assert isinstance(x, torch.Tensor)
     if x.dtype not in (torch.float32, torch.float64):
@@ -50,18 +62,30 @@ def check_embeddings(name: str, x: object, dim: int | None = None) -> torch.Tens
 
 
 def sign_bits(x: torch.Tensor) -> torch.Tensor:
-    """``[x >= 0]`` as uint8 (sign(0) = +1)."""
+    """``[x >= 0]`` as uint8 (sign(0) = +1).
+
+    >>> sign_bits(torch.tensor([-1.0, 0.0, 2.0])).tolist()
+    [0, 1, 1]
+    """
     return (x >= 0).to(torch.uint8)
 
 
 def uniform_codes(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, levels: int) -> torch.Tensor:
-    """``clip(round((x - lo) / (hi - lo) * (levels - 1)), 0, levels - 1)`` as int64."""
+    """``clip(round((x - lo) / (hi - lo) * (levels - 1)), 0, levels - 1)`` as int64.
+
+    >>> uniform_codes(torch.tensor([0.0, 0.4, 1.0, 2.0]), torch.tensor(0.0), torch.tensor(1.0), levels=3).tolist()
+    [0, 1, 2, 2]
+    """
     scale = (hi - lo).clamp_min(torch.finfo(x.dtype).tiny)
     return torch.round((x - lo) / scale * (levels - 1)).clamp(0, levels - 1).to(torch.int64)
 
 
 def uniform_values(codes: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, levels: int) -> torch.Tensor:
-    """Inverse map of :func:`uniform_codes`: ``lo + codes * (hi - lo) / (levels - 1)``."""
+    """Inverse map of :func:`uniform_codes`: ``lo + codes * (hi - lo) / (levels - 1)``.
+
+    >>> uniform_values(torch.tensor([0, 1, 2]), torch.tensor(0.0), torch.tensor(1.0), levels=3).tolist()
+    [0.0, 0.5, 1.0]
+    """
     return lo + codes.to(lo.dtype) * (hi - lo) / (levels - 1)
 
 
@@ -81,7 +105,15 @@ def ternary_absmean(x: torch.Tensor, eps: float = 1e-8) -> tuple[torch.Tensor, t
 
 
 class Quantizer(ABC):
-    """Base class: validation, ``dim`` bookkeeping and the storage figures."""
+    """Base class: validation, ``dim`` bookkeeping and the storage figures.
+
+    >>> q = SignQuantizer(center=False).fit(torch.randn(10, 4))
+    >>> isinstance(q, Quantizer), q.dim, q.num_bits, q.bytes_per_vector
+    (True, 4, 4, 1)
+    >>> codes = q.encode(torch.tensor([[0.5, -1.0, 2.0, -0.1]]))
+    >>> q.decode(codes).tolist(), q.unpack(q.pack(codes)).tolist() == codes.tolist()
+    ([[1.0, -1.0, 1.0, -1.0]], True)
+    """
 
     name: str = "quantizer"
     metric: str = "cosine"      # how decoded vectors are compared: "cosine", "hamming", "l1" or "euclidean"
@@ -91,7 +123,7 @@ class Quantizer(ABC):
         self.dim: int | None = None
 
     # -- public API -------------------------------------------------------------------------------------
-    def fit(self, x: torch.Tensor) -> "Quantizer":
+    def fit(self: QuantizerT, x: torch.Tensor) -> QuantizerT:
         check_embeddings("x", x)
         self.dim = int(x.shape[1])
         self._fit(x)
@@ -160,6 +192,10 @@ class BinaryQuantizer(Quantizer):
 
     ``metric = "hamming"``: cosine of the decoded signs is ``1 - 2 H / m``; the distance estimate of unit
     vectors is ``2 sin(pi H / (2 m))`` (random-hyperplane angle ``theta ~ pi H / m``).
+
+    >>> q = SimHashQuantizer(16, seed=0).fit(torch.randn(20, 8))
+    >>> isinstance(q, BinaryQuantizer), q.hamming, q.pack(q.encode(torch.randn(3, 8))).shape
+    (True, True, (3, 2))
     """
 
     metric = "hamming"
@@ -170,7 +206,12 @@ class BinaryQuantizer(Quantizer):
 
 
 class SignQuantizer(BinaryQuantizer):
-    """1 bit per dimension: ``b_d = [x_d - mu_d >= 0]`` (``mu = 0`` when ``center=False``)."""
+    """1 bit per dimension: ``b_d = [x_d - mu_d >= 0]`` (``mu = 0`` when ``center=False``).
+
+    >>> x = torch.tensor([[1.0, 3.0], [3.0, 1.0]])
+    >>> SignQuantizer(center=True).fit(x).encode(x).tolist()      # signs around the mean [2, 2]
+    [[0, 1], [1, 0]]
+    """
 
     name = "sign"
 
@@ -195,6 +236,12 @@ class SimHashQuantizer(BinaryQuantizer):
 
     ``center=True`` subtracts the calibration mean first (better word similarity, but the Hamming distance then
     estimates the angle between centred vectors).
+
+    >>> q = SimHashQuantizer(64, seed=0).fit(torch.randn(50, 16))
+    >>> x = torch.randn(2, 16)
+    >>> codes = q.encode(torch.cat([x, 3 * x]))          # a positive rescaling keeps every bit
+    >>> q.num_bits, torch.equal(codes[:2], codes[2:])
+    (64, True)
     """
 
     name = "simhash"
@@ -221,7 +268,15 @@ class SimHashQuantizer(BinaryQuantizer):
 
 
 class ScalarQuantizer(Quantizer):
-    """Per-dimension uniform ``k``-bit quantiser with calibrated ranges (see module docstring)."""
+    """Per-dimension uniform ``k``-bit quantiser with calibrated ranges (see module docstring).
+
+    >>> x = torch.linspace(-1, 1, 9).reshape(9, 1).repeat(1, 3)
+    >>> q = ScalarQuantizer(bits=2).fit(x)
+    >>> q.encode(x[[0, 4, 8]])[:, 0].tolist(), q.bytes_per_vector
+    ([0, 2, 3], 1)
+    >>> [round(v, 3) for v in q.decode(q.encode(x[:1]))[0].tolist()]
+    [-1.0, -1.0, -1.0]
+    """
 
     def __init__(self, bits: int, clip_quantile: float = 0.0) -> None:
         super().__init__()
@@ -267,6 +322,10 @@ class ThermometerQuantizer(ScalarQuantizer):
 
     Hamming distance between packed codes equals the L1 distance between the integer codes, so k-bit
     scalar codes become searchable by FAISS binary indexes, at ``levels - 1`` bits per dimension.
+
+    >>> q = ThermometerQuantizer(levels=4).fit(torch.linspace(0, 1, 7).reshape(7, 1))
+    >>> q.encode(torch.tensor([[0.0], [0.5], [1.0]])).flatten().tolist(), q.num_bits
+    ([0, 2, 3], 3)
     """
 
     hamming = True
@@ -291,7 +350,12 @@ class ThermometerQuantizer(ScalarQuantizer):
 
 
 class TernaryQuantizer(Quantizer):
-    """BitNet b1.58 absmean ternary codes (see :func:`ternary_absmean`), five trits per stored byte."""
+    """BitNet b1.58 absmean ternary codes (see :func:`ternary_absmean`), five trits per stored byte.
+
+    >>> q = TernaryQuantizer().fit(torch.randn(4, 5))
+    >>> q.encode(torch.tensor([[0.1, -2.0, 0.9, 1.0, 0.0]])).tolist(), q.bytes_per_vector   # gamma = 0.8
+    ([[0, -1, 1, 1, 0]], 1)
+    """
 
     name = "ternary"
 

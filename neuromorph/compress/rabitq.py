@@ -50,7 +50,14 @@ SCALE_GRID = torch.linspace(0.2, 1.0, 17, dtype=torch.float64)
 
 
 class RaBitQQuantizer(Quantizer):
-    """``B``-bit rotated code with one correction factor per vector (float16 or a log-scale byte; module docstring)."""
+    """``B``-bit rotated code with one correction factor per vector (float16 or a log-scale byte; module docstring).
+
+    >>> x = torch.nn.functional.normalize(torch.randn(500, 16), dim=1)
+    >>> q = RaBitQQuantizer(bits_per_dim=1).fit(x)
+    >>> packed = q.pack(q.encode(x[:3]))
+    >>> packed.shape[1] == q.bytes_per_vector, torch.equal(q.unpack(packed), q.encode(x[:3]))
+    (True, True)
+    """
 
     metric = "inner"
 
@@ -200,6 +207,12 @@ class AsymmetricIndex:
     compiled scan of :mod:`neuromorph.compress.native`, or torch gathers). Larger batches unpack each chunk of
     codes to bits once and score it with one matrix product:
     ``<z, v> = sum_(d,p) 2^(p+1) z_d bit_(d,p) - (L - 1) sum_d z_d``.
+
+    >>> x = torch.nn.functional.normalize(torch.randn(600, 16), dim=1)
+    >>> index = AsymmetricIndex(RaBitQQuantizer(bits_per_dim=4).fit(x[:300])).add(x[300:])
+    >>> scores, ids = index.search(x[300:303], 1)
+    >>> index.ntotal, ids.flatten().tolist()              # each query finds itself
+    (300, [0, 1, 2])
     """
 
     def __init__(self, quantizer: RaBitQQuantizer, chunk: int = 16384, lut_below: int = 8) -> None:

@@ -51,7 +51,15 @@ def _check_k(k: int, n: int) -> None:
 
 
 class BinaryIndex:
-    """Hamming search over packed ``num_bits``-bit codes (``kind="flat"`` exact, ``"hnsw"`` approximate)."""
+    """Hamming search over packed ``num_bits``-bit codes (``kind="flat"`` exact, ``"hnsw"`` approximate).
+
+    >>> from neuromorph.compress.packing import pack_bits
+    >>> codes = pack_bits(np.array([[0] * 8, [1] * 8, [1, 0] * 4]))
+    >>> index = BinaryIndex(8).add(codes)
+    >>> dist, ids = index.search(codes[1:2], 2)
+    >>> index.ntotal, ids.tolist(), dist.tolist()
+    (3, [[1, 2]], [[0, 4]])
+    """
 
     def __init__(self, num_bits: int, kind: str = "flat", hnsw_m: int = 32, ef_search: int = 64) -> None:
         if isinstance(num_bits, bool) or not isinstance(num_bits, int):
@@ -87,7 +95,12 @@ class BinaryIndex:
 
 
 def exact_search(queries: object, database: object, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` inner products (``faiss.IndexFlatIP``): returns ``(scores [Q, k], ids [Q, k])``."""
+    """Top-``k`` inner products (``faiss.IndexFlatIP``): returns ``(scores [Q, k], ids [Q, k])``.
+
+    >>> scores, ids = exact_search(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0], [0.8, 0.6], [1.0, 0.0]]), k=2)
+    >>> ids.tolist(), np.round(scores.astype(np.float64), 2).tolist()
+    ([[2, 1]], [[1.0, 0.8]])
+    """
     db = _float_matrix("database", database)
     q = _float_matrix("queries", queries, db.shape[1])
     _check_k(k, db.shape[0])
@@ -97,7 +110,12 @@ def exact_search(queries: object, database: object, k: int) -> tuple[np.ndarray,
 
 
 def rescore(queries: object, database: object, candidates: np.ndarray, k: int, chunk: int = 128) -> np.ndarray:
-    """Re-rank ``candidates [Q, K']`` (ids into ``database``) by ``<query, database[id]>``; keep the top ``k``."""
+    """Re-rank ``candidates [Q, K']`` (ids into ``database``) by ``<query, database[id]>``; keep the top ``k``.
+
+    >>> db = np.array([[0.0, 1.0], [0.8, 0.6], [1.0, 0.0]])
+    >>> rescore(np.array([[1.0, 0.0]]), db, np.array([[0, 1, 2]]), k=2).tolist()
+    [[2, 1]]
+    """
     db = _float_matrix("database", database)
     q = _float_matrix("queries", queries, db.shape[1])
     if not isinstance(candidates, np.ndarray) or candidates.ndim != 2 or candidates.shape[0] != q.shape[0]:
@@ -122,6 +140,9 @@ def distance_search(queries: object, database: object, k: int, p: float = 1.0, c
     """Top-``k`` smallest ``L_p`` distances (``p = 1``: L1, ``p = 2``: Euclidean), brute force in query chunks.
 
     Returns ids ``[Q, k]``, nearest first.
+
+    >>> distance_search(np.array([[0.0, 0.0]]), np.array([[3.0, 0.0], [1.0, 1.0], [0.0, 1.5]]), k=2).tolist()
+    [[2, 1]]
     """
     db = torch.from_numpy(_float_matrix("database", database))
     q = torch.from_numpy(_float_matrix("queries", queries, db.shape[1]))
@@ -134,7 +155,12 @@ def distance_search(queries: object, database: object, k: int, p: float = 1.0, c
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray, k: int) -> float:
-    """Mean over queries of ``|found[:, :k] & truth[:, :k]| / k``."""
+    """Mean over queries of ``|found[:, :k] & truth[:, :k]| / k``.
+
+    >>> found, truth = np.array([[1, 2, 9]]), np.array([[1, 2, 3]])
+    >>> recall_at_k(found, truth, k=2), round(recall_at_k(found, truth, k=3), 4)
+    (1.0, 0.6667)
+    """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
     if found.shape[0] != truth.shape[0] or found.shape[1] < k or truth.shape[1] < k:

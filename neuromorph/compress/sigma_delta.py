@@ -45,14 +45,22 @@ TAPS: dict[int, tuple[int, ...]] = {1: (1,), 2: (1, 7), 3: (1, 7, 25)}
 
 
 def filter_coefficients(taps: tuple[int, ...]) -> tuple[float, ...]:
-    """``c_j = prod_{l != j} n_l / (n_l - n_j)`` for distinct positive taps ``n``."""
+    """``c_j = prod_{l != j} n_l / (n_l - n_j)`` for distinct positive taps ``n``.
+
+    >>> filter_coefficients((1,)), filter_coefficients((1, 2))
+    ((1,), (2.0, -1.0))
+    """
     if len(set(taps)) != len(taps) or any(t < 1 for t in taps):
         raise ValueError(f"taps must be distinct positive integers, got {taps}")
     return tuple(math.prod(nl / (nl - nj) for nl in taps if nl != nj) for nj in taps)
 
 
 def stability_bound(order: int) -> float:
-    """``2 - ||h||_1``: the largest ``|y_i|`` for which ``|v_i| <= 1`` is guaranteed."""
+    """``2 - ||h||_1``: the largest ``|y_i|`` for which ``|v_i| <= 1`` is guaranteed.
+
+    >>> stability_bound(1)
+    1.0
+    """
     return 2.0 - sum(abs(c) for c in filter_coefficients(_taps(order)))
 
 
@@ -66,6 +74,10 @@ def sigma_delta_step(y_i: torch.Tensor, history: torch.Tensor, order: int) -> tu
     """One quantiser step. ``history[:, k]`` holds ``v_{i-1-k}`` (``k < max tap``, zeros before the start).
 
     Returns ``(q_i, new_history)`` with ``new_history[:, 0] = v_i``.
+
+    >>> q, history = sigma_delta_step(torch.tensor([0.25]), torch.zeros(1, 1), order=1)
+    >>> q.tolist(), history.tolist()
+    ([1.0], [[-0.75]])
     """
     taps = _taps(order)
     coeffs = filter_coefficients(taps)
@@ -81,6 +93,10 @@ def sigma_delta_quantize(y: torch.Tensor, order: int) -> tuple[torch.Tensor, tor
 
     Returns ``(q, v)``: ``q`` in {-1, +1} and the internal state ``v`` (both ``[N, m]``, dtype of ``y``).
     Same recursion as repeated :func:`sigma_delta_step`, reading the past states from ``v`` directly.
+
+    >>> q, v = sigma_delta_quantize(torch.full((1, 8), 0.25), order=1)
+    >>> q.tolist(), round(q.mean().item(), 3)          # the running mean of the +-1 signs tracks 0.25
+    ([[1.0, -1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0]], 0.25)
     """
     check_tensor("y", y, ndim=2, floating=True, finite=True)
     taps = _taps(order)
@@ -99,7 +115,11 @@ def sigma_delta_quantize(y: torch.Tensor, order: int) -> tuple[torch.Tensor, tor
 
 
 def condensation_weights(order: int, block: int) -> torch.Tensor:
-    """Coefficients of ``(1 + z + ... + z^k)^order``, ``k = (block - 1) // order``, zero-padded to ``block``."""
+    """Coefficients of ``(1 + z + ... + z^k)^order``, ``k = (block - 1) // order``, zero-padded to ``block``.
+
+    >>> condensation_weights(2, 5).tolist()         # (1 + z + z^2)^2, padded to 5
+    [1.0, 2.0, 3.0, 2.0, 1.0]
+    """
     _taps(order)
     if block < order + 1:
         raise ValueError(f"block must be >= order + 1 = {order + 1}, got {block}")
@@ -113,7 +133,12 @@ def condensation_weights(order: int, block: int) -> torch.Tensor:
 
 
 def condense(q: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``V q`` with ``V = sqrt(pi/2) (I_p kron w) / (p ||w||_2)``: ``[N, p*lambda] -> [N, p]``."""
+    """``V q`` with ``V = sqrt(pi/2) (I_p kron w) / (p ||w||_2)``: ``[N, p*lambda] -> [N, p]``.
+
+    >>> w = condensation_weights(1, 2)
+    >>> [round(v, 4) for v in condense(torch.ones(1, 4), w)[0].tolist()]
+    [0.8862, 0.8862]
+    """
     block = weights.numel()
     if q.shape[-1] % block:
         raise ValueError(f"q length {q.shape[-1]} is not a multiple of the block length {block}")
@@ -134,6 +159,12 @@ class SigmaDeltaQuantizer(Quantizer):
     ``c = (I_n kron w^T) q / (sum(w) alpha) ~ H D x``, and ``decode`` returns the reconstruction
     ``x_hat = (D H c)[:d]``; distances are Euclidean (``metric = "euclidean"``). ``H D`` is orthogonal, so no
     random-projection error is added: only the quantisation error, which shrinks like ``lambda^(-r)``.
+
+    >>> x = torch.nn.functional.normalize(torch.randn(200, 16), dim=1)
+    >>> q = SigmaDeltaQuantizer(order=1, num_bits=64, seed=0).fit(x)
+    >>> codes = q.encode(x[:3])
+    >>> codes.shape, q.bytes_per_vector, q.decode(codes).shape
+    (torch.Size([3, 64]), 8, torch.Size([3, 4]))
     """
 
     hamming = False
@@ -196,6 +227,7 @@ class SigmaDeltaQuantizer(Quantizer):
         h = self.rht(x.to(torch.float64))
         if self.matrix is not None:
             return h @ self.matrix.T
+        assert self.block is not None  # the repeat frame (no matrix) sets it in _fit
         return h.repeat_interleave(self.block, dim=1) if repeat else h
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -224,7 +256,12 @@ class SigmaDeltaQuantizer(Quantizer):
 
 
 def sign_distance_estimate(bits_a: torch.Tensor, bits_b: torch.Tensor) -> torch.Tensor:
-    """Euclidean distance of unit vectors from ``m`` random-hyperplane bits: ``2 sin(pi * H / (2 m))``."""
+    """Euclidean distance of unit vectors from ``m`` random-hyperplane bits: ``2 sin(pi * H / (2 m))``.
+
+    >>> a = torch.tensor([[1, 1, 0, 0]], dtype=torch.uint8)
+    >>> [round(v, 4) for v in sign_distance_estimate(a, 1 - a).flatten().tolist()]      # opposite: 2 sin(pi / 2)
+    [2.0]
+    """
     m = bits_a.shape[-1]
     ham = (bits_a != bits_b).sum(-1).to(torch.float64)
     return 2 * torch.sin(math.pi * ham / (2 * m))

@@ -27,13 +27,22 @@ MINILM_POOL = 111_000
 
 
 def unit_rows(x: torch.Tensor) -> torch.Tensor:
-    """Rows scaled to unit L2 norm (float32)."""
+    """Rows scaled to unit L2 norm (float32).
+
+    >>> [round(v, 4) for v in unit_rows(torch.tensor([[3.0, 4.0]]))[0].tolist()]
+    [0.6, 0.8]
+    """
     return (x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)).to(torch.float32)
 
 
 @dataclass
 class Splits:
-    """Disjoint unit-norm ``fit``, ``database`` and ``queries`` rows, plus the word vectors of the word metrics."""
+    """Disjoint unit-norm ``fit``, ``database`` and ``queries`` rows, plus the word vectors of the word metrics.
+
+    >>> s = make_splits(torch.randn(50, 4), num_fit=10, num_queries=5)
+    >>> s.name, [round(float(n), 4) for n in s.fit.norm(dim=1)[:2]], sorted(s.indices)
+    ('data', [1.0, 1.0], ['database', 'fit', 'queries'])
+    """
 
     name: str
     fit: torch.Tensor
@@ -45,7 +54,13 @@ class Splits:
 
 def make_splits(x: torch.Tensor, num_fit: int, num_queries: int, seed: int = 0, name: str = "data",
                 keep_out_of_fit: torch.Tensor | None = None, words: emb.WordVectors | None = None) -> Splits:
-    """Seeded disjoint split of the rows of ``x``: ``num_fit`` fit rows, ``num_queries`` queries, the rest the database."""
+    """Seeded disjoint split of the rows of ``x``: ``num_fit`` fit rows, ``num_queries`` queries, the rest the database.
+
+    >>> s = make_splits(torch.randn(30, 4), num_fit=10, num_queries=5, seed=0)
+    >>> rows = torch.cat([s.indices[k] for k in ("fit", "database", "queries")])
+    >>> sorted(rows.tolist()) == list(range(30))                   # disjoint and complete
+    True
+    """
     n = x.shape[0]
     for arg, val in (("num_fit", num_fit), ("num_queries", num_queries)):
         if not isinstance(val, int) or val < 1:
@@ -70,7 +85,12 @@ def make_splits(x: torch.Tensor, num_fit: int, num_queries: int, seed: int = 0, 
 
 def load_splits(dataset: str, num_words: int, num_fit: int, num_queries: int, seed: int = 0,
                 word_metrics: bool = True) -> Splits:
-    """``"glove"`` or ``"minilm"`` splits as described in the module docstring."""
+    """``"glove"`` or ``"minilm"`` splits as described in the module docstring.
+
+    >>> s = load_splits("glove", num_words=1000, num_fit=200, num_queries=50, word_metrics=False)
+    >>> s.fit.shape, s.database.shape, s.queries.shape, s.words is None
+    (torch.Size([200, 50]), torch.Size([750, 50]), torch.Size([50, 50]), True)
+    """
     if dataset == "glove":
         glove = emb.load_glove(num_words)
         words = emb.WordVectors(glove.words, unit_rows(glove.vectors))
@@ -81,12 +101,13 @@ def load_splits(dataset: str, num_words: int, num_fit: int, num_queries: int, se
     if dataset == "minilm":
         texts = emb.large_minilm_texts(max(MINILM_POOL, num_words))
         vectors = emb.encode_minilm(texts)[:num_words]
-        words, banned = None, None
+        minilm_words: emb.WordVectors | None = None
+        banned = None
         if word_metrics:
             eval_words = emb.evaluation_words()
             wv = emb.minilm_word_vectors(eval_words)
-            words = emb.WordVectors(wv.words, unit_rows(wv.vectors))
+            minilm_words = emb.WordVectors(wv.words, unit_rows(wv.vectors))
             position = {t: i for i, t in enumerate(texts[:num_words])}
             banned = torch.tensor([position[w] for w in eval_words if w in position], dtype=torch.int64)
-        return make_splits(vectors, num_fit, num_queries, seed, "minilm", banned, words)
+        return make_splits(vectors, num_fit, num_queries, seed, "minilm", banned, minilm_words)
     raise ValueError(f"dataset must be 'glove' or 'minilm', got {dataset!r}")

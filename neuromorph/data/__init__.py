@@ -10,6 +10,9 @@ def load_dataset(name: str, flatten: bool = True, **kwargs) -> ImageDataset:
     """Load an image data set by name: ``"digits"`` (:func:`load_digits`) or ``"mnist"`` (:func:`load_mnist`).
 
     Extra keyword arguments go to the loader (``test_size``/``seed`` for digits, ``include_valid`` for MNIST).
+
+    >>> load_dataset("digits", flatten=False).x_train.shape
+    torch.Size([1347, 1, 8, 8])
     """
     if name == "digits":
         return load_digits(flatten=flatten, **kwargs)

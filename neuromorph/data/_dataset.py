@@ -13,6 +13,11 @@ class ImageDataset:
 
     ``x_*`` are float32 in ``[0, 1]`` shaped ``[n, H*W]`` (``flatten=True``) or ``[n, 1, H, W]``;
     ``y_*`` are int64 class indices.
+
+    >>> ds = ImageDataset("toy", torch.zeros(4, 4), torch.tensor([0, 1, 0, 1]), torch.zeros(2, 4), torch.tensor([0, 1]),
+    ...                   image_shape=(1, 2, 2), num_classes=2)
+    >>> ds.num_features, ds.subset(train=2).x_train.shape
+    (4, torch.Size([2, 4]))
     """
 
     name: str

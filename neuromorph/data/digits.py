@@ -26,7 +26,12 @@ def _split(test_size: float, seed: int) -> tuple[np.ndarray, ...]:
 
 
 def load_digits(test_size: float = 0.25, seed: int = 0, flatten: bool = True) -> ImageDataset:
-    """Load the digits as an :class:`ImageDataset` (``[n, 64]`` or ``[n, 1, 8, 8]`` float32 in [0, 1])."""
+    """Load the digits as an :class:`ImageDataset` (``[n, 64]`` or ``[n, 1, 8, 8]`` float32 in [0, 1]).
+
+    >>> ds = load_digits()
+    >>> ds.x_train.shape, ds.x_test.shape, ds.num_classes
+    (torch.Size([1347, 64]), torch.Size([450, 64]), 10)
+    """
     if isinstance(test_size, bool) or not isinstance(test_size, float) or not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be a float in (0, 1), got {test_size!r}")
     if not isinstance(seed, int) or isinstance(seed, bool):

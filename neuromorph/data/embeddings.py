@@ -44,7 +44,12 @@ def _missing(package: str, what: str) -> ModuleNotFoundError:
 
 @dataclass
 class WordVectors:
-    """Words and their float32 vectors ``[len(words), D]`` (row ``i`` belongs to ``words[i]``)."""
+    """Words and their float32 vectors ``[len(words), D]`` (row ``i`` belongs to ``words[i]``).
+
+    >>> wv = WordVectors(["cat", "dog"], torch.eye(2))
+    >>> wv.index["dog"], wv.vectors.shape
+    (1, torch.Size([2, 2]))
+    """
 
     words: list[str]
     vectors: torch.Tensor
@@ -56,7 +61,12 @@ class WordVectors:
 
 
 def load_glove(num_words: int | None = 100_000) -> WordVectors:
-    """The ``num_words`` most frequent GloVe 6B 50d words (all 400k with ``None``)."""
+    """The ``num_words`` most frequent GloVe 6B 50d words (all 400k with ``None``).
+
+    >>> glove = load_glove(num_words=5)
+    >>> glove.words, glove.vectors.shape
+    (['the', ',', '.', 'of', 'to'], torch.Size([5, 50]))
+    """
     if num_words is not None and num_words < 1:
         raise ValueError(f"num_words must be >= 1 or None, got {num_words}")
     try:
@@ -88,7 +98,12 @@ def _gensim_file(name: str) -> Path:
 
 
 def load_word_similarity(name: str) -> list[tuple[str, str, float]]:
-    """Word pairs with human scores from ``"wordsim353"`` or ``"simlex999"`` (lower-cased words)."""
+    """Word pairs with human scores from ``"wordsim353"`` or ``"simlex999"`` (lower-cased words).
+
+    >>> pairs = load_word_similarity("simlex999")
+    >>> len(pairs), pairs[0]
+    (999, ('old', 'new', 1.58))
+    """
     if name not in SIMILARITY_FILES:
         raise ValueError(f"name must be one of {sorted(SIMILARITY_FILES)}, got {name!r}")
     pairs = []
@@ -101,7 +116,12 @@ def load_word_similarity(name: str) -> list[tuple[str, str, float]]:
 
 
 def load_analogies() -> list[tuple[str, str, str, str, str]]:
-    """Google analogy questions ``(section, a, b, c, d)`` from ``questions-words.txt`` (lower-cased)."""
+    """Google analogy questions ``(section, a, b, c, d)`` from ``questions-words.txt`` (lower-cased).
+
+    >>> questions = load_analogies()
+    >>> len(questions), questions[0]
+    (19544, ('capital-common-countries', 'athens', 'greece', 'baghdad', 'iraq'))
+    """
     out, section = [], ""
     for line in _gensim_file("questions-words.txt").read_text(encoding="utf-8").splitlines():
         if line.startswith(":"):
@@ -113,7 +133,12 @@ def load_analogies() -> list[tuple[str, str, str, str, str]]:
 
 
 def load_sentence_corpus(max_sentences: int | None = None) -> list[str]:
-    """The offline MiniLM corpus described in the module docstring (first ``max_sentences``)."""
+    """The offline MiniLM corpus described in the module docstring (first ``max_sentences``).
+
+    >>> sentences = load_sentence_corpus(max_sentences=2)
+    >>> len(sentences), all(len(s.split()) >= 4 for s in sentences)
+    (2, True)
+    """
     sentences: list[str] = []
     for name in MINILM_CORPUS_FILES:
         text = _gensim_file(name).read_text(encoding="utf-8", errors="replace")
@@ -128,7 +153,12 @@ def load_sentence_corpus(max_sentences: int | None = None) -> list[str]:
 
 
 def load_minilm(device: str = "cpu"):
-    """The bundled all-MiniLM-L6-v2 ``SentenceTransformer`` (offline)."""
+    """The bundled all-MiniLM-L6-v2 ``SentenceTransformer`` (offline).
+
+    >>> model = load_minilm()   # doctest: +SKIP
+    >>> model.get_sentence_embedding_dimension()   # doctest: +SKIP
+    384
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
@@ -143,6 +173,11 @@ def load_minilm(device: str = "cpu"):
 
 
 def cache_dir() -> Path:
+    """Folder of the embedding cache: ``$NEUROMORPH_CACHE``, default ``~/.cache/neuromorph``.
+
+    >>> cache_dir() == Path(os.environ.get("NEUROMORPH_CACHE", Path.home() / ".cache" / "neuromorph"))
+    True
+    """
     return Path(os.environ.get("NEUROMORPH_CACHE", Path.home() / ".cache" / "neuromorph"))
 
 
@@ -157,6 +192,10 @@ def encode_minilm(texts: Sequence[str], batch_size: int = 32, use_cache: bool = 
     Inputs longer than ``CHUNK_TEXTS`` are encoded chunk by chunk (progress bar over chunks); every finished
     chunk is cached under ``cache_dir()/minilm-chunks`` until the whole matrix is saved, so a stopped build
     resumes.
+
+    >>> emb = encode_minilm(["a spiking neuron", "a leaky integrator"])   # doctest: +SKIP
+    >>> emb.shape, round(float(emb[0].norm()), 4)   # doctest: +SKIP
+    (torch.Size([2, 384]), 1.0)
     """
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a sequence of strings")
@@ -194,7 +233,12 @@ def encode_minilm(texts: Sequence[str], batch_size: int = 32, use_cache: bool = 
 
 
 def wiki_sentences() -> list[str]:
-    """Sentences (4 to 60 words, markup removed) of gensim's shortened English Wikipedia test dump."""
+    """Sentences (4 to 60 words, markup removed) of gensim's shortened English Wikipedia test dump.
+
+    >>> sentences = wiki_sentences()   # doctest: +SKIP
+    >>> all(4 <= len(s.split()) <= 60 for s in sentences)   # doctest: +SKIP
+    True
+    """
     import bz2
 
     try:
@@ -212,7 +256,12 @@ def wiki_sentences() -> list[str]:
 
 
 def large_minilm_texts(size: int = 111_000) -> list[str]:
-    """``size`` distinct texts: the sentence corpus, Wikipedia sentences, then the most frequent GloVe words."""
+    """``size`` distinct texts: the sentence corpus, Wikipedia sentences, then the most frequent GloVe words.
+
+    >>> texts = large_minilm_texts(size=1000)   # doctest: +SKIP
+    >>> len(texts), len(set(texts))   # doctest: +SKIP
+    (1000, 1000)
+    """
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
     texts = list(dict.fromkeys(load_sentence_corpus() + wiki_sentences()))[:size]
@@ -226,13 +275,23 @@ def large_minilm_texts(size: int = 111_000) -> list[str]:
 
 
 def minilm_word_vectors(words: Sequence[str], batch_size: int = 64, use_cache: bool = True) -> WordVectors:
-    """MiniLM embeddings of single words (each word encoded as a one-word sentence)."""
+    """MiniLM embeddings of single words (each word encoded as a one-word sentence).
+
+    >>> wv = minilm_word_vectors(["cat", "dog", "cat"])   # doctest: +SKIP
+    >>> wv.words, wv.vectors.shape   # doctest: +SKIP
+    (['cat', 'dog'], torch.Size([2, 384]))
+    """
     words = list(dict.fromkeys(words))
     return WordVectors(words, encode_minilm(words, batch_size=batch_size, use_cache=use_cache))
 
 
 def evaluation_words() -> list[str]:
-    """Sorted set of every word in WordSim353, SimLex-999 and the Google analogies (lower-cased)."""
+    """Sorted set of every word in WordSim353, SimLex-999 and the Google analogies (lower-cased).
+
+    >>> words = evaluation_words()
+    >>> len(words), words == sorted(words)
+    (2153, True)
+    """
     words: set[str] = set()
     for name in SIMILARITY_FILES:
         for a, b, _ in load_word_similarity(name):

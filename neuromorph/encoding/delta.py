@@ -39,7 +39,12 @@ def _initial(name: str, initial: Tensor | None, like: Tensor) -> Tensor:
 
 
 def delta_encode(x_seq: Tensor, threshold: float, initial: Tensor | None = None) -> Tensor:
-    """Encode a sequence ``[T, ...]`` into ON/OFF spikes ``[T, ..., 2]`` (channel 0 = ON, 1 = OFF)."""
+    """Encode a sequence ``[T, ...]`` into ON/OFF spikes ``[T, ..., 2]`` (channel 0 = ON, 1 = OFF).
+
+    >>> spikes = delta_encode(torch.tensor([0.0, 0.6, 0.0]), threshold=0.5)
+    >>> spikes.tolist()          # [ON, OFF] per step
+    [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    """
     check_tensor("x_seq", x_seq, floating=True, finite=True)
     if x_seq.dim() < 1 or x_seq.shape[0] < 1:
         raise ValueError(f"x_seq must be [T, ...] with T >= 1, got shape {tuple(x_seq.shape)}")
@@ -57,7 +62,12 @@ def delta_encode(x_seq: Tensor, threshold: float, initial: Tensor | None = None)
 
 
 def delta_decode(spikes: Tensor, threshold: float, initial: Tensor | None = None) -> Tensor:
-    """Reconstruct ``[T, ...]`` from ON/OFF spikes ``[T, ..., 2]``: ``r_0 + theta * cumsum(on - off)``."""
+    """Reconstruct ``[T, ...]`` from ON/OFF spikes ``[T, ..., 2]``: ``r_0 + theta * cumsum(on - off)``.
+
+    >>> x = torch.tensor([0.0, 1.0, 1.0, 0.0])
+    >>> delta_decode(delta_encode(x, threshold=0.5), threshold=0.5).tolist()
+    [0.0, 0.5, 1.0, 0.5]
+    """
     check_tensor("spikes", spikes, floating=True)
     if spikes.dim() < 2 or spikes.shape[-1] != 2:
         raise ValueError(f"spikes must be [T, ..., 2] (ON, OFF channels), got shape {tuple(spikes.shape)}")
@@ -67,7 +77,12 @@ def delta_decode(spikes: Tensor, threshold: float, initial: Tensor | None = None
 
 
 class DeltaEncoder(nn.Module):
-    """Module form of :func:`delta_encode` (``[T, B, ...] -> [T, B, ..., 2]``)."""
+    """Module form of :func:`delta_encode` (``[T, B, ...] -> [T, B, ..., 2]``).
+
+    >>> spikes = DeltaEncoder(threshold=0.5)(torch.tensor([[0.0], [1.0], [0.0]]))
+    >>> spikes.shape, spikes[:, 0, 0].tolist()
+    (torch.Size([3, 1, 2]), [0.0, 1.0, 0.0])
+    """
 
     def __init__(self, threshold: float) -> None:
         super().__init__()

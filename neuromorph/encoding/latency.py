@@ -31,7 +31,11 @@ def _check_common(num_steps: int, threshold: float, method: str) -> None:
 
 
 def spike_times(x: Tensor, num_steps: int, method: str = "linear", threshold: float = 0.01) -> Tensor:
-    """First-spike step of every element (float, ``inf`` where ``x < threshold``)."""
+    """First-spike step of every element (float, ``inf`` where ``x < threshold``).
+
+    >>> spike_times(torch.tensor([1.0, 0.5, 0.0]), 5).tolist()
+    [0.0, 2.0, inf]
+    """
     check_tensor("x", x, floating=True, finite=True)
     _check_common(num_steps, threshold, method)
     xc = x.clamp(max=1.0)
@@ -44,14 +48,22 @@ def spike_times(x: Tensor, num_steps: int, method: str = "linear", threshold: fl
 
 
 def latency_encode(x: Tensor, num_steps: int, method: str = "linear", threshold: float = 0.01) -> Tensor:
-    """Spike train ``[T, ...]`` with one spike per element at :func:`spike_times` (none when silent)."""
+    """Spike train ``[T, ...]`` with one spike per element at :func:`spike_times` (none when silent).
+
+    >>> latency_encode(torch.tensor([1.0, 0.5, 0.0]), 5).t().tolist()
+    [[1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]]
+    """
     t = spike_times(x, num_steps, method, threshold)
     steps = torch.arange(num_steps, device=x.device, dtype=x.dtype).view(-1, *([1] * x.dim()))
     return (steps == t.unsqueeze(0)).to(x.dtype)
 
 
 def first_spike_time(spikes: Tensor) -> Tensor:
-    """Index of the first spike along dim 0 of ``[T, ...]`` spikes (float, ``inf`` when silent)."""
+    """Index of the first spike along dim 0 of ``[T, ...]`` spikes (float, ``inf`` when silent).
+
+    >>> first_spike_time(torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 0.0]])).tolist()
+    [1.0, inf]
+    """
     check_tensor("spikes", spikes, floating=True)
     if spikes.dim() < 1:
         raise ValueError("spikes must have a leading time dimension, got a scalar")
@@ -61,7 +73,12 @@ def first_spike_time(spikes: Tensor) -> Tensor:
 
 
 def latency_decode(spikes: Tensor, method: str = "linear", threshold: float = 0.01) -> Tensor:
-    """Invert :func:`latency_encode`: ``[T, ...]`` spikes -> intensities ``[...]`` (silent -> 0)."""
+    """Invert :func:`latency_encode`: ``[T, ...]`` spikes -> intensities ``[...]`` (silent -> 0).
+
+    >>> x = torch.tensor([1.0, 0.5, 0.0])
+    >>> latency_decode(latency_encode(x, 5)).tolist()
+    [1.0, 0.5, 0.0]
+    """
     check_tensor("spikes", spikes, floating=True)
     num_steps = spikes.shape[0] if spikes.dim() else 0
     _check_common(num_steps, threshold, method)
@@ -72,7 +89,11 @@ def latency_decode(spikes: Tensor, method: str = "linear", threshold: float = 0.
 
 
 class LatencyEncoder(nn.Module):
-    """Module form of :func:`latency_encode`: ``[B, ...] -> [T, B, ...]``."""
+    """Module form of :func:`latency_encode`: ``[B, ...] -> [T, B, ...]``.
+
+    >>> LatencyEncoder(num_steps=5)(torch.tensor([[1.0, 0.5, 0.0]]))[:, 0].argmax(0).tolist()
+    [0, 2, 0]
+    """
 
     def __init__(self, num_steps: int, method: str = "linear", threshold: float = 0.01) -> None:
         super().__init__()
@@ -90,6 +111,11 @@ class LatencyDecoder(nn.Module):
     """Class scores from output spikes, earliest first spike wins: ``scores = -t_f``, silent -> ``-T``.
 
     ``[T, B, C] -> [B, C]``; :meth:`predict` is the argmax (the class whose neuron fired first).
+
+    >>> spikes = torch.zeros(4, 1, 3)
+    >>> spikes[2, 0, 0] = spikes[1, 0, 2] = 1.0          # class 2 fires first, class 1 stays silent
+    >>> LatencyDecoder()(spikes).tolist()
+    [[-2.0, -4.0, -1.0]]
     """
 
     def forward(self, spikes: Tensor) -> Tensor:

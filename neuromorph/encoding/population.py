@@ -57,7 +57,12 @@ def _bernoulli(rates: Tensor, num_steps: int, generator: torch.Generator | None)
 
 # -- functional kernels ----------------------------------------------------------------------------
 def gaussian_rates(x: Tensor, preferred: Tensor, sigma: float, r_max: float = 1.0) -> Tensor:
-    """``r[..., d, i] = r_max * exp(-(x[..., d] - preferred[i])^2 / (2 sigma^2))``."""
+    """``r[..., d, i] = r_max * exp(-(x[..., d] - preferred[i])^2 / (2 sigma^2))``.
+
+    >>> r = gaussian_rates(torch.tensor([0.0]), torch.tensor([0.0, 1.0]), sigma=1.0)
+    >>> [round(v, 4) for v in r[0].tolist()]
+    [1.0, 0.6065]
+    """
     check_tensor("x", x, floating=True, finite=True)
     check_tensor("preferred", preferred, ndim=1, floating=True, finite=True)
     for name, value in (("sigma", sigma), ("r_max", r_max)):
@@ -67,7 +72,11 @@ def gaussian_rates(x: Tensor, preferred: Tensor, sigma: float, r_max: float = 1.
 
 
 def centre_of_mass(counts: Tensor, preferred: Tensor, fallback: float) -> Tensor:
-    """``sum_i c_i p_i / sum_i c_i`` over the last dim; rows with ``sum_i c_i = 0`` give ``fallback``."""
+    """``sum_i c_i p_i / sum_i c_i`` over the last dim; rows with ``sum_i c_i = 0`` give ``fallback``.
+
+    >>> centre_of_mass(torch.tensor([[1.0, 0.0, 3.0], [0.0, 0.0, 0.0]]), torch.tensor([0.0, 0.5, 1.0]), 0.5).tolist()
+    [0.75, 0.5]
+    """
     total = counts.sum(dim=-1)
     weighted = (counts * preferred).sum(dim=-1)
     safe = torch.where(total > 0, total, torch.ones_like(total))
@@ -78,6 +87,10 @@ def population_vector_decode(counts: Tensor, directions: Tensor, normalize: bool
     """Population vector ``sum_i c_i d_i`` (``counts [..., N]``, ``directions [N, D]`` -> ``[..., D]``).
 
     With ``normalize=True`` the result is scaled to unit length (zero vectors stay zero).
+
+    >>> directions = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    >>> [round(v, 4) for v in population_vector_decode(torch.tensor([3.0, 4.0, 0.0]), directions).tolist()]
+    [0.6, 0.8]
     """
     check_tensor("counts", counts, floating=True)
     check_tensor("directions", directions, ndim=2, floating=True)
@@ -95,6 +108,10 @@ def reconstruction_error(x: Tensor, x_hat: Tensor) -> dict[str, float]:
 
     Returns ``{"mse", "rmse", "max_abs", "cosine"}``: mean squared error over all elements, its root, the
     largest absolute error, and the mean cosine similarity of the last-dim vectors.
+
+    >>> err = reconstruction_error(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]]))
+    >>> sorted(err)[:3], round(err["mse"], 3)
+    (['cosine', 'max_abs', 'mse'], 1.0)
     """
     check_tensor("x", x, floating=True)
     check_tensor("x_hat", x_hat, floating=True)
@@ -120,7 +137,14 @@ class PopulationEncoder(nn.Module):
         sigma: tuning width; ``None`` uses the spacing ``(high - low) / (N - 1)``. A width much smaller
             than the spacing turns the code into nearest-level quantisation.
         r_max: peak per-step spike probability, in ``(0, 1]``.
+
+    >>> enc = PopulationEncoder(num_neurons=9, low=0.0, high=1.0)
+    >>> x = torch.tensor([0.25, 0.5])
+    >>> enc.rates(x).shape, [round(v, 3) for v in enc.decode(enc.rates(x)).tolist()]
+    (torch.Size([2, 9]), [0.252, 0.5])
     """
+
+    preferred: Tensor        # buffer (registered in __init__)
 
     def __init__(self, num_neurons: int, low: float, high: float, sigma: float | None = None,
                  r_max: float = 1.0) -> None:
@@ -168,7 +192,15 @@ class CircularPopulationEncoder(nn.Module):
     """Angles coded by ``N`` von Mises tuned neurons, decoded by the population vector.
 
     ``r_i(theta) = r_max * exp(kappa * (cos(theta - theta_i) - 1))``, ``theta_i = 2 pi i / N``.
+
+    >>> enc = CircularPopulationEncoder(num_neurons=16, kappa=4.0)
+    >>> theta = torch.tensor([0.5, -2.0])
+    >>> [round(v, 3) for v in enc.decode(enc.rates(theta)).tolist()]
+    [0.5, -2.0]
     """
+
+    preferred: Tensor        # buffers (registered in __init__)
+    directions: Tensor
 
     def __init__(self, num_neurons: int, kappa: float = 2.0, r_max: float = 1.0) -> None:
         super().__init__()

@@ -32,7 +32,16 @@ def rate_probability(x: Tensor, gain: float = 1.0, method: str = "bernoulli", dt
     """Per-step spike probability of each element of ``x`` (see the module docstring).
 
     Bernoulli coding needs ``gain * x`` in ``[0, 1]``: values outside raise a ``ValueError`` unless ``clip=True``
-    (then they are clipped to ``[0, 1]``); Poisson coding needs ``gain * x >= 0`` likewise."""
+    (then they are clipped to ``[0, 1]``); Poisson coding needs ``gain * x >= 0`` likewise.
+
+    >>> [round(p, 4) for p in rate_probability(torch.tensor([0.2, 0.8]), gain=0.5).tolist()]
+    [0.1, 0.4]
+    >>> try:
+    ...     rate_probability(torch.tensor([2.0]))
+    ... except ValueError:
+    ...     print("outside [0, 1]")
+    outside [0, 1]
+    """
     check_tensor("x", x, floating=True, finite=True)
     gain = _positive_float("gain", gain)
     dt = _positive_float("dt", dt)
@@ -65,7 +74,11 @@ def rate_encode(x: Tensor, num_steps: int, gain: float = 1.0, method: str = "ber
 
 
 def rate_decode(spikes: Tensor, dim: int = 0) -> Tensor:
-    """Firing rate ``(1/T) sum_t s[t]`` along the time dimension ``dim`` (default 0, time first)."""
+    """Firing rate ``(1/T) sum_t s[t]`` along the time dimension ``dim`` (default 0, time first).
+
+    >>> rate_decode(torch.tensor([[1.0, 0.0], [1.0, 1.0]])).tolist()
+    [1.0, 0.5]
+    """
     check_tensor("spikes", spikes, floating=True)
     if spikes.dim() == 0:
         raise ValueError("spikes must have a time dimension, got a scalar")
@@ -73,7 +86,12 @@ def rate_decode(spikes: Tensor, dim: int = 0) -> Tensor:
 
 
 class RateEncoder(nn.Module):
-    """Module form of :func:`rate_encode`: ``[B, ...] -> [T, B, ...]`` spikes."""
+    """Module form of :func:`rate_encode`: ``[B, ...] -> [T, B, ...]`` spikes.
+
+    >>> spikes = RateEncoder(num_steps=1000)(torch.tensor([[0.1, 0.9]]), torch.Generator().manual_seed(0))
+    >>> spikes.shape, [round(r, 1) for r in spikes.mean(0)[0].tolist()]
+    (torch.Size([1000, 1, 2]), [0.1, 0.9])
+    """
 
     def __init__(self, num_steps: int, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0,
                  clip: bool = False) -> None:
@@ -97,6 +115,9 @@ class RateDecoder(nn.Module):
     """Class scores from output spikes: ``scores = spike count / T``, ``[T, B, C] -> [B, C]``.
 
     :meth:`predict` returns ``argmax`` of the scores (ties go to the lowest class index).
+
+    >>> RateDecoder()(torch.tensor([[[1.0, 0.0]], [[1.0, 1.0]]])).tolist()
+    [[1.0, 0.5]]
     """
 
     def forward(self, spikes: Tensor) -> Tensor:

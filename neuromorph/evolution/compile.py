@@ -28,6 +28,14 @@ _STEP = get_surrogate("atan")  # the network runs without autograd: only the Hea
 
 
 class EvolvedParams(NamedTuple):
+    """A genome as index tensors for :func:`evolved_step` (non-input neurons: outputs first, then hidden).
+
+    >>> import numpy as np
+    >>> from neuromorph.evolution.genome import Genome, NeuronGene, SynapseGene, minimal_genome
+    >>> p = compile_genome(minimal_genome(2, 1, np.random.default_rng(0), connect_prob=1.0))
+    >>> p.n_inputs, p.n_outputs, p.in_w.shape, p.rec_w.shape
+    (2, 1, torch.Size([2]), torch.Size([0]))
+    """
     n_inputs: int
     beta: Tensor          # [n] decay of the non-input neurons (outputs first, then hidden)
     threshold: Tensor     # [n]
@@ -42,12 +50,24 @@ class EvolvedParams(NamedTuple):
 
 
 class EvolvedState(NamedTuple):
+    """Membrane ``v`` and the last step's spikes of the non-input neurons, each ``[B, n]``.
+
+    >>> EvolvedState(torch.zeros(2, 3), torch.zeros(2, 3)).v.shape
+    torch.Size([2, 3])
+    """
     v: Tensor       # [B, n]
     spikes: Tensor  # [B, n] last step's spikes
 
 
 def compile_genome(g: Genome, dtype: torch.dtype = torch.float32) -> EvolvedParams:
-    """Turn a genome into index tensors for :func:`evolved_step` (disabled synapses are left out)."""
+    """Turn a genome into index tensors for :func:`evolved_step` (disabled synapses are left out).
+
+    >>> import numpy as np
+    >>> from neuromorph.evolution.genome import Genome, NeuronGene, SynapseGene, minimal_genome
+    >>> g = minimal_genome(2, 1, np.random.default_rng(0), connect_prob=1.0)
+    >>> compile_genome(g).in_src.tolist(), compile_genome(g).ids
+    ([0, 1], (2,))
+    """
     if not isinstance(g, Genome):
         raise TypeError(f"g must be a Genome, got {type(g).__name__}")
     inputs = [n for n in g.neurons if n.kind == "input"]
@@ -70,7 +90,16 @@ def compile_genome(g: Genome, dtype: torch.dtype = torch.float32) -> EvolvedPara
 
 
 def evolved_step(x: Tensor, state: EvolvedState, params: EvolvedParams) -> tuple[Tensor, EvolvedState]:
-    """One step; ``x``: input spikes ``[B, n_inputs]``. Returns ``(spikes [B, n], state)``."""
+    """One step; ``x``: input spikes ``[B, n_inputs]``. Returns ``(spikes [B, n], state)``.
+
+    >>> import numpy as np
+    >>> from neuromorph.evolution.genome import Genome, NeuronGene, SynapseGene, minimal_genome
+    >>> neurons = (NeuronGene(0, "input"), NeuronGene(1, "output", tau=5.0, threshold=1.0))
+    >>> p = compile_genome(Genome(1, 1, neurons, (SynapseGene(0, 1, 1.5),), next_id=2))
+    >>> spikes, state = evolved_step(torch.ones(1, 1), EvolvedState(torch.zeros(1, 1), torch.zeros(1, 1)), p)
+    >>> spikes.tolist()
+    [[1.0]]
+    """
     current = torch.zeros_like(state.v)
     if params.in_w.numel():
         current.index_add_(1, params.in_dst, x[:, params.in_src] * params.in_w)
@@ -82,7 +111,16 @@ def evolved_step(x: Tensor, state: EvolvedState, params: EvolvedParams) -> tuple
 
 @torch.no_grad()
 def run_evolved(params: EvolvedParams, x_seq: Tensor) -> tuple[Tensor, Tensor]:
-    """Run ``x_seq [T, B, n_inputs]``. Returns ``(scores [B, n_outputs], spike counts [B, n])``."""
+    """Run ``x_seq [T, B, n_inputs]``. Returns ``(scores [B, n_outputs], spike counts [B, n])``.
+
+    >>> import numpy as np
+    >>> from neuromorph.evolution.genome import Genome, NeuronGene, SynapseGene, minimal_genome
+    >>> neurons = (NeuronGene(0, "input"), NeuronGene(1, "output", tau=5.0, threshold=1.0))
+    >>> p = compile_genome(Genome(1, 1, neurons, (SynapseGene(0, 1, 1.5),), next_id=2))
+    >>> scores, counts = run_evolved(p, torch.ones(3, 2, 1))
+    >>> scores.shape, counts.tolist()
+    (torch.Size([2, 1]), [[3.0], [3.0]])
+    """
     check_tensor("x_seq", x_seq, ndim=3, floating=True)
     if x_seq.shape[-1] != params.n_inputs:
         raise ValueError(f"x_seq must have shape [T, B, {params.n_inputs}], got {tuple(x_seq.shape)}")
@@ -99,7 +137,14 @@ def run_evolved(params: EvolvedParams, x_seq: Tensor) -> tuple[Tensor, Tensor]:
 
 
 class EvolvedSNN(nn.Module):
-    """Thin module around a compiled genome: ``forward(x_seq [T, B, n_in]) -> scores [B, n_out]``."""
+    """Thin module around a compiled genome: ``forward(x_seq [T, B, n_in]) -> scores [B, n_out]``.
+
+    >>> import numpy as np
+    >>> from neuromorph.evolution.genome import Genome, NeuronGene, SynapseGene, minimal_genome
+    >>> net = EvolvedSNN(minimal_genome(2, 3, np.random.default_rng(0), connect_prob=1.0))
+    >>> net(torch.ones(4, 5, 2)).shape
+    torch.Size([5, 3])
+    """
 
     def __init__(self, genome: Genome) -> None:
         super().__init__()

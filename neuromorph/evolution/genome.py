@@ -41,6 +41,11 @@ KINDS = ("input", "output", "hidden")
 
 
 class NeuronGene(NamedTuple):
+    """One neuron: genome ``id``, ``kind`` ("input", "output" or "hidden"), time constant ``tau`` (steps), threshold.
+
+    >>> NeuronGene(3, "hidden")
+    NeuronGene(id=3, kind='hidden', tau=5.0, threshold=1.0)
+    """
     id: int
     kind: str
     tau: float = 5.0
@@ -48,6 +53,11 @@ class NeuronGene(NamedTuple):
 
 
 class SynapseGene(NamedTuple):
+    """One synapse from neuron ``pre`` to neuron ``post`` (genome ids) with its weight; disabled genes are kept.
+
+    >>> SynapseGene(0, 2, 0.5)
+    SynapseGene(pre=0, post=2, weight=0.5, enabled=True)
+    """
     pre: int
     post: int
     weight: float
@@ -56,6 +66,14 @@ class SynapseGene(NamedTuple):
 
 @dataclass(frozen=True)
 class Genome:
+    """A network: its neuron and synapse genes (module docstring); validated on construction, immutable.
+
+    >>> g = minimal_genome(2, 1, np.random.default_rng(0), connect_prob=1.0)
+    >>> g.size(), [n.kind for n in g.neurons]
+    ((0, 2), ['input', 'input', 'output'])
+    >>> Genome.from_dict(g.to_dict()) == g
+    True
+    """
     n_inputs: int
     n_outputs: int
     neurons: tuple[NeuronGene, ...]
@@ -90,7 +108,16 @@ class Genome:
 
 
 def validate(g: Genome) -> None:
-    """Raise ``ValueError`` if the genome is inconsistent (ids, kinds, ranges, duplicate synapses)."""
+    """Raise ``ValueError`` if the genome is inconsistent (ids, kinds, ranges, duplicate synapses).
+
+    >>> neurons = (NeuronGene(0, "input"), NeuronGene(1, "output"))
+    >>> validate(Genome(1, 1, neurons, (SynapseGene(0, 1, 1.0),), next_id=2))
+    >>> try:
+    ...     Genome(1, 1, neurons, (SynapseGene(1, 0, 1.0),), next_id=2)     # a synapse into an input
+    ... except ValueError:
+    ...     print("invalid")
+    invalid
+    """
     if g.n_inputs < 1 or g.n_outputs < 1:
         raise ValueError(f"genome needs n_inputs >= 1 and n_outputs >= 1, got {g.n_inputs}, {g.n_outputs}")
     ids = [n.id for n in g.neurons]
@@ -124,7 +151,12 @@ def validate(g: Genome) -> None:
 def minimal_genome(n_inputs: int, n_outputs: int, rng: np.random.Generator, connect_prob: float = 0.5,
                    init_std: float = 1.0, tau: float = 5.0, threshold: float = 1.0) -> Genome:
     """Inputs and outputs only; each input -> output synapse present with prob. ``connect_prob``,
-    weight ``N(0, init_std^2)``."""
+    weight ``N(0, init_std^2)``.
+
+    >>> g = minimal_genome(3, 2, np.random.default_rng(0), connect_prob=1.0)
+    >>> len(g.neurons), g.num_enabled, g.hidden
+    (5, 6, [])
+    """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     if not 0.0 <= connect_prob <= 1.0:
@@ -138,6 +170,12 @@ def minimal_genome(n_inputs: int, n_outputs: int, rng: np.random.Generator, conn
 
 @dataclass(frozen=True)
 class MutationConfig:
+    """Probabilities and scales of the mutations of the module docstring.
+
+    >>> cfg = MutationConfig(add_neuron=1.0)
+    >>> cfg.add_neuron, cfg.tau_range
+    (1.0, (1.0, 50.0))
+    """
     weight_rate: float = 0.2
     weight_sigma: float = 0.3
     weight_reset: float = 0.1
@@ -167,7 +205,13 @@ class MutationConfig:
 
 
 def mutate(g: Genome, rng: np.random.Generator, cfg: MutationConfig = MutationConfig()) -> Genome:
-    """Apply the mutations of the module docstring (each with its probability) and return the child."""
+    """Apply the mutations of the module docstring (each with its probability) and return the child.
+
+    >>> parent = minimal_genome(2, 1, np.random.default_rng(0), connect_prob=1.0)
+    >>> child = mutate(parent, np.random.default_rng(1), MutationConfig(add_neuron=1.0, remove_neuron=0.0))
+    >>> len(child.hidden), len(parent.hidden)         # the parent is left untouched
+    (1, 0)
+    """
     if not isinstance(g, Genome):
         raise TypeError(f"g must be a Genome, got {type(g).__name__}")
     neurons = list(g.neurons)
@@ -225,6 +269,12 @@ def prune(g: Genome, weight_eps: float = 0.05, spike_counts: Optional[Mapping[in
 
     ``spike_counts`` maps neuron id -> number of spikes in an evaluation; hidden neurons with zero count are
     removed. Returns a new genome (``g`` itself when nothing changed).
+
+    >>> g = minimal_genome(2, 1, np.random.default_rng(0), connect_prob=1.0)
+    >>> weak = Genome(g.n_inputs, g.n_outputs, g.neurons, g.synapses[:1] + (g.synapses[1]._replace(weight=0.01),),
+    ...               g.next_id)
+    >>> prune(weak, weight_eps=0.05).num_enabled
+    1
     """
     if weight_eps < 0:
         raise ValueError(f"weight_eps must be non-negative, got {weight_eps}")

@@ -22,7 +22,14 @@ from neuromorph.utils import check_positive_int, progress
 
 
 class Task(NamedTuple):
-    """A fixed spike data set to evolve on (``x``: ``[T, B, n_in]`` spikes)."""
+    """A fixed spike data set to evolve on (``x``: ``[T, B, n_in]`` spikes).
+
+    >>> import torch
+    >>> x = torch.ones(3, 4, 2)
+    >>> task = Task("toy", x, torch.zeros(4, dtype=torch.long), x, torch.zeros(4, dtype=torch.long), "all ones")
+    >>> task.x_train.shape
+    torch.Size([3, 4, 2])
+    """
 
     name: str
     x_train: Tensor
@@ -33,7 +40,13 @@ class Task(NamedTuple):
 
 
 def fitness(scores: Tensor, labels: Tensor, n_synapses: int = 0, size_penalty: float = 0.0) -> tuple[float, float]:
-    """``(fitness, accuracy)`` as defined in the module docstring."""
+    """``(fitness, accuracy)`` as defined in the module docstring.
+
+    >>> import torch
+    >>> fit, acc = fitness(torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0]))
+    >>> round(fit, 3), acc
+    (0.5, 0.5)
+    """
     acc = float((scores.argmax(1) == labels).float().mean())
     correct = scores.gather(1, labels[:, None])[:, 0]
     other = scores.scatter(1, labels[:, None], float("-inf")).max(1).values
@@ -43,6 +56,11 @@ def fitness(scores: Tensor, labels: Tensor, n_synapses: int = 0, size_penalty: f
 
 @dataclass(frozen=True)
 class EvolutionConfig:
+    """Settings of the (mu + lambda) search of :func:`evolve` (module docstring).
+
+    >>> EvolutionConfig(mu=4, lam=8, generations=2).tournament
+    3
+    """
     mu: int = 10
     lam: int = 30
     generations: int = 60
@@ -62,6 +80,15 @@ class EvolutionConfig:
 
 @dataclass
 class EvolutionResult:
+    """Outcome of :func:`evolve`: the best genome, its fitness and accuracies, and per-generation history.
+
+    >>> import torch
+    >>> x = (torch.rand(4, 8, 2) < 0.5).float()
+    >>> task = Task("toy", x, torch.zeros(8, dtype=torch.long), x, torch.zeros(8, dtype=torch.long), "")
+    >>> result = evolve(task, EvolutionConfig(mu=2, lam=2, generations=1), seed=0, show_progress=False)
+    >>> isinstance(result.best, Genome), sorted(result.history)[:2]
+    (True, ['best', 'best_acc'])
+    """
     best: Genome
     best_fitness: float
     train_accuracy: float
@@ -78,7 +105,17 @@ def _evaluate(g: Genome, x: Tensor, y: Tensor, size_penalty: float) -> tuple[flo
 
 def evolve(task: Task, cfg: EvolutionConfig = EvolutionConfig(), seed: int = 0, show_progress: bool | None = None,
            callback: Optional[Callable[[int, dict], None]] = None) -> EvolutionResult:
-    """Run (mu + lambda) evolution on ``task``; deterministic for a given ``seed``. See the module docstring."""
+    """Run (mu + lambda) evolution on ``task``; deterministic for a given ``seed``. See the module docstring.
+
+    >>> import torch
+    >>> x = torch.zeros(4, 8, 2)
+    >>> x[:, :4, 0] = 1.0; x[:, 4:, 1] = 1.0                # class = the active input channel
+    >>> y = torch.tensor([0] * 4 + [1] * 4)
+    >>> result = evolve(Task("toy", x, y, x, y, ""), EvolutionConfig(mu=2, lam=4, generations=2), seed=0,
+    ...                 show_progress=False)
+    >>> result.train_accuracy >= 0.5, len(result.history["best"])
+    (True, 2)
+    """
     if not isinstance(task, Task):
         raise TypeError(f"task must be a Task (see make_task), got {type(task).__name__}")
     rng = np.random.default_rng(seed)

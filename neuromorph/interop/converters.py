@@ -52,7 +52,18 @@ IMPORTERS: dict[type, Importer] = {}
 
 
 def register_exporter(*classes: type) -> Callable[[Exporter], Exporter]:
-    """Decorator: use ``fn(module, in_shape, dt) -> list of NIR nodes`` for modules of exactly ``classes``."""
+    """Decorator: use ``fn(module, in_shape, dt) -> list of NIR nodes`` for modules of exactly ``classes``.
+
+    >>> class Double(nn.Module):
+    ...     def forward(self, x):
+    ...         return 2 * x
+    >>> @register_exporter(Double)
+    ... def export_double(module, in_shape, dt):
+    ...     return [nir.Scale(np.full(in_shape, 2.0))]
+    >>> EXPORTERS[Double] is export_double
+    True
+    >>> del EXPORTERS[Double]
+    """
     def wrap(fn: Exporter) -> Exporter:
         for cls in classes:
             EXPORTERS[cls] = fn
@@ -61,7 +72,17 @@ def register_exporter(*classes: type) -> Callable[[Exporter], Exporter]:
 
 
 def register_importer(*classes: type) -> Callable[[Importer], Importer]:
-    """Decorator: use ``fn(node, dt) -> nn.Module`` for NIR nodes of exactly ``classes``."""
+    """Decorator: use ``fn(node, dt) -> nn.Module`` for NIR nodes of exactly ``classes``.
+
+    >>> class TaggedScale(nir.Scale):
+    ...     pass
+    >>> @register_importer(TaggedScale)
+    ... def import_tagged(node, dt):
+    ...     return Scale(torch.as_tensor(node.scale, dtype=torch.float32))
+    >>> IMPORTERS[TaggedScale] is import_tagged
+    True
+    >>> del IMPORTERS[TaggedScale]
+    """
     def wrap(fn: Importer) -> Importer:
         for cls in classes:
             IMPORTERS[cls] = fn
@@ -71,14 +92,24 @@ def register_importer(*classes: type) -> Callable[[Importer], Importer]:
 
 # -- helpers ---------------------------------------------------------------------------------------
 def as_array(value: Any, dtype: type = np.float64) -> np.ndarray:
-    """A NIR field (numpy array, torch tensor, list or number) as a numpy array."""
+    """A NIR field (numpy array, torch tensor, list or number) as a numpy array.
+
+    >>> as_array(torch.tensor([1, 2])).dtype, as_array(3.0).shape
+    (dtype('float64'), ())
+    """
     if isinstance(value, Tensor):
         value = value.detach().cpu().numpy()
     return np.asarray(value, dtype=dtype)
 
 
 def per_neuron(value: Tensor, shape: Shape, name: str) -> np.ndarray:
-    """A neuron parameter (scalar or per-neuron tensor) broadcast to the layer's step ``shape`` (float64)."""
+    """A neuron parameter (scalar or per-neuron tensor) broadcast to the layer's step ``shape`` (float64).
+
+    >>> per_neuron(torch.tensor(0.5), (2, 3), "beta").shape
+    (2, 3)
+    >>> per_neuron(torch.tensor([1.0, 2.0]), (2,), "threshold").tolist()
+    [1.0, 2.0]
+    """
     array = as_array(value)
     try:
         return np.broadcast_to(array, shape).copy()
@@ -171,9 +202,11 @@ def _export_conv2d(module: nn.Conv2d, in_shape: Shape, dt: float) -> list:
 def _import_conv2d(node: Any, dt: float) -> nn.Module:
     weight = as_array(node.weight, np.float32)
     padding = node.padding if isinstance(node.padding, str) else tuple(int(p) for p in np.atleast_1d(node.padding))
-    module = nn.Conv2d(weight.shape[1] * int(node.groups), weight.shape[0], tuple(weight.shape[2:]),
-                       stride=tuple(int(s) for s in np.atleast_1d(node.stride)), padding=padding,
-                       dilation=tuple(int(d) for d in np.atleast_1d(node.dilation)), groups=int(node.groups))
+    geometry: dict[str, Any] = dict(stride=tuple(int(s) for s in np.atleast_1d(node.stride)), padding=padding,
+                                    dilation=tuple(int(d) for d in np.atleast_1d(node.dilation)))
+    module = nn.Conv2d(weight.shape[1] * int(node.groups), weight.shape[0], tuple(weight.shape[2:]), **geometry,
+                       groups=int(node.groups))
+    assert module.bias is not None  # bias=True
     with torch.no_grad():
         module.weight.copy_(torch.from_numpy(weight))
         module.bias.copy_(torch.from_numpy(as_array(node.bias, np.float32).reshape(-1)))
@@ -217,7 +250,7 @@ def _export_avgpool(module: nn.AvgPool2d, in_shape: Shape, dt: float) -> list:
     return [nir.AvgPool2d(**fields)]
 
 
-def _pool_args(node: Any) -> dict[str, tuple[int, ...]]:
+def _pool_args(node: Any) -> dict[str, Any]:
     return {k: tuple(int(v) for v in np.broadcast_to(as_array(getattr(node, k), np.int64), (2,)))
             for k in ("kernel_size", "stride", "padding")}
 

@@ -60,7 +60,13 @@ def topological_order(names: Iterable[str], edges: Iterable[tuple[str, str]]) ->
 
 
 def run_layer(module: nn.Module, x: Tensor) -> Tensor:
-    """Apply one node's module to ``[T, B, ...]``: spiking layers see the sequence, others all rows at once."""
+    """Apply one node's module to ``[T, B, ...]``: spiking layers see the sequence, others all rows at once.
+
+    >>> import torch
+    >>> from neuromorph import LIF
+    >>> run_layer(torch.nn.Linear(3, 2), torch.ones(5, 4, 3)).shape, run_layer(LIF(), torch.ones(5, 4, 3)).shape
+    (torch.Size([5, 4, 2]), torch.Size([5, 4, 3]))
+    """
     if isinstance(module, SpikingModule):
         return module(x)
     if isinstance(module, nn.Sequential):
@@ -80,6 +86,13 @@ class GraphNet(nn.Module):
 
     ``forward(x [T, B, ...]) -> [T, B, ...]``; the state of the spiking layers carries over between calls
     until :meth:`reset` (or :func:`neuromorph.reset`).
+
+    >>> import torch
+    >>> from neuromorph import LIF
+    >>> net = GraphNet({"a": torch.nn.Linear(3, 2), "b": torch.nn.Linear(3, 2), "lif": LIF(0.9)},
+    ...                [("input", "a"), ("input", "b"), ("a", "lif"), ("b", "lif"), ("lif", "output")])
+    >>> net.order, net(torch.ones(5, 4, 3)).shape        # "lif" receives a + b
+    (['a', 'b', 'lif'], torch.Size([5, 4, 2]))
     """
 
     def __init__(self, layers: Mapping[str, nn.Module], edges: Iterable[tuple[str, str]],

@@ -15,6 +15,8 @@ class Scale(nn.Module):
     [2.0, 0.5]
     """
 
+    scale: Tensor            # buffer (registered in __init__)
+
     def __init__(self, scale: Tensor) -> None:
         super().__init__()
         check_tensor("scale", scale, floating=True, finite=True)

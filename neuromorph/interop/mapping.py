@@ -33,7 +33,16 @@ UNIT_GAIN_RTOL = 1e-6
 
 
 def check_dt(dt: object) -> float:
-    """Validate a time step: a finite float > 0."""
+    """Validate a time step: a finite float > 0.
+
+    >>> check_dt(1e-3)
+    0.001
+    >>> try:
+    ...     check_dt(0)
+    ... except ValueError as err:
+    ...     print(err)
+    dt must be a finite number > 0, got 0
+    """
     if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not np.isfinite(dt) or dt <= 0:
         raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
     return float(dt)
@@ -41,7 +50,12 @@ def check_dt(dt: object) -> float:
 
 def decay_to_nir(beta: np.ndarray | float, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """``(tau, r)`` of the NIR node equal to ``v_t = beta v_{t-1} + x_t``: ``tau = dt/(1-beta)``,
-    ``r = 1/(1-beta)``."""
+    ``r = 1/(1-beta)``.
+
+    >>> tau, r = decay_to_nir(0.5, dt=1.0)
+    >>> float(tau), float(r)
+    (2.0, 2.0)
+    """
     dt = check_dt(dt)
     beta = np.asarray(beta, dtype=np.float64)
     if not bool(np.all((beta > 0) & (beta < 1))):
@@ -52,7 +66,12 @@ def decay_to_nir(beta: np.ndarray | float, dt: float) -> tuple[np.ndarray, np.nd
 
 def nir_to_decay(tau: np.ndarray | float, r: np.ndarray | float, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """``(beta, gain)`` of one Euler step of ``tau dv/dt = -v + r I``: ``beta = 1 - dt/tau``,
-    ``gain = r dt / tau``. Raises when ``beta`` falls outside ``(0, 1)`` (``dt >= tau``)."""
+    ``gain = r dt / tau``. Raises when ``beta`` falls outside ``(0, 1)`` (``dt >= tau``).
+
+    >>> beta, gain = nir_to_decay(tau=2.0, r=4.0, dt=1.0)
+    >>> float(beta), float(gain)
+    (0.5, 2.0)
+    """
     dt = check_dt(dt)
     tau = np.asarray(tau, dtype=np.float64)
     r = np.asarray(r, dtype=np.float64)
@@ -67,5 +86,9 @@ def nir_to_decay(tau: np.ndarray | float, r: np.ndarray | float, dt: float) -> t
 
 
 def is_unit(gain: np.ndarray) -> bool:
-    """True when every gain equals 1 up to :data:`UNIT_GAIN_RTOL`."""
+    """True when every gain equals 1 up to :data:`UNIT_GAIN_RTOL`.
+
+    >>> is_unit(np.array([1.0, 1.0 + 1e-9])), is_unit(np.array([1.0, 2.0]))
+    (True, False)
+    """
     return bool(np.all(np.abs(np.asarray(gain, dtype=np.float64) - 1.0) <= UNIT_GAIN_RTOL))

@@ -22,7 +22,7 @@ True
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -66,7 +66,7 @@ def _as_graph(model: nn.Module) -> tuple[list[tuple[str, nn.Module]], list[tuple
             layers += chain
             edges += [(a, b) for (a, _), (b, _) in zip(chain[:-1], chain[1:])]
             entry[node], exit_[node] = chain[0][0], chain[-1][0]
-        edges += [(exit_.get(a, entry.get(a)), entry.get(b, exit_.get(b))) for a, b in model.edges]
+        edges += [(exit_[a] if a in exit_ else entry[a], entry[b] if b in entry else exit_[b]) for a, b in model.edges]
         return layers, edges
     chain = _leaves("", model) if isinstance(model, nn.Sequential) else [(type(model).__name__.lower(), model)]
     names = ["input", *(n for n, _ in chain), "output"]
@@ -85,6 +85,14 @@ def to_nir(model: nn.Module, sample_input: Tensor, dt: float = 1e-3) -> Any:
 
     Raises ``TypeError`` for a layer without converter and ``ValueError`` (naming the layer) for settings NIR
     cannot express, e.g. a subtractive reset.
+
+    >>> import torch
+    >>> from neuromorph import LIF
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2), LIF(0.5, reset="zero"))
+    >>> graph = to_nir(net, torch.zeros(1, 3), dt=1e-3)
+    >>> lif = next(node for node in graph.nodes.values() if type(node).__name__ == "LIF")
+    >>> [round(float(v), 6) for v in (lif.tau[0], lif.r[0], lif.v_threshold[0])]
+    [0.002, 2.0, 1.0]
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -166,6 +174,14 @@ def from_nir(graph: Any, dt: float | None = None) -> GraphNet:
 
     Raises ``ValueError`` naming the node for anything neuromorph cannot express (a reset to a non-zero
     potential, a leak voltage, recurrent edges, nested subgraphs, ``dt >= tau``, an unknown node type).
+
+    >>> import torch
+    >>> from neuromorph import LIF
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2), LIF(0.9, reset="zero"))
+    >>> back = from_nir(to_nir(net, torch.zeros(1, 3)))
+    >>> x = torch.rand(10, 2, 3)
+    >>> torch.equal(back(x), net(x))
+    True
     """
     if isinstance(graph, (str, os.PathLike)):
         graph = nir.read(graph)
@@ -199,7 +215,7 @@ def from_nir(graph: Any, dt: float | None = None) -> GraphNet:
             raise ValueError(f"NIR node {name!r} has type {type(node).__name__}, which neuromorph cannot "
                              f"express; supported: {_supported(IMPORTERS)}, Delay (one step after a LIF)")
         try:
-            layers[name] = importer(node, dt)
+            layers[name] = importer(node, cast(float, dt))  # None only when no node is timed (none reads it)
         except (ValueError, TypeError) as err:
             raise ValueError(f"NIR node {name!r} ({type(node).__name__}): {err}") from None
         if name in delayed:

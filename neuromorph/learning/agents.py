@@ -119,7 +119,17 @@ def bounded_step_size(lr: float, kappa: float, delta: float, trace_l1: float) ->
 
 @dataclass
 class AgentConfig:
-    """Hyper-parameters of :class:`StreamingActorCritic` (see the module docstring for the symbols)."""
+    """Hyper-parameters of :class:`StreamingActorCritic` (see the module docstring for the symbols).
+
+    >>> cfg = AgentConfig(n_features=4, n_actions=2).check()
+    >>> cfg.hidden, cfg.unit
+    (128, 'lif')
+    >>> try:
+    ...     AgentConfig(n_features=4, n_actions=1).check()
+    ... except ValueError as err:
+    ...     print(err)
+    n_actions must be an int >= 2, got 1
+    """
 
     n_features: int
     n_actions: int
@@ -175,6 +185,13 @@ class StreamingActorCritic:
     Use: :meth:`begin_episode`, then ``a = act(obs)`` for the first observation, ``a = act(obs, reward)`` after
     every non-final env step, and :meth:`end_episode` with the last reward. ``seed`` fixes the initial weights
     and the action sampling.
+
+    >>> agent = StreamingActorCritic(n_features=3, n_actions=2, hidden=8, seed=0)
+    >>> agent.begin_episode()
+    >>> actions = [agent.act(np.zeros(3)), agent.act(np.ones(3), reward=1.0)]
+    >>> agent.end_episode(reward=0.0)
+    >>> all(a in (0, 1) for a in actions)
+    True
     """
 
     def __init__(self, n_features: int, n_actions: int, seed: int = 0, dtype: Any = np.float32,
@@ -387,6 +404,7 @@ class StreamingActorCritic:
         x = self.input_spikes(rates) if self.spiking else rates[None, :]
         logits, value = self.forward(x)
         if self._pending:
+            assert reward is not None  # checked above
             self._td_update(float(reward), value, terminated=False)
         pi = self._policy(logits)
         self.last_policy = pi

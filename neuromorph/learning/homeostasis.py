@@ -30,13 +30,22 @@ def _positive(name: str, value: float) -> float:
 
 
 def firing_rates(spikes: Tensor) -> Tensor:
-    """Mean firing rate per neuron of ``spikes [T, B, N]`` or ``[B, N]`` -> ``[N]``."""
+    """Mean firing rate per neuron of ``spikes [T, B, N]`` or ``[B, N]`` -> ``[N]``.
+
+    >>> firing_rates(torch.tensor([[[1.0, 0.0]], [[1.0, 1.0]]])).tolist()
+    [1.0, 0.5]
+    """
     check_tensor("spikes", spikes, ndim=(2, 3), floating=True)
     return spikes.reshape(-1, spikes.shape[-1]).mean(0)
 
 
 def synaptic_scaling(weight: Tensor, rates: Tensor, target_rate: float, eta: float = 0.1) -> Tensor:
-    """Multiplicatively scaled copy of ``weight [out, in]`` (see the module docstring)."""
+    """Multiplicatively scaled copy of ``weight [out, in]`` (see the module docstring).
+
+    >>> w = synaptic_scaling(torch.ones(2, 2), torch.tensor([0.2, 0.0]), target_rate=0.1, eta=1.0)
+    >>> w[0, 0].item() < 1.0 < w[1, 0].item()    # too active -> weaker inputs, silent -> stronger
+    True
+    """
     check_tensor("weight", weight, ndim=2, floating=True)
     check_tensor("rates", rates, ndim=1, floating=True)
     if rates.shape[0] != weight.shape[0]:
@@ -47,7 +56,11 @@ def synaptic_scaling(weight: Tensor, rates: Tensor, target_rate: float, eta: flo
 
 
 def normalize_weights(weight: Tensor, total: float) -> Tensor:
-    """Copy of ``weight [out, in]`` whose rows have L1 norm ``total``."""
+    """Copy of ``weight [out, in]`` whose rows have L1 norm ``total``.
+
+    >>> normalize_weights(torch.tensor([[1.0, 3.0], [2.0, 2.0]]), total=1.0).tolist()
+    [[0.25, 0.75], [0.5, 0.5]]
+    """
     check_tensor("weight", weight, ndim=2, floating=True)
     total = _positive("total", total)
     return weight * (total / weight.abs().sum(1, keepdim=True).clamp_min(1e-12))
@@ -55,7 +68,12 @@ def normalize_weights(weight: Tensor, total: float) -> Tensor:
 
 def homeostatic_threshold(threshold: Tensor, rates: Tensor, target_rate: float, eta: float = 0.05,
                           theta_min: float = 1e-3) -> Tensor:
-    """New thresholds ``max(theta_min, theta + eta * (rates - target_rate))``."""
+    """New thresholds ``max(theta_min, theta + eta * (rates - target_rate))``.
+
+    >>> theta = homeostatic_threshold(torch.tensor([1.0, 1.0]), torch.tensor([0.3, 0.0]), target_rate=0.1, eta=1.0)
+    >>> [round(v, 3) for v in theta.tolist()]
+    [1.2, 0.9]
+    """
     check_tensor("threshold", threshold, floating=True)
     check_tensor("rates", rates, floating=True)
     if threshold.shape != rates.shape:
@@ -69,7 +87,13 @@ def homeostatic_threshold(threshold: Tensor, rates: Tensor, target_rate: float, 
 def adapt_threshold(layer: nn.Module, rates: Tensor, target_rate: float, eta: float = 0.05,
                     theta_min: float = 1e-3) -> Tensor:
     """Apply :func:`homeostatic_threshold` in place to ``layer.threshold`` (a per-neuron
-    :class:`~neuromorph.neurons.parametrize.Positive`, e.g. ``LIF(num_neurons=N)``); returns the new values."""
+    :class:`~neuromorph.neurons.parametrize.Positive`, e.g. ``LIF(num_neurons=N)``); returns the new values.
+
+    >>> from neuromorph import LIF
+    >>> layer = LIF(threshold=1.0, num_neurons=2)
+    >>> [round(v, 3) for v in adapt_threshold(layer, torch.tensor([0.5, 0.0]), target_rate=0.1, eta=1.0).tolist()]
+    [1.4, 0.9]
+    """
     param = getattr(layer, "threshold", None)
     if not isinstance(param, Positive):
         raise TypeError(f"layer must have a Positive 'threshold' (LIF, ALIF, SynapticLIF), got "

@@ -73,7 +73,14 @@ def find_synapses(model: nn.Module, sample: Tensor) -> list[tuple[nn.Module, Neu
     """``(synapse, neuron)`` pairs of ``model``, found from the dataflow of one multi-step forward pass on
     ``sample [K, B, ...]`` (the model's state is reset before and after). Raises a ``ValueError`` naming the
     module wherever a parameter would need a gradient through time that traces cannot carry (see the module
-    docstring)."""
+    docstring).
+
+    >>> from torch import nn
+    >>> from neuromorph import LIF
+    >>> model = nn.Sequential(nn.Linear(4, 8), LIF(), nn.Linear(8, 2), LIF())
+    >>> [(type(s).__name__, s.out_features) for s, _ in find_synapses(model, torch.rand(2, 3, 4))]
+    [('Linear', 8), ('Linear', 2)]
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_tensor("sample", sample, floating=True)
@@ -277,6 +284,16 @@ class OnlineLearner:
         sample: one input chunk ``[K, B, ...]`` used once to find the synapses by dataflow
             (:func:`find_synapses`); or give ``synapses`` explicitly.
         synapses: explicit ``(synapse module, neuron)`` pairs.
+
+    >>> from torch import nn
+    >>> from neuromorph import LIF, LeakyIntegrator
+    >>> model = nn.Sequential(nn.Linear(4, 8), LIF(), nn.Linear(8, 2), LeakyIntegrator())
+    >>> x = torch.rand(6, 3, 4)
+    >>> with OnlineLearner(model, x[:1]) as learner:
+    ...     for t in range(6):
+    ...         model(x[t:t + 1]).sum().backward()
+    >>> len(learner.synapses), model[0].weight.grad.shape
+    (2, torch.Size([8, 4]))
     """
 
     def __init__(self, model: nn.Module, sample: Tensor | None = None,
@@ -306,7 +323,7 @@ class OnlineLearner:
         self._calls: dict[nn.Module, int] = {}
         self._states: dict[Neuron, Any] = {}
         self._traces: dict[Neuron, dict] = {}
-        self._saved_modes: dict[nn.Module, str] = {}
+        self._saved_modes: dict[SpikingModule, str] = {}
         self._steps: int | None = None
         self._hook: Any = None
         self.active = False
@@ -320,7 +337,7 @@ class OnlineLearner:
         self._saved_modes = {m: m.step_mode for m in self.model.modules() if isinstance(m, SpikingModule)}
         set_step_mode(self.model, "multi")
         for layer in self.neurons:
-            layer.forward = self._neuron_forward(layer)  # type: ignore[method-assign]
+            layer.forward = self._neuron_forward(layer)  # type: ignore[method-assign,assignment]
         for syn in self.uses:
             syn.forward = self._synapse_forward(syn)  # type: ignore[method-assign]
         self._hook = self.model.register_forward_pre_hook(self._record_steps)

@@ -40,7 +40,7 @@ fused multi-step kernels and back-propagates through all ``T`` steps) with the s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -56,7 +56,12 @@ MODES = ("online", "bptt")
 
 
 class HardStep(Surrogate):
-    """Heaviside without any gradient: spikes are constants in the trace recursion."""
+    """Heaviside without any gradient: spikes are constants in the trace recursion.
+
+    >>> x = torch.tensor([-0.5, 0.5])
+    >>> HardStep()(x).tolist(), HardStep().derivative(x).tolist()
+    ([0.0, 1.0], [0.0, 0.0])
+    """
 
     def derivative(self, x: Tensor) -> Tensor:
         return torch.zeros_like(x)
@@ -69,25 +74,49 @@ HARD_STEP = HardStep()
 
 
 def kernel_and_params(layer: Neuron) -> tuple[Any, Any]:
-    """The pure step of a neuron layer and its current parameters (from the neuron protocol)."""
+    """The pure step of a neuron layer and its current parameters (from the neuron protocol).
+
+    >>> from neuromorph import LIF
+    >>> step, params = kernel_and_params(LIF(beta=0.5))
+    >>> step.__name__, round(float(params.beta), 3)
+    ('lif_step', 0.5)
+    """
     layer.check_online()
     return type(layer).step, layer.params()
 
 
 def learnable_leaves(params: Any) -> list[tuple[str, Tensor]]:
-    """The parameter fields that require gradients (these get eligibility traces)."""
+    """The parameter fields that require gradients (these get eligibility traces).
+
+    >>> from neuromorph import LIF
+    >>> [name for name, _ in learnable_leaves(LIF(learn_beta=True).params())]
+    ['beta']
+    """
     return [(n, p) for n, p in zip(params._fields, params) if isinstance(p, Tensor) and p.requires_grad]
 
 
 def state_tensors(state: Any) -> list[int]:
-    """Indices of the tensor fields of a state NamedTuple."""
+    """Indices of the tensor fields of a state NamedTuple.
+
+    >>> from neuromorph.neurons import LIFState
+    >>> state_tensors(LIFState(torch.zeros(2)))      # last_spikes is None
+    [0]
+    """
     return [i for i, s in enumerate(state) if isinstance(s, Tensor)]
 
 
 def trace_step(kernel: Any, x: Tensor, state: Any, params: Any,
                traces: dict[str, list[Tensor | None]]) -> dict[str, list[Tensor | None]]:
     """One step of ``d state[k] / d p`` (spikes constant) for every learnable field ``p``, by autograd of one
-    step of the pure kernel with every parameter broadcast to the state shape (elementwise neurons)."""
+    step of the pure kernel with every parameter broadcast to the state shape (elementwise neurons).
+
+    >>> from neuromorph import LIF
+    >>> layer = LIF(beta=0.5, learn_beta=True, reset="none")
+    >>> step, params = kernel_and_params(layer)
+    >>> traces = trace_step(step, torch.ones(1), layer.init_state(torch.ones(1)), params, {})
+    >>> traces["beta"][0].tolist()      # d v_1 / d beta = v_0 = 0
+    [0.0]
+    """
     names = [n for n, _ in learnable_leaves(params)]
     idx = state_tensors(state)
     shape = state[idx[0]].shape
@@ -116,8 +145,9 @@ def trace_step(kernel: Any, x: Tensor, state: Any, params: Any,
                 previous = traces.get(n)
                 if previous is not None:
                     for j, g_s in zip(idx, d_state):
-                        if g_s is not None and previous[j] is not None:
-                            e = e + g_s.detach() * previous[j]
+                        prev = previous[j]
+                        if g_s is not None and prev is not None:
+                            e = e + g_s.detach() * prev
                 out[n][k] = e.detach()
     return out
 
@@ -153,12 +183,19 @@ def traced_affine(module: nn.Module, x: Tensor, x_hat: Tensor, c_hat: float) -> 
     ``module`` must be affine in its input (``f(x) = A x + b``). For ``nn.Linear`` a fused autograd Function
     is used; otherwise ``f(x; stopgrad(theta)) + g(f(x_hat; theta) - f(0; theta)) + c_hat g(f(0; theta))``
     with ``g(z) = z - stopgrad(z)``.
+
+    >>> fc = nn.Linear(2, 1)
+    >>> x, x_hat = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 2.0]])
+    >>> out = traced_affine(fc, x, x_hat, c_hat=1.0)
+    >>> out.sum().backward()
+    >>> torch.allclose(out, fc(x)), fc.weight.grad.tolist()     # value at x, weight gradient at x_hat
+    (True, [[0.5, 2.0]])
     """
     if isinstance(module, nn.Linear):
         return _TracedLinear.apply(x, x_hat, c_hat, module.weight, module.bias)
     patched = module.__dict__.pop("forward", None)  # call the module's own forward, not the online wrapper
     try:
-        params = dict(module.named_parameters())
+        params: dict[str, Tensor] = dict(module.named_parameters())
         frozen = {k: v.detach() for k, v in params.items()}
         out = functional_call(module, frozen, (x,))
         zero = functional_call(module, params, (torch.zeros_like(x[:1]),))
@@ -171,7 +208,7 @@ def traced_affine(module: nn.Module, x: Tensor, x_hat: Tensor, c_hat: float) -> 
 
 @dataclass
 class _SynapseTrace:
-    neuron: nn.Module
+    neuron: Neuron
     x_hat: list[Tensor | None] = field(default_factory=list)
     c_hat: list[float] = field(default_factory=list)
 
@@ -205,9 +242,17 @@ class OnlineLearner:
         synapses: explicit ``(affine module, neuron layer)`` pairs; default :func:`find_synapses`. An
             affine module not listed gets the plain per-step gradient (exact when it has no temporal state
             downstream, e.g. a readout Linear whose output is the loss input).
+
+    >>> from neuromorph import LIF
+    >>> model = nn.Sequential(nn.Linear(3, 2), LIF())
+    >>> with OnlineLearner(model, synapses=[(model[0], model[1])]):
+    ...     for t in range(4):
+    ...         model(torch.ones(1, 3)).sum().backward()
+    >>> model[0].weight.grad.shape
+    torch.Size([2, 3])
     """
 
-    def __init__(self, model: nn.Module, synapses: Sequence[tuple[nn.Module, nn.Module]] | None = None) -> None:
+    def __init__(self, model: nn.Module, synapses: Sequence[tuple[nn.Module, Neuron]] | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
@@ -234,7 +279,7 @@ class OnlineLearner:
             self.uses.setdefault(syn, []).append(_SynapseTrace(neuron))
         self._calls: dict[nn.Module, int] = {}
         self._neuron_traces: dict[nn.Module, dict[str, list[Tensor | None]]] = {}
-        self._saved_modes: dict[nn.Module, str] = {}
+        self._saved_modes: dict[SpikingModule, str] = {}
         self._active = False
 
     # -- context ---------------------------------------------------------------------------------
@@ -242,7 +287,7 @@ class OnlineLearner:
         self._saved_modes = {m: m.step_mode for m in self.model.modules() if isinstance(m, SpikingModule)}
         set_step_mode(self.model, "single")
         for layer in self.neurons:
-            layer.forward_single = self._make_neuron_forward(layer)  # type: ignore[method-assign]
+            layer.forward_single = self._make_neuron_forward(layer)  # type: ignore[method-assign,assignment]
         for syn in self.uses:
             syn.forward = self._make_synapse_forward(syn)  # type: ignore[method-assign]
         self._active = True
@@ -264,8 +309,8 @@ class OnlineLearner:
         reset(self.model)
         self._neuron_traces = {}
         self._calls = {}
-        for traces in self.uses.values():
-            for tr in traces:
+        for synapse_traces in self.uses.values():
+            for tr in synapse_traces:
                 tr.x_hat, tr.c_hat = [], []
 
     def trace_bytes(self) -> int:
@@ -274,13 +319,13 @@ class OnlineLearner:
         for per_layer in self._neuron_traces.values():
             for traces in per_layer.values():
                 total += sum(t.numel() * t.element_size() for t in traces if t is not None)
-        for traces in self.uses.values():
-            for tr in traces:
+        for synapse_traces in self.uses.values():
+            for tr in synapse_traces:
                 total += sum(t.numel() * t.element_size() for t in tr.x_hat if t is not None)
         return total
 
     # -- wrappers --------------------------------------------------------------------------------
-    def _make_neuron_forward(self, layer: nn.Module) -> Callable[[Tensor, Any], tuple[Tensor, Any]]:
+    def _make_neuron_forward(self, layer: Neuron) -> Callable[[Tensor, Any], tuple[Tensor, Any]]:
         def forward_single(x: Tensor, state: Any) -> tuple[Tensor, Any]:
             kernel, params = kernel_and_params(layer)
             leaves = learnable_leaves(params)
@@ -293,8 +338,9 @@ class OnlineLearner:
                 if per_state is None:
                     continue
                 for k in idx:
-                    if per_state[k] is not None:
-                        fields[k] = fields[k] + per_state[k] * (p - p.detach())
+                    e_k = per_state[k]
+                    if e_k is not None:
+                        fields[k] = fields[k] + e_k * (p - p.detach())
             out, new_state = kernel(x, type(state)(*fields), params, layer.surrogate)
             if leaves:
                 self._neuron_traces[layer] = trace_step(kernel, x, plain_state, params, traces)
@@ -334,12 +380,20 @@ class OnlineTrainer:
         update_every: online mode only: also apply the optimizer every this many steps (real-time learning);
             ``None`` updates once per sequence like BPTT.
         synapses: see :class:`OnlineLearner`.
+
+    >>> from neuromorph import LIF, LeakyIntegrator
+    >>> model = nn.Sequential(nn.Linear(3, 4), LIF(), nn.Linear(4, 2), LeakyIntegrator())
+    >>> synapses = [(model[0], model[1]), (model[2], model[3])]
+    >>> trainer = OnlineTrainer(model, torch.optim.SGD(model.parameters(), lr=0.1), synapses=synapses)
+    >>> loss = trainer.train_batch(torch.rand(3, 2, 3), torch.tensor([0, 1]))
+    >>> loss > 0, trainer.predict(torch.rand(3, 2, 3)).shape
+    (True, torch.Size([3, 2, 2]))
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
                  loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None, mode: str = "online",
                  update_every: int | None = None,
-                 synapses: Sequence[tuple[nn.Module, nn.Module]] | None = None) -> None:
+                 synapses: Sequence[tuple[nn.Module, Neuron]] | None = None) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if update_every is not None and (not isinstance(update_every, int) or isinstance(update_every, bool)
@@ -363,7 +417,7 @@ class OnlineTrainer:
         if self.mode == "bptt":
             set_step_mode(self.model, "multi")
             out = self.model(x_seq)
-            loss = sum(self.loss_fn(out[t], target) for t in range(steps)) / steps
+            loss = cast(Tensor, sum(self.loss_fn(out[t], target) for t in range(steps))) / steps
             loss.backward()
             reset(self.model)
             return float(loss.detach())

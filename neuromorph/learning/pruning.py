@@ -21,7 +21,11 @@ from neuromorph.utils import check_tensor
 
 
 def prune_mask(score: Tensor, fraction: float, alive: Tensor | None = None) -> Tensor:
-    """Boolean keep-mask removing the ``fraction`` of alive entries with the lowest ``score``."""
+    """Boolean keep-mask removing the ``fraction`` of alive entries with the lowest ``score``.
+
+    >>> prune_mask(torch.tensor([0.3, 0.1, 0.2, 0.4]), fraction=0.5).tolist()
+    [True, False, False, True]
+    """
     check_tensor("score", score, floating=True)
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be a number in [0, 1], got {fraction!r}")
@@ -41,6 +45,13 @@ class ActivityPruner:
 
     Presynaptic activity is recorded by a forward pre-hook on the Linear; postsynaptic spikes (the output
     of the spiking layer after it) are passed explicitly with :meth:`observe_post`.
+
+    >>> fc = nn.Linear(4, 2)
+    >>> pruner = ActivityPruner(fc)
+    >>> _ = fc(torch.tensor([[1.0, 1.0, 0.0, 0.0]]))        # inputs 2 and 3 are silent
+    >>> mask = pruner.prune(fraction=0.5)
+    >>> mask[:, 2:].any().item(), round(pruner.sparsity(), 2)
+    (False, 0.5)
     """
 
     def __init__(self, synapse: nn.Linear, momentum: float = 0.99) -> None:

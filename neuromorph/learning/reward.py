@@ -23,7 +23,16 @@ from torch import Tensor, nn
 
 
 class EligibilityTrace:
-    """Parameter-space eligibility traces ``z_p`` for a list of parameters (see the module docstring)."""
+    """Parameter-space eligibility traces ``z_p`` for a list of parameters (see the module docstring).
+
+    >>> w = nn.Parameter(torch.zeros(2))
+    >>> trace = EligibilityTrace([w], decay=0.5)
+    >>> trace.accumulate([torch.tensor([1.0, 2.0])])
+    >>> trace.accumulate([torch.tensor([1.0, 0.0])])
+    >>> trace.apply(modulator=1.0, lr=1.0)       # w += 1.0 * (0.5 * [1, 2] + [1, 0])
+    >>> w.tolist()
+    [1.5, 1.0]
+    """
 
     def __init__(self, params: Iterable[nn.Parameter], decay: float) -> None:
         self.params = [p for p in params]
@@ -74,7 +83,12 @@ class EligibilityTrace:
 
 
 class RunningBaseline:
-    """Exponential moving average of a reward signal, ``b <- b + rate * (r - b)``."""
+    """Exponential moving average of a reward signal, ``b <- b + rate * (r - b)``.
+
+    >>> baseline = RunningBaseline(rate=0.5)
+    >>> [baseline.update(r) for r in (1.0, 1.0, 0.0)]
+    [0.0, 0.0, -1.0]
+    """
 
     def __init__(self, rate: float = 0.05) -> None:
         if not 0.0 < rate <= 1.0:

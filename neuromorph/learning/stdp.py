@@ -32,7 +32,12 @@ from neuromorph.utils import check_tensor
 
 @dataclass(frozen=True)
 class STDPParams:
-    """Constants of the pair rule (see the module docstring)."""
+    """Constants of the pair rule (see the module docstring).
+
+    >>> p = STDPParams(tau_plus=10.0)
+    >>> round(p.lambda_plus, 4), p.w_max
+    (0.9048, 1.0)
+    """
 
     a_plus: float = 0.01
     a_minus: float = 0.012
@@ -64,6 +69,12 @@ class STDPParams:
 
 
 class STDPState(NamedTuple):
+    """Pre- and postsynaptic spike traces after the last step (``[B, in]`` and ``[B, out]``).
+
+    >>> state = stdp_init(torch.zeros(2, 3), torch.zeros(2, 1))
+    >>> state.pre_trace.shape, state.post_trace.shape
+    (torch.Size([2, 3]), torch.Size([2, 1]))
+    """
     pre_trace: Tensor    # p, [B, in]
     post_trace: Tensor   # q, [B, out]
 
@@ -76,14 +87,27 @@ def _check_spikes(pre: Tensor, post: Tensor) -> None:
 
 
 def stdp_init(pre: Tensor, post: Tensor) -> STDPState:
-    """Zero traces shaped like one step of ``pre [B, in]`` and ``post [B, out]``."""
+    """Zero traces shaped like one step of ``pre [B, in]`` and ``post [B, out]``.
+
+    >>> stdp_init(torch.zeros(1, 4), torch.zeros(1, 2)).post_trace.tolist()
+    [[0.0, 0.0]]
+    """
     _check_spikes(pre, post)
     return STDPState(torch.zeros_like(pre), torch.zeros_like(post))
 
 
 def stdp_step(weight: Tensor, pre: Tensor, post: Tensor, state: STDPState, params: STDPParams
               ) -> tuple[Tensor, STDPState]:
-    """One step of the pair rule. Returns ``(dW [out, in], new_state)``; ``weight`` is only read (bounds)."""
+    """One step of the pair rule. Returns ``(dW [out, in], new_state)``; ``weight`` is only read (bounds).
+
+    >>> params = STDPParams(a_plus=0.1, a_minus=0.1, soft_bounds=False)
+    >>> w = torch.full((1, 1), 0.5)
+    >>> state = stdp_init(torch.zeros(1, 1), torch.zeros(1, 1))
+    >>> _, state = stdp_step(w, torch.ones(1, 1), torch.zeros(1, 1), state, params)    # pre spike
+    >>> dw, state = stdp_step(w, torch.zeros(1, 1), torch.ones(1, 1), state, params)   # post spike after it
+    >>> dw.item() > 0
+    True
+    """
     _check_spikes(pre, post)
     check_tensor("weight", weight, ndim=2, floating=True)
     if weight.shape != (post.shape[1], pre.shape[1]):
@@ -109,7 +133,18 @@ class STDP(nn.Module):
     reward modulation the weight changes immediately (``W += lr * dW``, clipped to ``[w_min, w_max]``);
     with ``reward_modulated=True`` ``dW`` only feeds the eligibility trace ``E`` and :meth:`reward` applies
     ``W += lr * M * E``.
+
+    >>> fc = nn.Linear(2, 1, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = fc.weight.fill_(0.5)
+    >>> rule = STDP(fc, STDPParams(a_plus=0.1, a_minus=0.1, soft_bounds=False))
+    >>> _ = rule.step(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0]]))   # input 0 fires first ...
+    >>> _ = rule.step(torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0]]))   # ... then the output: potentiation
+    >>> fc.weight[0, 0].item() > 0.5, fc.weight[0, 1].item() == 0.5
+    (True, True)
     """
+
+    eligibility: Tensor      # buffer (registered in __init__)
 
     def __init__(self, synapse: nn.Linear, params: STDPParams | None = None, lr: float = 1.0,
                  reward_modulated: bool = False, eligibility_decay: float = 0.95) -> None:

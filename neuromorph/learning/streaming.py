@@ -41,7 +41,7 @@ from neuromorph.utils import check_tensor
 _PASS_THROUGH = (nn.Identity,)
 
 
-def _layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module]]:
+def _layers(model: nn.Module) -> list[tuple[nn.Linear, LIF | LeakyIntegrator]]:
     """``(Linear, neuron)`` pairs of a chain model, or a ``ValueError`` naming the first module that does not fit."""
     names = {m: n for n, m in model.named_modules()}
 
@@ -56,7 +56,7 @@ def _layers(model: nn.Module) -> list[tuple[nn.Linear, nn.Module]]:
     if not isinstance(model, nn.Sequential):
         raise ValueError(f"the streaming step needs an nn.Sequential chain of Linear -> LIF/LeakyIntegrator "
                          f"layers, got {type(model).__name__}; use OnlineLearner with chunks of one step instead")
-    pairs: list[tuple[nn.Linear, nn.Module]] = []
+    pairs: list[tuple[nn.Linear, LIF | LeakyIntegrator]] = []
     pending: Optional[nn.Linear] = None
     for m in leaves:
         where = f"module {names[m]!r} ({type(m).__name__})"
@@ -96,6 +96,12 @@ class StreamingChain:
         backend: ``"auto"`` (compiled kernel when it applies), ``"native"`` or ``"torch"``.
 
     The chain reads the model's parameters in place, so optimizer updates take effect at the next step.
+
+    >>> from neuromorph import LIF, LeakyIntegrator
+    >>> chain = StreamingChain(nn.Sequential(nn.Linear(3, 4), LIF(), nn.Linear(4, 2), LeakyIntegrator()))
+    >>> outs = [chain.step(torch.rand(1, 3)) for _ in range(3)]
+    >>> outs[-1].shape
+    torch.Size([1, 2])
     """
 
     def __init__(self, model: nn.Module, learn: bool = True, backend: str = "auto") -> None:
@@ -172,7 +178,8 @@ class StreamingChain:
         if not self.learn:
             raise RuntimeError("this StreamingChain was built with learn=False")
         check_tensor("grad_out", grad_out, floating=True, finite=True)
-        grads_w, grads_b = [], []
+        grads_w: list[Tensor] = []
+        grads_b: list[Tensor] = []
         for linear, _ in self.pairs:
             for p, store in ((linear.weight, grads_w), (linear.bias, grads_b)):
                 if p is None:
@@ -204,7 +211,8 @@ class StreamingChain:
                 st["xhat"][i] = lams[i] * st["xhat"][i] + h
                 st["chat"][i] = lams[i] * st["chat"][i] + 1.0
             current = h @ w.t() + (biases[i] if biases[i].numel() else 0)
-            res = type(neuron).online_step(current, st["state"][i], neuron.params(), neuron.surrogate, {}, ())
+            layer: Neuron = neuron          # through the neuron protocol, whatever the neuron type
+            res = type(layer).online_step(current, st["state"][i], layer.params(), layer.surrogate, {}, ())
             st["state"][i], st["d"][i] = res.state, res.d_out
             h = res.out
         return h

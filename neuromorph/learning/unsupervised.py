@@ -34,7 +34,14 @@ from neuromorph.utils import check_tensor
 
 
 def wta_step(x: Tensor, v: Tensor, weight: Tensor, theta: Tensor, beta: float) -> tuple[Tensor, Tensor]:
-    """One winner-take-all step (module docstring). ``x [B, in]``, ``v [B, N]`` -> ``(spikes, v)``."""
+    """One winner-take-all step (module docstring). ``x [B, in]``, ``v [B, N]`` -> ``(spikes, v)``.
+
+    >>> x = torch.tensor([[1.0, 1.0]])
+    >>> w = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    >>> spikes, v = wta_step(x, torch.zeros(1, 2), w, theta=torch.ones(2), beta=0.9)
+    >>> spikes.tolist(), v.tolist()
+    ([[0.0, 1.0]], [[0.0, 0.0]])
+    """
     v_pre, _ = integrator_step(x @ weight.t(), IntegratorState(v), IntegratorParams(torch.as_tensor(beta)))
     margin = v_pre - theta
     best, winner = margin.max(dim=1)
@@ -46,7 +53,13 @@ def wta_step(x: Tensor, v: Tensor, weight: Tensor, theta: Tensor, beta: float) -
 
 
 class STDPWinnerTakeAll:
-    """STDP-trained winner-take-all feature layer (see the module docstring)."""
+    """STDP-trained winner-take-all feature layer (see the module docstring).
+
+    >>> wta = STDPWinnerTakeAll(n_in=4, n_neurons=3, seed=0)
+    >>> counts = wta.run((torch.rand(5, 2, 4) < 0.5).float(), learn=True)
+    >>> counts.shape, bool((counts.sum(1) <= 5).all())        # at most one winner per step
+    (torch.Size([2, 3]), True)
+    """
 
     def __init__(self, n_in: int, n_neurons: int = 100, beta: float = 0.9, theta0: float = 1.0,
                  stdp: STDPParams | None = None, w_total: float | None = None, target_rate: float | None = None,
@@ -77,6 +90,7 @@ class STDPWinnerTakeAll:
             spikes, v = wta_step(x_seq[t], v, self.weight, self.theta, self.beta)
             counts += spikes
             if learn:
+                assert state is not None  # initialised above when learning
                 dw, state = stdp_step(self.weight, x_seq[t], spikes, state, self.stdp)
                 self.weight = (self.weight + dw).clamp(self.stdp.w_min, self.stdp.w_max) * self.mask
         if learn:

@@ -52,7 +52,8 @@ def neuron_factory(neuron: NeuronSpec, beta: float, threshold: float, surrogate:
         return lif
     if isinstance(neuron, str):
         cls = get_neuron(neuron)
-        return lambda shape: cls(num_neurons=shape)
+        # every registered neuron takes num_neurons (neuron protocol); the Neuron base constructor does not
+        return lambda shape: cls(num_neurons=shape)  # type: ignore[call-arg]
     if not callable(neuron):
         raise TypeError(f"neuron must be None, a registry name or a callable shape -> neuron, got {neuron!r}")
 
@@ -67,6 +68,9 @@ def neuron_factory(neuron: NeuronSpec, beta: float, threshold: float, surrogate:
 
 class SpikingNet(nn.Module):
     """Base of :class:`~neuromorph.models.SpikingMLP` and :class:`~neuromorph.models.SpikingCNN`."""
+
+    out: nn.Module           # readout synapses and neurons, set by the subclass
+    out_neurons: nn.Module
 
     def __init__(self, num_steps: int, readout: str, stateful: bool, output: str = "mean") -> None:
         super().__init__()

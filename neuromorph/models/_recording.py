@@ -4,11 +4,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from neuromorph.synapses.compact import tagged_compact_spikes
+
 
 class SpikeRecorder:
-    """Collects, per named LIF layer, the spike total and neuron-step count of the last forward pass.
+    """Per named spiking layer of the last forward pass: the spike total, the neuron-step count and the
+    per-neuron rate (spikes ``[T, B, ...]`` averaged over time and batch).
 
-    ``keep_spikes=True`` also keeps a detached copy of each layer's spike tensor (for rasters).
+    Recording costs almost nothing per forward pass: when the layer's spikes come with the byte copy the
+    compiled LIF kernel writes anyway (:mod:`neuromorph.synapses.compact`), only a reference to it is kept and
+    the counts are taken when :meth:`rates`, :meth:`mean_rate` or :attr:`per_neuron` are read; other spike
+    tensors are counted at once (as before). ``keep_spikes=True`` also keeps a detached copy of each layer's
+    spike tensor (for rasters).
     """
 
     def __init__(self) -> None:
@@ -16,23 +23,52 @@ class SpikeRecorder:
         self.clear()
 
     def clear(self) -> None:
-        self.totals: dict[str, float] = {}
+        self._totals: dict[str, float] = {}
+        self._per_neuron: dict[str, Tensor] = {}
+        self._pending: dict[str, tuple[Tensor, torch.dtype]] = {}  # byte copies not counted yet
         self.counts: dict[str, int] = {}
         self.spikes: dict[str, Tensor] = {}
-        self.per_neuron: dict[str, Tensor] = {}
 
     def record(self, name: str, spikes: Tensor) -> None:
-        with torch.no_grad():
-            self.totals[name] = float(spikes.sum())
-            self.counts[name] = spikes.numel()
-            # [T, B, ...] -> per-neuron rate [...]
-            self.per_neuron[name] = spikes.flatten(0, 1).mean(dim=0).detach()
+        self.counts[name] = spikes.numel()
+        spikes_u8 = tagged_compact_spikes(spikes)
+        if spikes_u8 is not None:  # immutable 0/1 bytes of the same values: count them when asked
+            self._pending[name] = (spikes_u8, spikes.dtype)
+            self._totals.pop(name, None)
+            self._per_neuron.pop(name, None)
+        else:
+            self._pending.pop(name, None)
+            self._count(name, spikes.detach())
         if self.keep_spikes:
             self.spikes[name] = spikes.detach()
 
+    def _count(self, name: str, spikes: Tensor) -> None:
+        with torch.no_grad():
+            self._totals[name] = float(spikes.sum())
+            # [T, B, ...] -> per-neuron rate [...]
+            self._per_neuron[name] = spikes.flatten(0, 1).mean(dim=0)
+
+    def _settle(self) -> None:
+        for name, (spikes_u8, dtype) in self._pending.items():
+            self._count(name, spikes_u8.to(dtype))
+        self._pending.clear()
+
+    @property
+    def totals(self) -> dict[str, float]:
+        """Spike total of each layer."""
+        self._settle()
+        return self._totals
+
+    @property
+    def per_neuron(self) -> dict[str, Tensor]:
+        """Per-neuron firing rate of each layer (averaged over time and batch)."""
+        self._settle()
+        return self._per_neuron
+
     def rates(self) -> dict[str, float]:
         """Mean firing rate (spikes per neuron per step) of each layer."""
-        return {k: self.totals[k] / max(self.counts[k], 1) for k in self.totals}
+        totals = self.totals
+        return {k: totals[k] / max(n, 1) for k, n in self.counts.items()}
 
     def mean_rate(self) -> float:
         """Spikes per neuron per step over all recorded layers together."""

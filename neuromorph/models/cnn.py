@@ -79,5 +79,6 @@ class SpikingCNN(SpikingNet):
             h = seq_apply(self.pool, self._spiking(f"conv{i}", lif, current))
         h = h.flatten(2)
         if self.fc is not None:
+            assert self.fc_neurons is not None  # made together with fc
             h = self._spiking("fc", self.fc_neurons, seq_apply(self.fc, h))
         return self._readout(h)

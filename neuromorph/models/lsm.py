@@ -60,7 +60,17 @@ class LiquidStateMachine(nn.Module):
         trace_decay: decay of the spike trace used for features.
         method: synapse propagation ("auto", "csr", "event").
         seed: connectivity / weight seed (the network is a deterministic function of its arguments).
+
+    >>> lsm = LiquidStateMachine(n_inputs=3, n_neurons=27, k=5, seed=0)
+    >>> spikes = lsm(torch.rand(6, 2, 3))
+    >>> spikes.shape, bool(((spikes == 0) | (spikes == 1)).all())
+    (torch.Size([6, 2, 27]), True)
     """
+
+    beta: Tensor            # buffers (registered in __init__)
+    threshold: Tensor
+    w_in: Tensor
+    is_inhibitory: Tensor
 
     def __init__(self, n_inputs: int, n_neurons: int = 1000, k: int = 100, lam: float | None = None,
                  frac_inhibitory: float = 0.2, tau: float = 20.0, tau_jitter: float = 0.0, threshold: float = 1.0,
@@ -226,6 +236,11 @@ def ridge_fit(x: Tensor, y: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
     With centred ``Xc = X - mean(X)``, ``Yc = Y - mean(Y)``: ``W = (Xc^T Xc + alpha I)^-1 Xc^T Yc`` (primal,
     used when ``F <= n``) or ``W = Xc^T (Xc Xc^T + alpha I)^-1 Yc`` (dual, ``F > n``); ``b = mean(Y) -
     mean(X) W``. Computed in float64. Returns ``(W [F, C], b [C])``.
+
+    >>> x = torch.tensor([[0.0], [1.0], [2.0]], dtype=torch.float64)
+    >>> w, b = ridge_fit(x, 2 * x + 1, alpha=1e-9)
+    >>> round(w.item(), 6), round(b.item(), 6)
+    (2.0, 1.0)
     """
     check_tensor("x", x, ndim=2, floating=True)
     check_tensor("y", y, ndim=2, floating=True)
@@ -254,7 +269,15 @@ class RidgeReadout(nn.Module):
 
     :meth:`fit` picks ``alpha`` from ``alphas`` by accuracy on a held-out ``val_fraction`` of the training set
     (random split from ``seed``), then refits on the whole training set with the chosen ``alpha``.
+
+    >>> features, labels = torch.tensor([[0.0, 1.0], [1.0, 0.0]]).repeat(10, 1), torch.tensor([1, 0]).repeat(10)
+    >>> readout = RidgeReadout(2, 2).fit(features, labels)
+    >>> readout(torch.tensor([[0.0, 1.0]])).argmax(1).tolist()
+    [1]
     """
+
+    weight: Tensor          # buffers (registered in __init__)
+    bias: Tensor
 
     def __init__(self, n_features: int, n_classes: int) -> None:
         super().__init__()
@@ -318,6 +341,10 @@ def digits_rows(hold: int = 4, tail: int = 0, gain: float = 1.0) -> tuple[Tensor
 
     Row ``r`` (pixel values / 16 times ``gain``) is the input current for ``hold`` consecutive steps; ``tail``
     zero steps follow.
+
+    >>> x, y = digits_rows(hold=2)
+    >>> x.shape, y.shape
+    (torch.Size([16, 1797, 8]), torch.Size([1797]))
     """
     from sklearn.datasets import load_digits
 
@@ -333,7 +360,12 @@ def digits_rows(hold: int = 4, tail: int = 0, gain: float = 1.0) -> tuple[Tensor
 
 
 def split_indices(n: int, test_fraction: float = 0.25, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """Random train/test split of ``range(n)``."""
+    """Random train/test split of ``range(n)``.
+
+    >>> train, test = split_indices(8, test_fraction=0.25, seed=0)
+    >>> len(train), len(test), sorted(torch.cat([train, test]).tolist()) == list(range(8))
+    (6, 2, True)
+    """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))

@@ -78,7 +78,9 @@ class SpikingMLP(SpikingNet):
         h = x
         for i, (linear, neuron) in enumerate(zip(self.hidden, self.neurons)):
             current = self._first(linear, h, static) if i == 0 else seq_apply(linear, h)
-            h = self.dropout(self._spiking(f"lif{i}", neuron, current))
+            h = self._spiking(f"lif{i}", neuron, current)
+            if not isinstance(self.dropout, nn.Identity):  # (a module call is not free at batch 1)
+                h = self.dropout(h)
         return self._readout(h)
 
 
@@ -86,6 +88,10 @@ class FeedForwardMLP(nn.Module):
     """Non-spiking baseline of the same size: ``Linear -> ReLU`` per hidden layer, Linear output.
 
     Input ``[B, F]``; output logits ``[B, sizes[-1]]``.
+
+    >>> import torch
+    >>> FeedForwardMLP([4, 8, 3])(torch.rand(2, 4)).shape
+    torch.Size([2, 3])
     """
 
     def __init__(self, sizes: Sequence[int], dropout: float = 0.0) -> None:

@@ -62,6 +62,10 @@ class SparseSynapses(NamedTuple):
     ``w_t``: the transposed matrix (post x pre) as a ``torch.sparse_csr_tensor`` (the "csr" method).
     ``pad_col``/``pad_val``: outgoing synapses padded to the largest out-degree ``[n_pre, D]``; padding
     points at the dummy target ``n_post`` with weight 0 (the "event" method: one gather per spike).
+
+    >>> syn = make_synapses(torch.tensor([0, 0, 1]), torch.tensor([1, 2, 0]), torch.tensor([0.5, -1.0, 2.0]), 2, 3)
+    >>> syn.crow.tolist(), syn.col.tolist(), syn.pad_col.shape
+    ([0, 2, 3], [1, 2, 0], torch.Size([2, 2]))
     """
     crow: Tensor
     col: Tensor
@@ -74,6 +78,13 @@ class SparseSynapses(NamedTuple):
 
 
 class ReservoirParams(NamedTuple):
+    """Parameters of :func:`reservoir_step`: per-neuron ``beta``/``threshold`` ``[N]``, recurrent synapses and settings.
+
+    >>> syn = make_synapses(torch.tensor([0]), torch.tensor([1]), torch.tensor([1.0]), 2, 2)
+    >>> p = ReservoirParams(torch.full((2,), 0.9), torch.ones(2), syn)
+    >>> p.refractory, p.method
+    (0, 'auto')
+    """
     beta: Tensor                 # [N] membrane decay in (0, 1)
     threshold: Tensor            # [N] > 0
     synapses: SparseSynapses     # recurrent weights (n_pre == n_post == N)
@@ -86,6 +97,11 @@ class ReservoirParams(NamedTuple):
 
 
 class ReservoirState(NamedTuple):
+    """State of a reservoir after a step, each ``[B, N]``: membrane, last spikes, refractory countdown, spike trace.
+
+    >>> init_state(batch=2, n=5).v.shape
+    torch.Size([2, 5])
+    """
     v: Tensor        # [B, N] membrane after reset
     spikes: Tensor   # [B, N] spikes of the last step (feed the recurrent synapses at the next step)
     refrac: Tensor   # [B, N] remaining refractory steps (stored as floats)
@@ -96,6 +112,10 @@ def make_synapses(pre: Tensor, post: Tensor, weight: Tensor, n_pre: int, n_post:
     """Build the sparse layouts from synapse lists ``pre``/``post`` (int) and ``weight`` (float), all 1-D.
 
     Duplicated (pre, post) pairs are kept as separate synapses (their weights add up).
+
+    >>> syn = make_synapses(torch.tensor([0, 1]), torch.tensor([1, 1]), torch.tensor([0.5, 2.0]), 2, 2)
+    >>> syn.w_t.to_dense().tolist()   # post x pre
+    [[0.0, 0.0], [0.5, 2.0]]
     """
     for name, t in (("pre", pre), ("post", post), ("weight", weight)):
         if not isinstance(t, Tensor) or t.dim() != 1:
@@ -136,6 +156,12 @@ def propagate(spikes: Tensor, syn: SparseSynapses, method: str = "auto", event_f
     """Synaptic input ``spikes @ W`` for ``spikes`` of shape ``[B, n_pre]`` -> ``[B, n_post]``.
 
     ``binary=True`` promises 0/1 spikes (the event path then skips multiplying by the presynaptic value).
+
+    >>> syn = make_synapses(torch.tensor([0, 1]), torch.tensor([1, 1]), torch.tensor([0.5, 2.0]), 2, 2)
+    >>> propagate(torch.tensor([[1.0, 1.0]]), syn).tolist()
+    [[0.0, 2.5]]
+    >>> propagate(torch.tensor([[1.0, 0.0]]), syn, method="event").tolist()
+    [[0.0, 0.5]]
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -164,7 +190,12 @@ def propagate(spikes: Tensor, syn: SparseSynapses, method: str = "auto", event_f
 
 def init_state(batch: int, n: int, dtype: torch.dtype = torch.float32,
                device: torch.device | str | None = None) -> ReservoirState:
-    """All-zero reservoir state for ``batch`` samples of ``n`` neurons."""
+    """All-zero reservoir state for ``batch`` samples of ``n`` neurons.
+
+    >>> state = init_state(batch=2, n=3)
+    >>> [tuple(t.shape) for t in state], float(state.v.abs().sum())
+    ([(2, 3), (2, 3), (2, 3), (2, 3)], 0.0)
+    """
     if batch < 1 or n < 1:
         raise ValueError(f"batch and n must be positive, got batch={batch}, n={n}")
     z = torch.zeros(batch, n, dtype=dtype, device=device)
@@ -176,6 +207,13 @@ def reservoir_step(x: Tensor, state: ReservoirState, params: ReservoirParams) ->
 
     See the module docstring for the equations. The state tensors passed in are never modified (in-place
     ops only touch tensors created inside this call).
+
+    >>> syn = make_synapses(torch.tensor([0]), torch.tensor([1]), torch.tensor([2.0]), 2, 2)
+    >>> params = ReservoirParams(torch.full((2,), 0.5), torch.ones(2), syn)
+    >>> s1, state = reservoir_step(torch.tensor([[1.5, 0.0]]), init_state(1, 2), params)
+    >>> s2, state = reservoir_step(torch.zeros(1, 2), state, params)    # neuron 0's spike reaches neuron 1
+    >>> s1.tolist(), s2.tolist()
+    ([[1.0, 0.0]], [[0.0, 1.0]])
     """
     if x.shape != state.v.shape:
         raise ValueError(f"x must have the state's shape {tuple(state.v.shape)}, got {tuple(x.shape)}")
@@ -198,7 +236,11 @@ def reservoir_step(x: Tensor, state: ReservoirState, params: ReservoirParams) ->
 # ----------------------------------------------------------------------------------------------- connectivity
 
 def grid_shape(n: int) -> tuple[int, int, int]:
-    """Most cube-like ``(nx, ny, nz)`` with ``nx * ny * nz == n`` (``nx <= ny <= nz``)."""
+    """Most cube-like ``(nx, ny, nz)`` with ``nx * ny * nz == n`` (``nx <= ny <= nz``).
+
+    >>> grid_shape(24), grid_shape(27)
+    ((2, 3, 4), (3, 3, 3))
+    """
     check_positive_int("n", n)
     best = (1, 1, n)
     for a in range(1, int(round(n ** (1 / 3))) + 2):
@@ -217,6 +259,9 @@ def default_lambda(k: int) -> float:
     """Length constant (grid units) so that the Gaussian kernel covers about ``8 K`` grid sites.
 
     The kernel ``exp(-(d/lam)^2)`` integrates to ``pi^1.5 lam^3`` sites, so ``lam = (8 K / pi^1.5)^(1/3)``.
+
+    >>> round(default_lambda(100), 4) > 0
+    True
     """
     return (8.0 * k / math.pi ** 1.5) ** (1.0 / 3.0)
 
@@ -230,6 +275,10 @@ def build_connectivity(n: int, k: int, lam: float | None = None, frac_inhibitory
     ``pre``/``post``: ``[n * k]`` int64 (each neuron gets exactly ``k`` distinct presynaptic partners, never
     itself); ``is_inhibitory``: ``[n]`` bool (a random ``frac_inhibitory`` fraction). ``lam`` in grid units
     (default :func:`default_lambda`).
+
+    >>> pre, post, inhibitory = build_connectivity(27, k=4, generator=torch.Generator().manual_seed(0))
+    >>> len(pre), torch.bincount(post, minlength=27).tolist() == [4] * 27, inhibitory.shape
+    (108, True, torch.Size([27]))
     """
     check_positive_int("k", k)
     if not isinstance(n, int) or n <= k:

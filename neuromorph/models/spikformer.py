@@ -56,7 +56,11 @@ def _lif(lif_kwargs: dict[str, Any] | None, **override: Any) -> LIF:
 
 
 class FlatBatchNorm(nn.BatchNorm1d):
-    """``BatchNorm1d`` over the last (feature) dimension of a ``[..., D]`` tensor, flattened to ``[-1, D]``."""
+    """``BatchNorm1d`` over the last (feature) dimension of a ``[..., D]`` tensor, flattened to ``[-1, D]``.
+
+    >>> FlatBatchNorm(3)(torch.rand(4, 2, 5, 3)).shape
+    torch.Size([4, 2, 5, 3])
+    """
 
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
         if x.shape[-1] != self.num_features:
@@ -106,6 +110,10 @@ def shift_time(x: Tensor, shifts: Sequence[int], head_dim: int = 2) -> Tensor:
     """Delay each head along time: ``out[t, ..., h, ...] = x[t - shifts[h], ..., h, ...]`` (zero for ``t < shift``).
 
     ``x`` is ``[T, ...]`` with the heads on dimension ``head_dim``; ``len(shifts)`` must equal ``x.shape[head_dim]``.
+
+    >>> x = torch.arange(3.0).reshape(3, 1, 1, 1).expand(3, 1, 2, 1)   # [T, B, H, d]
+    >>> shift_time(x, [0, 1])[:, 0, :, 0].tolist()
+    [[0.0, 0.0], [1.0, 0.0], [2.0, 1.0]]
     """
     steps = x.shape[0]
     if len(shifts) != x.shape[head_dim]:
@@ -147,6 +155,10 @@ class SpikingSelfAttention(nn.Module):
             which online learning needs: BN between a synapse and its neuron changes scale every step.
         norm: ``"batch"``, ``"layer"`` or ``"none"`` (see the module docstring); ``batch_norm=False`` forces
             ``"none"``.
+
+    >>> out = SpikingSelfAttention(dim=8, num_heads=2)(torch.rand(2, 3, 5, 8))
+    >>> out.shape, bool(((out == 0) | (out == 1)).all())
+    (torch.Size([2, 3, 5, 8]), True)
     """
 
     def __init__(self, dim: int, num_heads: int = 4, scale: float = 0.125, time_shifts: Sequence[int] | None = None,
@@ -201,7 +213,12 @@ class SpikingSelfAttention(nn.Module):
 
 
 class SpikingMLPBlock(nn.Module):
-    """``SN(BN(SN(BN(x W_1 + b_1)) W_2 + b_2))`` on ``[T, B, N, D]`` with hidden width ``hidden``."""
+    """``SN(BN(SN(BN(x W_1 + b_1)) W_2 + b_2))`` on ``[T, B, N, D]`` with hidden width ``hidden``.
+
+    >>> out = SpikingMLPBlock(dim=8, hidden=16)(torch.rand(2, 3, 5, 8))
+    >>> out.shape, bool(((out == 0) | (out == 1)).all())
+    (torch.Size([2, 3, 5, 8]), True)
+    """
 
     def __init__(self, dim: int, hidden: int, lif_kwargs: dict[str, Any] | None = None,
                  batch_norm: bool = True, norm: str = "batch") -> None:
@@ -215,7 +232,12 @@ class SpikingMLPBlock(nn.Module):
 
 
 class SpikformerBlock(nn.Module):
-    """``X <- X + SSA(X); X <- X + MLP(X)`` (residuals add spike tensors, so X holds small integers)."""
+    """``X <- X + SSA(X); X <- X + MLP(X)`` (residuals add spike tensors, so X holds small integers).
+
+    >>> block = SpikformerBlock(dim=8, num_heads=2)
+    >>> block(torch.rand(2, 3, 5, 8)).shape       # [T, B, N, D]
+    torch.Size([2, 3, 5, 8])
+    """
 
     def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, scale: float = 0.125,
                  time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None,
@@ -344,9 +366,12 @@ class Spikformer(nn.Module):
         norm: ``"batch"`` (Spikformer), ``"layer"`` or ``"none"``.
         dropout: dropout on the embedding input and on the pooled features (training only).
 
-    >>> model = Spikformer(2, vocab_size=20, max_len=6, dim=16, depth=1, num_heads=2, T=2)
-    >>> model(torch.tensor([[5, 6, 7, 0, 0, 0], [8, 0, 0, 0, 0, 0]])).shape
-    torch.Size([2, 2])
+    >>> model = Spikformer(num_classes=3, in_features=4, num_patches=5, dim=8, depth=1, num_heads=2, T=2)
+    >>> model(torch.rand(2, 5, 4)).shape
+    torch.Size([2, 3])
+    >>> Spikformer(num_classes=2, vocab_size=10, max_len=6, dim=8, depth=1, num_heads=2, T=2)(
+    ...     torch.randint(1, 10, (3, 6))).shape
+    torch.Size([3, 2])
     """
 
     def __init__(self, num_classes: int, *, in_features: int | None = None, num_patches: int | None = None,
@@ -404,6 +429,9 @@ def image_to_patches(images: Tensor, patch_size: int) -> Tensor:
     """Split ``[B, H, W]`` or ``[B, C, H, W]`` images into non-overlapping ``patch_size`` squares.
 
     Returns ``[B, (H/p)(W/p), C p p]`` in row-major patch order; H and W must be divisible by ``patch_size``.
+
+    >>> image_to_patches(torch.rand(2, 1, 8, 8), patch_size=4).shape
+    torch.Size([2, 4, 16])
     """
     if not isinstance(images, Tensor):
         raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")

@@ -28,6 +28,12 @@ ALIF_RESETS = ("subtract", "zero")
 
 
 class ALIFParams(NamedTuple):
+    """Parameters of :func:`alif_step`/:func:`alif_sequence` (see the module docstring for the equations).
+
+    >>> p = ALIFParams(*(torch.tensor(v) for v in (0.9, 1.0, 0.95, 0.5)))
+    >>> p.reset, float(p.adapt)
+    ('subtract', 0.5)
+    """
     beta: Tensor
     threshold: Tensor
     rho: Tensor
@@ -37,13 +43,25 @@ class ALIFParams(NamedTuple):
 
 
 class ALIFState(NamedTuple):
+    """Membrane ``v`` and threshold adaptation ``a`` after the last step.
+
+    >>> ALIFState(torch.zeros(3), torch.zeros(3)).a.shape
+    torch.Size([3])
+    """
     v: Tensor
     a: Tensor
 
 
 def alif_step(x: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrogate
               ) -> tuple[Tensor, ALIFState]:
-    """One ALIF step (plain autograd); see the module docstring."""
+    """One ALIF step (plain autograd); see the module docstring.
+
+    >>> from neuromorph.surrogate import ATan
+    >>> p = ALIFParams(*(torch.tensor(v) for v in (0.5, 1.0, 0.5, 1.0)))
+    >>> s, state = alif_step(torch.tensor([1.2]), ALIFState(torch.zeros(1), torch.zeros(1)), p, ATan())
+    >>> s.tolist(), state.a.tolist()
+    ([1.0], [1.0])
+    """
     v_pre = params.beta * state.v + x
     theta = params.threshold + params.adapt * state.a
     spikes = surrogate(v_pre - theta)
@@ -60,11 +78,18 @@ def alif_step(x: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrog
 
 def alif_sequence(x_seq: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrogate
                   ) -> tuple[Tensor, ALIFState]:
-    """``T`` ALIF steps in one fused call; equal to looping :func:`alif_step`."""
+    """``T`` ALIF steps in one fused call; equal to looping :func:`alif_step`.
+
+    >>> from neuromorph.surrogate import ATan
+    >>> p = ALIFParams(*(torch.tensor(v) for v in (0.5, 1.0, 0.5, 1.0)))
+    >>> s, state = alif_sequence(torch.full((3, 1), 1.2), ALIFState(torch.zeros(1), torch.zeros(1)), p, ATan())
+    >>> s.flatten().tolist()
+    [1.0, 0.0, 1.0]
+    """
     reset, detach_reset = params.reset, params.detach_reset
 
     def step(x: Tensor, s: tuple[Tensor, ...], p: tuple[Tensor, ...]):
-        out, new = alif_step(x, ALIFState(*s), ALIFParams(*p, reset, detach_reset), surrogate)
+        out, new = alif_step(x, ALIFState(*s), ALIFParams(p[0], p[1], p[2], p[3], reset, detach_reset), surrogate)
         return out, tuple(new)
 
     spikes, final = run_sequence(step, x_seq, tuple(state), params[:4])
@@ -80,6 +105,12 @@ def alif_online_step(x: Tensor, state: ALIFState, params: ALIFParams, surrogate:
         d u_t / d p     = d v_pre_t / d p - d theta_t / d p
         e^{v,p}_t = d v_pre_t / d p - s_t d theta_t / d p  (subtract)   or (1 - s_t) d v_pre_t / d p  (zero)
         e^{a,p}_t = rho e^{a,p}_{t-1} + [p = rho] a_{t-1}
+
+    >>> from neuromorph.surrogate import ATan
+    >>> p = ALIFParams(*(torch.tensor(v) for v in (0.5, 1.0, 0.5, 1.0)))
+    >>> res = alif_online_step(torch.tensor([1.2]), ALIFState(torch.zeros(1), torch.zeros(1)), p, ATan(), {}, ())
+    >>> res.out.tolist(), res.du_dp
+    ([1.0], {})
     """
     beta, rho, adapt = params.beta, params.rho, params.adapt
     v_prev, a_prev = state.v, state.a

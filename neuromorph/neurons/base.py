@@ -27,6 +27,14 @@ class SpikingModule(nn.Module):
     Subclasses implement ``init_state(like) -> NamedTuple`` (zeros shaped like ``like``, one time step of
     the input; ``like`` must only be used for its shape, dtype and device),
     ``forward_single(x, state) -> (out, state)`` and ``forward_multi(x_seq, state) -> (out_seq, state)``.
+
+    >>> from neuromorph import LIF
+    >>> layer = LIF(step_mode="single")
+    >>> isinstance(layer, SpikingModule), layer.state is None
+    (True, True)
+    >>> _ = layer(torch.ones(2, 3))
+    >>> layer.state.v.shape
+    torch.Size([2, 3])
     """
 
     def __init__(self, step_mode: str = "multi") -> None:
@@ -38,8 +46,8 @@ class SpikingModule(nn.Module):
     # -- state management ------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget the state; the next call starts from rest."""
-        self.state = None
-        self._backpropagated = False
+        self.__dict__["state"] = None  # plain attributes: see forward
+        self.__dict__["_backpropagated"] = False
 
     def detach(self) -> None:
         """Keep the state values but cut them from the autograd graph (truncated BPTT)."""
@@ -84,8 +92,9 @@ class SpikingModule(nn.Module):
         else:
             out, new_state = self.forward_single(x, state)
         _check_finite(self, new_state)
-        self.state = new_state
-        self._backpropagated = False
+        # plain attributes (never parameters, buffers or modules): skip nn.Module.__setattr__'s lookups
+        self.__dict__["state"] = new_state
+        self.__dict__["_backpropagated"] = False
         if out.requires_grad:
             out.register_hook(self._mark_backpropagated)
         return out
@@ -107,31 +116,84 @@ class SpikingModule(nn.Module):
         return f"step_mode={self.step_mode!r}"
 
 
+_FINITE_MARK = "_neuromorph_checked_finite"
+
+
+def mark_finite(t: Tensor) -> Tensor:
+    """Note on ``t`` that a compiled kernel found every value of it finite while writing it (saves the
+    separate ``isfinite`` pass of :func:`_check_finite`); returns ``t``. The mark holds the tensor's version
+    counter, so an in-place change voids it (inference-mode tensors have none: they get -1)."""
+    setattr(t, _FINITE_MARK, -1 if t.is_inference() else t._version)
+    return t
+
+
 def _check_finite(layer: nn.Module, state: Any) -> None:
     """A NaN or infinite input always reaches the membrane (the first state field) and stays there: checking
-    the final state catches it at a fraction of the cost of checking every input value."""
+    the final state catches it at a fraction of the cost of checking every input value (no cost at all when
+    the kernel that wrote it already checked it, see :func:`mark_finite`)."""
     v = state[0] if isinstance(state, tuple) and state and isinstance(state[0], Tensor) else None
-    if v is not None and not bool(torch.isfinite(v).all()):
+    if v is None:
+        return
+    mark = getattr(v, _FINITE_MARK, None)
+    if mark is not None and (mark == -1 or mark == v._version):
+        return
+    if not bool(torch.isfinite(v).all()):
         raise ValueError(f"{type(layer).__name__}: the input contains NaN or infinite values (the membrane became "
                          "non-finite); check the data and the layer before it")
 
 
-def reset(model: nn.Module) -> None:
-    """Reset the state of every :class:`SpikingModule` inside ``model``."""
-    for module in model.modules():
+def _spiking_modules(model: nn.Module) -> list[SpikingModule]:
+    """Every :class:`SpikingModule` inside ``model`` (each once), by a plain walk over the children dicts
+    (``model.modules()`` also builds every module's qualified name, several times slower)."""
+    found, seen, stack = [], set(), [model]
+    while stack:
+        module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
         if isinstance(module, SpikingModule):
-            module.reset()
+            found.append(module)
+        stack.extend(child for child in module._modules.values() if child is not None)
+    return found
+
+
+def reset(model: nn.Module) -> None:
+    """Reset the state of every :class:`SpikingModule` inside ``model``.
+
+    >>> from neuromorph import LIF
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), LIF())
+    >>> _ = net(torch.ones(4, 1, 2))
+    >>> reset(net)
+    >>> net[1].state is None
+    True
+    """
+    for module in _spiking_modules(model):
+        module.reset()
 
 
 def detach(model: nn.Module) -> None:
-    """Detach the state of every :class:`SpikingModule` inside ``model`` from the autograd graph."""
+    """Detach the state of every :class:`SpikingModule` inside ``model`` from the autograd graph.
+
+    >>> from neuromorph import LIF
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), LIF())
+    >>> _ = net(torch.ones(4, 1, 2))
+    >>> detach(net)
+    >>> net[1].state.v.requires_grad
+    False
+    """
     for module in model.modules():
         if isinstance(module, SpikingModule):
             module.detach()
 
 
 def set_step_mode(model: nn.Module, step_mode: str) -> nn.Module:
-    """Set ``step_mode`` ("single" or "multi") on every spiking layer of ``model``; resets their state."""
+    """Set ``step_mode`` ("single" or "multi") on every spiking layer of ``model``; resets their state.
+
+    >>> from neuromorph import LIF
+    >>> net = set_step_mode(torch.nn.Sequential(torch.nn.Linear(2, 2), LIF()), "single")
+    >>> net[1].step_mode, net(torch.ones(1, 2)).shape
+    ('single', torch.Size([1, 2]))
+    """
     _check_step_mode(step_mode)
     for module in model.modules():
         if isinstance(module, SpikingModule):

@@ -25,16 +25,25 @@ with ``sg_t = surrogate'(v_pre_t - threshold)`` and ``c_t`` the reset Jacobian (
 reset with ``R = threshold + penalty``, ``1`` when detached; ``1 - s_t - v_pre_t sg_t`` for a zero reset), in
 one pass (compiled) or one fused op per step (torch ops). It stores ``sg`` (and ``v_pre``/spikes only when
 beta/threshold need gradients or the reset is "zero"), instead of an autograd graph of every step.
+
+When nothing needs a gradient (``torch.no_grad()``, or no input, state or parameter requires one) no
+autograd Function is built: the compiled kernel's inference variant writes the same spikes, byte copy and
+final membrane without the surrogate derivative (the torch-ops path skips the derivative pass), bit-identical
+to the training forward. Both compiled variants also report whether the final membrane is finite, which
+saves the layer's separate ``isfinite`` check.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+import math
+from typing import NamedTuple, Optional, cast
 
 import torch
 from torch import Tensor
 
 from neuromorph.neurons import native as _native
+from neuromorph.neurons.native import flat_param as _flat
 from neuromorph.neurons._reduce import reduce_to
+from neuromorph.neurons.base import mark_finite
 from neuromorph.neurons.parametrize import Decay, Positive
 from neuromorph.neurons.protocol import Neuron, OnlineStep, Traces, zero_state_like
 from neuromorph.synapses.compact import tag_compact_spikes
@@ -46,6 +55,12 @@ RESETS = ("subtract", "zero", "none")
 
 
 class LIFParams(NamedTuple):
+    """Parameters of :func:`lif_step`/:func:`lif_sequence` (tensors broadcast against one time step of the input).
+
+    >>> p = LIFParams(beta=torch.tensor(0.9), threshold=torch.tensor(1.0))
+    >>> p.reset, p.detach_reset
+    ('subtract', False)
+    """
     beta: Tensor
     threshold: Tensor
     reset: str = "subtract"
@@ -54,12 +69,23 @@ class LIFParams(NamedTuple):
 
 
 class LIFState(NamedTuple):
+    """Membrane ``v`` after the last step (and the last spikes, for layers with ``delay=True``).
+
+    >>> LIFState(torch.zeros(2, 3)).v.shape
+    torch.Size([2, 3])
+    """
     v: Tensor
     last_spikes: Optional[Tensor] = None  # only used by layers with delay=True
 
 
 def lif_step(x: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate) -> tuple[Tensor, LIFState]:
-    """One LIF step (plain autograd). Returns ``(spikes, new_state)``; see the module docstring."""
+    """One LIF step (plain autograd). Returns ``(spikes, new_state)``; see the module docstring.
+
+    >>> p = LIFParams(torch.tensor(0.5), torch.tensor(1.0))
+    >>> s, state = lif_step(torch.tensor([0.6, 1.2]), LIFState(torch.tensor([0.0, 0.0])), p, ATan())
+    >>> s.tolist(), [round(v, 2) for v in state.v.tolist()]
+    ([0.0, 1.0], [0.6, 0.2])
+    """
     v_pre = params.beta * state.v + x
     spikes = surrogate(v_pre - params.threshold)
     if params.reset not in RESETS:
@@ -79,6 +105,11 @@ def lif_online_step(x: Tensor, state: LIFState, params: LIFParams, surrogate: Su
         d u_t / d beta     = d v_pre_t / d beta               d u_t / d thr     = d v_pre_t / d thr - 1
         e^p_t = d v_pre_t / d p - s_t [p = thr]   (subtract)   (1 - s_t) d v_pre_t / d p   (zero)
         e^p_t = d v_pre_t / d p                   (none)
+
+    >>> p = LIFParams(torch.tensor(0.5), torch.tensor(1.0))
+    >>> res = lif_online_step(torch.tensor([1.2]), LIFState(torch.zeros(1)), p, ATan(), {}, ("beta",))
+    >>> res.out.tolist(), sorted(res.du_dp), res.traces["beta"]["v"].tolist()
+    ([1.0], ['beta'], [0.0])
     """
     beta, thr = params.beta, params.threshold
     v_prev = state.v
@@ -123,16 +154,6 @@ def _use_native(x: Tensor, surrogate: Surrogate) -> bool:
             and type(surrogate) in _SURROGATE_ARG and _native.load() is not None)
 
 
-def _flat(t: Tensor, step_shape: torch.Size, dtype: torch.dtype) -> Tensor:
-    """A parameter/state as the compiled kernel takes it: one value, or one value per element of a step."""
-    t = t.to(dtype)
-    if t.numel() == 1:
-        return t.reshape(1)
-    if all(stride == 0 for stride in t.stride()):  # a broadcast scalar, e.g. a fresh zero state
-        return t.as_strided((1,), (1,))
-    return t.expand(step_shape).contiguous().reshape(-1)
-
-
 def _forward_torch(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor, reset: str
                    ) -> tuple[Tensor, Tensor, Tensor]:
     """Forward recurrence on torch ops (3 ops per step); returns ``(spikes, v_pre, final v)``."""
@@ -155,9 +176,11 @@ def _forward_torch(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tens
 def _adjoint_torch(g_spikes: Tensor, g_u_last: Tensor, sg: Tensor, spikes: Optional[Tensor],
                    v_pre: Optional[Tensor], beta_c: Tensor, R: Tensor, reset: str, detach_reset: bool) -> Tensor:
     """Adjoint recurrence on torch ops (one fused op per step); returns ``dL/dx`` (= dL/dv_pre)."""
+    c: Optional[Tensor]
     if reset == "subtract" and not detach_reset:
         c = 1 - R * sg
     elif reset == "zero":
+        assert spikes is not None and v_pre is not None, "a zero reset stores the spikes and v_pre"
         c = 1 - spikes if detach_reset else 1 - spikes - v_pre * sg
     else:
         c = None
@@ -187,11 +210,14 @@ def _run_forward(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor
     if native is not None:
         step = x.shape[1:]
         kind, arg = _SURROGATE_ARG[type(surrogate)]
-        outs = native.lif_forward(
+        outs, finite = native.lif_forward(
             x.contiguous(), _flat(v0, step, x.dtype), _flat(beta_c, step, x.dtype), _flat(thr_c, step, x.dtype),
             _flat(R, step, x.dtype), _RESET_CODE[reset], kind, float(getattr(surrogate, arg)), need_trace)
         v_pre = outs[4] if need_trace else None
-        return outs[0], outs[1], outs[2].reshape(step), outs[3], v_pre, native
+        u = outs[2].reshape(step)
+        if finite:
+            mark_finite(u)
+        return outs[0], outs[1], u, outs[3], v_pre, native
     spikes, v_pre, u = _forward_torch(x, v0, beta_c, thr_c, R, reset)
     if need_trace:
         sg = surrogate.derivative_(v_pre - thr_c)
@@ -263,19 +289,55 @@ class _LIFSequence(torch.autograd.Function):
         return gx, g_v0, g_beta, g_thr, None, None, None, None
 
 
+def _lif_inference(x: Tensor, v0: Tensor, params: LIFParams, surrogate: Surrogate
+                   ) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+    """Forward recurrence when no gradient is needed: ``(spikes, final v, spikes_u8 or None)``, the values of
+    :class:`_LIFSequence`'s forward without its surrogate-derivative output (compiled: the same loop with
+    that store left out; torch ops: the same 3 ops per step, no derivative pass afterwards)."""
+    beta_c, thr_c = params.beta.detach(), params.threshold.detach()
+    if beta_c.dtype != x.dtype:
+        beta_c = beta_c.to(x.dtype)
+    if thr_c.dtype != x.dtype:
+        thr_c = thr_c.to(x.dtype)
+    penalty = float(params.refractory_penalty)
+    R = thr_c + penalty if penalty else thr_c  # threshold + 0.0 is the threshold (positive, never -0.0)
+    native = _native.load() if _use_native(x, surrogate) else None
+    if native is not None:
+        step = x.shape[1:]
+        spikes, u, spikes_u8, finite = native.lif_forward_inference(
+            x.contiguous(), _flat(v0.detach(), step, x.dtype), _flat(beta_c, step, x.dtype),
+            _flat(thr_c, step, x.dtype), _flat(R, step, x.dtype), _RESET_CODE[params.reset])
+        u = u.reshape(step)
+        if finite:
+            mark_finite(u)
+        return spikes, u, spikes_u8
+    spikes, _, u = _forward_torch(x, v0.detach(), beta_c, thr_c, R, params.reset)
+    return spikes, u, None
+
+
 def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
                  ) -> tuple[Tensor, LIFState]:
     """Run ``T = x_seq.shape[0]`` LIF steps in one fused call. Same results and gradients as looping
-    :func:`lif_step`; returns ``(spikes [T, ...], final_state)``."""
+    :func:`lif_step`; returns ``(spikes [T, ...], final_state)``.
+
+    >>> p = LIFParams(torch.tensor(0.5), torch.tensor(1.0))
+    >>> s, state = lif_sequence(torch.full((3, 1), 0.6), LIFState(torch.zeros(1)), p, ATan())
+    >>> s.flatten().tolist(), round(state.v.item(), 4)
+    ([0.0, 0.0, 1.0], 0.05)
+    """
     check_tensor("x_seq", x_seq, floating=True)
     if params.reset not in RESETS:
         raise ValueError(f"reset must be one of {RESETS}, got {params.reset!r}")
     if x_seq.dim() < 2 or x_seq.shape[0] == 0:
         raise ValueError(f"x_seq must be [T, ...] with at least one time step, got shape {tuple(x_seq.shape)}")
     check_lif_params(params)
-    spikes, v, spikes_u8 = _LIFSequence.apply(x_seq, state.v, params.beta, params.threshold, surrogate,
-                                              params.reset, float(params.refractory_penalty),
-                                              bool(params.detach_reset))
+    if torch.is_grad_enabled() and (x_seq.requires_grad or state.v.requires_grad or params.beta.requires_grad
+                                    or params.threshold.requires_grad):
+        spikes, v, spikes_u8 = _LIFSequence.apply(x_seq, state.v, params.beta, params.threshold, surrogate,
+                                                  params.reset, float(params.refractory_penalty),
+                                                  bool(params.detach_reset))
+    else:  # nothing to differentiate: no autograd node, no surrogate derivative
+        spikes, v, spikes_u8 = _lif_inference(x_seq, state.v, params, surrogate)
     if spikes_u8 is not None:  # the compiled kernel also wrote the spikes as bytes: SpikeLinear stores those
         tag_compact_spikes(spikes, spikes_u8)
     return spikes, LIFState(v, state.last_spikes)
@@ -285,7 +347,13 @@ def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: S
 def lif_sequence_with_derivative(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
                                  ) -> tuple[Tensor, LIFState, Tensor]:
     """Values of :func:`lif_sequence` without autograd, plus ``sg_t = surrogate'(v_pre_t - threshold)`` for
-    every step: ``(spikes [T, ...], final state, sg [T, ...])`` (the online learner's fast path)."""
+    every step: ``(spikes [T, ...], final state, sg [T, ...])`` (the online learner's fast path).
+
+    >>> p = LIFParams(torch.tensor(0.5), torch.tensor(1.0))
+    >>> s, state, sg = lif_sequence_with_derivative(torch.full((3, 1), 0.6), LIFState(torch.zeros(1)), p, ATan())
+    >>> s.flatten().tolist(), sg.shape
+    ([0.0, 0.0, 1.0], torch.Size([3, 1]))
+    """
     beta_c, thr_c = params.beta.detach().to(x_seq.dtype), params.threshold.detach().to(x_seq.dtype)
     spikes, sg, v, spikes_u8, _, _ = _run_forward(x_seq, state.v, beta_c, thr_c,
                                                   thr_c + params.refractory_penalty, params.reset, surrogate,
@@ -296,11 +364,27 @@ def lif_sequence_with_derivative(x_seq: Tensor, state: LIFState, params: LIFPara
 
 
 def check_lif_params(params: LIFParams) -> None:
-    """``beta`` in ``[0, 1]``, ``threshold > 0``, both finite, ``refractory_penalty >= 0``; else ``ValueError``."""
+    """``beta`` in ``[0, 1]``, ``threshold > 0``, both finite, ``refractory_penalty >= 0``; else ``ValueError``.
+
+    >>> check_lif_params(LIFParams(torch.tensor(0.9), torch.tensor(1.0)))
+    >>> try:
+    ...     check_lif_params(LIFParams(torch.tensor(1.5), torch.tensor(1.0)))
+    ... except ValueError:
+    ...     print("beta out of range")
+    beta out of range
+    """
     beta, thr = params.beta.detach(), params.threshold.detach()
-    if not bool(((beta >= 0) & (beta <= 1)).all()):
+    if beta.numel() == 1:  # one value: a Python comparison instead of three tensor ops (NaN fails both)
+        beta_ok = 0.0 <= float(beta) <= 1.0
+    else:
+        beta_ok = bool(((beta >= 0) & (beta <= 1)).all())
+    if not beta_ok:
         raise ValueError(f"beta must lie in [0, 1], got values in [{float(beta.min()):.4g}, {float(beta.max()):.4g}]")
-    if not bool(((thr > 0) & torch.isfinite(thr)).all()):
+    if thr.numel() == 1:
+        thr_ok = 0.0 < float(thr) < math.inf
+    else:
+        thr_ok = bool(((thr > 0) & torch.isfinite(thr)).all())
+    if not thr_ok:
         raise ValueError(f"threshold must be positive and finite, got min {float(thr.min()):.4g}")
     _check_penalty(params.refractory_penalty)
 
@@ -358,7 +442,9 @@ class LIF(Neuron):
         self.detach_reset = bool(detach_reset)
 
     def params(self) -> LIFParams:
-        return LIFParams(self.beta(), self.threshold(), self.reset_mode, self.refractory_penalty,
+        # .forward() of the parametrisations directly: no module hooks there, and two module calls are a
+        # measurable part of a small layer's call
+        return LIFParams(self.beta.forward(), self.threshold.forward(), self.reset_mode, self.refractory_penalty,
                          self.detach_reset)
 
     def init_state(self, like: Tensor) -> LIFState:
@@ -383,13 +469,13 @@ class LIF(Neuron):
     def forward_single(self, x: Tensor, state: LIFState) -> tuple[Tensor, LIFState]:
         spikes, state = lif_step(x, state, self.params(), self.surrogate)
         if self.delay:
-            return state.last_spikes, LIFState(state.v, spikes)
+            return cast(Tensor, state.last_spikes), LIFState(state.v, spikes)   # init_state sets it when delayed
         return spikes, state
 
     def forward_multi(self, x: Tensor, state: LIFState) -> tuple[Tensor, LIFState]:
         spikes, state = lif_sequence(x, state, self.params(), self.surrogate)
         if self.delay:
-            out = torch.cat([state.last_spikes.unsqueeze(0), spikes[:-1]], dim=0)
+            out = torch.cat([cast(Tensor, state.last_spikes).unsqueeze(0), spikes[:-1]], dim=0)
             return out, LIFState(state.v, spikes[-1])
         return spikes, state
 

@@ -42,6 +42,20 @@ def _init_tensor(name: str, init: float | Tensor, shape: tuple[int, ...]) -> Ten
 
 
 class _Bounded(nn.Module):
+    raw: nn.Parameter
+    fixed: Tensor
+
+    def _check(self, value: Tensor) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def _inverse(value: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def _forward(raw: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def __init__(self, name: str, init: float | Tensor, learnable: bool, size: int | tuple[int, ...] | None):
         super().__init__()
         self.name = name
@@ -63,7 +77,12 @@ class _Bounded(nn.Module):
 
 
 class Decay(_Bounded):
-    """Decay factor in ``(0, 1)``; learnable through ``beta = sigmoid(raw)``."""
+    """Decay factor in ``(0, 1)``; learnable through ``beta = sigmoid(raw)``.
+
+    >>> beta = Decay("beta", 0.9, learnable=True, size=3)
+    >>> [round(v, 4) for v in beta().tolist()], [p.shape for p in beta.parameters()]
+    ([0.9, 0.9, 0.9], [torch.Size([3])])
+    """
 
     def _check(self, value: Tensor) -> None:
         if not bool(((value > 0) & (value < 1)).all()):
@@ -79,7 +98,12 @@ class Decay(_Bounded):
 
 
 class Positive(_Bounded):
-    """Strictly positive value (thresholds, scales); learnable through ``theta = softplus(raw)``."""
+    """Strictly positive value (thresholds, scales); learnable through ``theta = softplus(raw)``.
+
+    >>> thr = Positive("threshold", 2.0, learnable=True, size=None)
+    >>> round(thr().item(), 4), thr.raw.requires_grad
+    (2.0, True)
+    """
 
     def _check(self, value: Tensor) -> None:
         if not bool((value > 0).all()) or not bool(torch.isfinite(value).all()):
@@ -96,7 +120,11 @@ class Positive(_Bounded):
 
 
 def decay_from_tau(tau: float, dt: float = 1.0) -> float:
-    """Convert a time constant to a per-step decay, ``beta = exp(-dt / tau)``."""
+    """Convert a time constant to a per-step decay, ``beta = exp(-dt / tau)``.
+
+    >>> round(decay_from_tau(10.0), 4)
+    0.9048
+    """
     if not tau > 0 or not dt > 0:
         raise ValueError(f"tau and dt must be positive, got tau={tau!r}, dt={dt!r}")
     return math.exp(-dt / tau)

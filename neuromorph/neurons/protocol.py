@@ -28,7 +28,7 @@ filters with decays :meth:`Neuron.input_decays`, which is what presynaptic trace
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, NamedTuple, Optional
+from typing import Any, Callable, ClassVar, NamedTuple, Optional, cast
 
 import torch
 from torch import Tensor
@@ -40,7 +40,12 @@ Traces = dict[str, dict[str, Optional[Tensor]]]
 
 
 class OnlineStep(NamedTuple):
-    """Result of a neuron's eligibility rule for one step (see the module docstring)."""
+    """Result of a neuron's eligibility rule for one step (see the module docstring).
+
+    >>> step = OnlineStep(torch.ones(1), None, None, {}, {})
+    >>> step.out.tolist(), step.d_out
+    ([1.0], None)
+    """
 
     out: Tensor
     state: Any
@@ -66,13 +71,18 @@ class Neuron(SpikingModule):
         online_exact: constructor arguments of a configuration in which online learning of a single synaptic
             layer into this neuron is exact (equals BPTT), or None when there is none. Used by the conformance
             tests.
+
+    >>> from neuromorph import LIF
+    >>> issubclass(LIF, Neuron), LIF.spiking, LIF.learnable
+    (True, True, ('beta', 'threshold'))
     """
 
     Params: ClassVar[type]
     State: ClassVar[type]
-    step: ClassVar[StepFn]
-    sequence: ClassVar[StepFn]
-    online_step: ClassVar[OnlineStepFn]
+    # staticmethods of the neuron's pure functions (typed as such: a plain Callable would be bound as a method)
+    step: ClassVar[staticmethod[[Tensor, Any, Any, Surrogate], tuple[Tensor, Any]]]
+    sequence: ClassVar[staticmethod[[Tensor, Any, Any, Surrogate], tuple[Tensor, Any]]]
+    online_step: ClassVar[staticmethod[[Tensor, Any, Any, Surrogate, Traces, tuple[str, ...]], OnlineStep]]
     spiking: ClassVar[bool] = True
     learnable: ClassVar[tuple[str, ...]] = ()
     online_exact: ClassVar[Optional[dict[str, Any]]] = None
@@ -116,28 +126,46 @@ class Neuron(SpikingModule):
                 d_outs.append(res.d_out)
                 for p in learn:
                     du[p].append(res.du_dp[p])
-        d_out = None if d_outs[0] is None else torch.stack(d_outs)
+        d_out = None if d_outs[0] is None else torch.stack(cast(list[Tensor], d_outs))  # all or none are None
         return torch.stack(outs), state, d_out, {p: torch.stack(v) for p, v in du.items()}, traces
 
 
 def zero_state_like(like: Tensor, n_fields: int) -> list[Tensor]:
-    """``n_fields`` broadcast zeros shaped like ``like`` (no memory until a step writes a real value)."""
+    """``n_fields`` broadcast zeros shaped like ``like`` (no memory until a step writes a real value).
+
+    >>> v, a = zero_state_like(torch.ones(2, 3), 2)
+    >>> v.shape, v.sum().item()
+    (torch.Size([2, 3]), 0.0)
+    """
     zero = like.new_zeros(()).expand(like.shape)
     return [zero] * n_fields
 
 
 def trace(traces: Traces, p: str, field: str) -> Optional[Tensor]:
-    """``e^{field, p}`` from a trace dict (None = zero)."""
+    """``e^{field, p}`` from a trace dict (None = zero).
+
+    >>> traces = {"beta": {"v": torch.tensor(1.0)}}
+    >>> trace(traces, "beta", "v").item(), trace(traces, "threshold", "v")
+    (1.0, None)
+    """
     return traces.get(p, {}).get(field)
 
 
 def plus(a: Optional[Tensor], b: Optional[Tensor]) -> Optional[Tensor]:
-    """``a + b`` where ``None`` stands for zero."""
+    """``a + b`` where ``None`` stands for zero.
+
+    >>> plus(None, torch.tensor(2.0)).item(), plus(None, None)
+    (2.0, None)
+    """
     if a is None:
         return b
     return a if b is None else a + b
 
 
 def times(a: Optional[Tensor], b: Tensor | float) -> Optional[Tensor]:
-    """``a * b`` where ``None`` stands for zero."""
+    """``a * b`` where ``None`` stands for zero.
+
+    >>> times(torch.tensor(2.0), 3).item(), times(None, 3)
+    (6.0, None)
+    """
     return None if a is None else a * b

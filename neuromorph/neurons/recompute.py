@@ -9,7 +9,7 @@ live graph never exceeds one step.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 import torch
 from torch import Tensor
@@ -60,14 +60,20 @@ class _Recompute(torch.autograd.Function):
                 if need:
                     g = next(it)
                     if g is not None:
-                        g_params[i] += g
+                        cast(Tensor, g_params[i]).add_(g)   # allocated above since need is True
         g_init = [reduce_to(g, shape) for g, shape in zip(g_state, ctx.init_shapes)]
         return (None, None, g_x, *g_init, *g_params)
 
 
 def run_sequence(step: StepFn, x_seq: Tensor, state: Sequence[Tensor], params: Sequence[Tensor]
                  ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run ``step`` over ``x_seq [T, ...]``; returns ``(outputs [T, ...], final_state)``."""
+    """Run ``step`` over ``x_seq [T, ...]``; returns ``(outputs [T, ...], final_state)``.
+
+    >>> step = lambda x, state, params: (x + state[0], (params[0] * (state[0] + x),))
+    >>> out, final = run_sequence(step, torch.ones(3, 1), (torch.zeros(1),), (torch.tensor(0.5),))
+    >>> out.flatten().tolist(), final[0].tolist()
+    ([1.0, 1.5, 1.75], [0.875])
+    """
     if x_seq.shape[0] == 0:
         raise ValueError("x_seq must contain at least one time step, got T=0")
     result = _Recompute.apply(step, len(state), x_seq, *state, *params)

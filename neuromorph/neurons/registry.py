@@ -29,7 +29,11 @@ _REQUIRED = ("Params", "State", "step", "sequence", "online_step")
 
 
 def register_neuron(name: str, cls: type[Neuron]) -> type[Neuron]:
-    """Add ``cls`` under ``name``; checks that it implements the protocol. Returns ``cls``."""
+    """Add ``cls`` under ``name``; checks that it implements the protocol. Returns ``cls``.
+
+    >>> register_neuron("lif", LIF) is LIF   # re-registering the same class is allowed
+    True
+    """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be an identifier string, got {name!r}")
     if not (isinstance(cls, type) and issubclass(cls, Neuron)):
@@ -44,7 +48,11 @@ def register_neuron(name: str, cls: type[Neuron]) -> type[Neuron]:
 
 
 def get_neuron(name: str) -> type[Neuron]:
-    """The neuron class registered as ``name``."""
+    """The neuron class registered as ``name``.
+
+    >>> get_neuron("alif").__name__
+    'ALIF'
+    """
     if name not in NEURONS:
         raise ValueError(f"unknown neuron {name!r}; registered: {sorted(NEURONS)}")
     return NEURONS[name]

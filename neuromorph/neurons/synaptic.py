@@ -27,6 +27,12 @@ from neuromorph.surrogate import Surrogate, get_surrogate
 
 
 class SynapticParams(NamedTuple):
+    """Parameters of :func:`synaptic_step`: current decay ``alpha``, membrane decay ``beta``, threshold and reset.
+
+    >>> p = SynapticParams(torch.tensor(0.8), torch.tensor(0.9), torch.tensor(1.0))
+    >>> p.reset
+    'subtract'
+    """
     alpha: Tensor
     beta: Tensor
     threshold: Tensor
@@ -39,13 +45,25 @@ class SynapticParams(NamedTuple):
 
 
 class SynapticState(NamedTuple):
+    """Membrane ``v`` and synaptic current ``i`` after the last step.
+
+    >>> SynapticState(torch.zeros(2), torch.zeros(2)).i.shape
+    torch.Size([2])
+    """
     v: Tensor
     i: Tensor
 
 
 def synaptic_step(x: Tensor, state: SynapticState, params: SynapticParams, surrogate: Surrogate
                   ) -> tuple[Tensor, SynapticState]:
-    """One synaptic-LIF step (plain autograd)."""
+    """One synaptic-LIF step (plain autograd).
+
+    >>> from neuromorph.surrogate import ATan
+    >>> p = SynapticParams(torch.tensor(0.5), torch.tensor(0.5), torch.tensor(1.0))
+    >>> s, state = synaptic_step(torch.tensor([1.0]), SynapticState(torch.zeros(1), torch.zeros(1)), p, ATan())
+    >>> s.tolist(), state.i.tolist(), state.v.tolist()
+    ([1.0], [1.0], [0.0])
+    """
     i = params.alpha * state.i + x
     spikes, lif_state = lif_step(i, LIFState(state.v), params.lif(), surrogate)
     return spikes, SynapticState(lif_state.v, i)
@@ -53,7 +71,14 @@ def synaptic_step(x: Tensor, state: SynapticState, params: SynapticParams, surro
 
 def synaptic_sequence(x_seq: Tensor, state: SynapticState, params: SynapticParams, surrogate: Surrogate
                       ) -> tuple[Tensor, SynapticState]:
-    """``T`` synaptic-LIF steps: fused current filter, then the fused LIF kernel."""
+    """``T`` synaptic-LIF steps: fused current filter, then the fused LIF kernel.
+
+    >>> from neuromorph.surrogate import ATan
+    >>> p = SynapticParams(torch.tensor(0.5), torch.tensor(0.5), torch.tensor(1.0))
+    >>> x = torch.tensor([[1.0], [0.0], [0.0]])
+    >>> synaptic_sequence(x, SynapticState(torch.zeros(1), torch.zeros(1)), p, ATan())[0].flatten().tolist()
+    [1.0, 0.0, 0.0]
+    """
     i_seq = leaky_filter(x_seq, state.i, params.alpha)
     spikes, lif_state = lif_sequence(i_seq, LIFState(state.v), params.lif(), surrogate)
     return spikes, SynapticState(lif_state.v, i_seq[-1])
@@ -67,6 +92,13 @@ def synaptic_online_step(x: Tensor, state: SynapticState, params: SynapticParams
         d v_pre_t / d alpha = beta e^{v,alpha}_{t-1} + e^{i,alpha}_t
 
     and the membrane follows :func:`~neuromorph.neurons.lif.lif_online_step` (``beta``, ``threshold``).
+
+    >>> from neuromorph.surrogate import ATan
+    >>> p = SynapticParams(torch.tensor(0.5), torch.tensor(0.5), torch.tensor(1.0))
+    >>> res = synaptic_online_step(torch.tensor([1.0]), SynapticState(torch.zeros(1), torch.zeros(1)), p, ATan(),
+    ...                            {}, ("alpha",))
+    >>> res.out.tolist(), sorted(res.traces["alpha"])
+    ([1.0], ['i', 'v'])
     """
     i = params.alpha * state.i + x
     lif_learn = tuple(p for p in learn if p != "alpha")

@@ -38,6 +38,7 @@ from torch import Tensor
 _DEFAULT_CROSSOVER: dict[int, float] = {1: 0.68, 20: 0.26, 320: 0.25, 5120: 0.32}
 _CROSSOVER: dict[int, float] = dict(_DEFAULT_CROSSOVER)
 MODES = ("auto", "event", "dense")
+_FLOATS = (torch.float32, torch.float64)
 # Below this many multiply-adds (rows x F_in x F_out) a call stays dense under "auto": the GEMM takes
 # microseconds and the event path's fixed cost (byte check, index lists) dominates (800->10 on 1 row: 2x).
 MIN_EVENT_WORK = 1 << 18
@@ -47,7 +48,13 @@ MIN_EVENT_OUTPUTS = 64
 
 
 def crossover_rate(rows: int) -> float:
-    """Spike rate below which the event path is chosen for a call on ``rows`` rows (log-linear in rows)."""
+    """Spike rate below which the event path is chosen for a call on ``rows`` rows (log-linear in rows).
+
+    >>> 0.0 < crossover_rate(256) <= 1.0
+    True
+    """
+    if rows in _CROSSOVER:
+        return _CROSSOVER[rows]
     keys = sorted(_CROSSOVER)
     if rows <= keys[0]:
         return _CROSSOVER[keys[0]]
@@ -60,7 +67,13 @@ def crossover_rate(rows: int) -> float:
 
 
 def set_crossover_rates(rates: dict[int, float] | None) -> None:
-    """Replace the crossover table ``{rows: rate}`` (``None`` restores the shipped measurement)."""
+    """Replace the crossover table ``{rows: rate}`` (``None`` restores the shipped measurement).
+
+    >>> set_crossover_rates({1: 0.2, 1000: 0.1})
+    >>> round(crossover_rate(1), 3), round(crossover_rate(5000), 3)
+    (0.2, 0.1)
+    >>> set_crossover_rates(None)   # back to the shipped measurement
+    """
     if rates is None:
         _CROSSOVER.clear()
         _CROSSOVER.update(_DEFAULT_CROSSOVER)
@@ -77,25 +90,38 @@ def set_crossover_rates(rates: dict[int, float] | None) -> None:
 
 
 def crossover_rates() -> dict[int, float]:
-    """The crossover table in use, ``{rows: rate}``."""
+    """The crossover table in use, ``{rows: rate}``.
+
+    >>> table = crossover_rates()
+    >>> all(isinstance(rows, int) and 0.0 <= rate <= 1.0 for rows, rate in table.items())
+    True
+    """
     return dict(_CROSSOVER)
 
 
+_NATIVE = []  # the module neuromorph.neurons.native once imported (importing it at load time is circular)
+
+
 def _kernel():
-    from neuromorph.neurons import native
+    if not _NATIVE:
+        from neuromorph.neurons import native
 
-    return native.load()
+        _NATIVE.append(native)
+    return _NATIVE[0].load()
 
 
-def _transposed(weight: Tensor, cache: dict | None) -> Tensor:
-    """``W^T`` contiguous, kept in ``cache`` until the weight is replaced or modified in place."""
-    key = (weight.data_ptr(), weight._version, weight.dtype, tuple(weight.shape))
+def _prepared(weight: Tensor, bias: Tensor | None, cache: dict | None) -> tuple[Tensor, Tensor]:
+    """``(W^T contiguous, bias contiguous or empty)``, kept in ``cache`` until either is replaced or modified
+    in place."""
+    key = (weight.data_ptr(), weight._version, weight.dtype, weight.shape,
+           None if bias is None else (bias.data_ptr(), bias._version, bias.dtype))
     if cache is not None and cache.get("key") == key:
-        return cache["weight_t"]
+        return cache["weight_t"], cache["bias"]
     weight_t = weight.detach().t().contiguous()
+    b = bias.detach().contiguous() if bias is not None else torch.empty(0, dtype=weight.dtype)
     if cache is not None:
-        cache["key"], cache["weight_t"] = key, weight_t
-    return weight_t
+        cache["key"], cache["weight_t"], cache["bias"] = key, weight_t, b
+    return weight_t, b
 
 
 def _as_bytes(x2: Tensor, tagged: Tensor | None, kernel) -> Tensor | None:
@@ -115,11 +141,21 @@ def try_event_linear(x: Tensor, weight: Tensor, bias: Tensor | None, mode: str =
     with ``weight``'s dtype, and (``mode="auto"``) its measured spike rate is at most
     :func:`crossover_rate` of its row count; ``mode="event"`` skips the rate test. Returns ``(y, rate)``.
     ``tagged_bytes`` is a 0/1 byte copy of ``x`` already at hand (from the LIF kernel), which saves a pass.
+
+    >>> w = torch.eye(3)
+    >>> y, rate = try_event_linear(torch.tensor([[1.0, 0.0, 0.0]]), w, None, mode="event")
+    >>> y is None or y.tolist() == [[1.0, 0.0, 0.0]]
+    True
+    >>> try_event_linear(torch.ones(1, 3), w, None, mode="dense")
+    (None, None)
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if mode == "dense" or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) \
-            or x.dtype != weight.dtype or x.numel() == 0:
+    numel = x.numel()
+    if mode == "dense" or x.device.type != "cpu" or x.dtype not in _FLOATS or x.dtype != weight.dtype \
+            or numel == 0:
+        return None, None
+    if mode == "auto" and (weight.shape[0] < MIN_EVENT_OUTPUTS or numel * weight.shape[0] < MIN_EVENT_WORK):
         return None, None
     kernel = _kernel()
     if kernel is None:
@@ -130,13 +166,10 @@ def try_event_linear(x: Tensor, weight: Tensor, bias: Tensor | None, mode: str =
     spikes = _as_bytes(x2, tagged_bytes, kernel)
     if spikes is None:
         return None, None
-    if mode == "auto" and (weight.shape[0] < MIN_EVENT_OUTPUTS
-                           or x2.shape[0] * x2.shape[1] * weight.shape[0] < MIN_EVENT_WORK):
-        return None, None
     max_rate = 1.0 if mode == "event" else crossover_rate(x2.shape[0])
-    b = bias.detach().contiguous() if bias is not None else torch.empty(0, dtype=weight.dtype)
-    y, nnz = kernel.event_linear(spikes, _transposed(weight, weight_cache), b, max_rate)
-    rate = nnz / x2.numel()
+    weight_t, b = _prepared(weight, bias, weight_cache)
+    y, nnz = kernel.event_linear(spikes, weight_t, b, max_rate)
+    rate = nnz / numel
     if y is None:
         return None, rate
     return y.reshape(*x.shape[:-1], weight.shape[0]), rate
@@ -148,6 +181,10 @@ def event_linear(spikes: Tensor, weight: Tensor, bias: Tensor | None = None) -> 
     Raises ``ValueError`` when ``spikes`` is not 0/1 or the shapes do not match, ``TypeError`` for dtypes
     other than float32/float64 or mismatched ones. Without the compiled kernel it falls back to the dense
     product (same values up to rounding).
+
+    >>> w = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> event_linear(torch.tensor([[0.0, 1.0]]), w).tolist()
+    [[2.0, 4.0]]
     """
     for name, t in (("spikes", spikes), ("weight", weight)):
         if not isinstance(t, Tensor):

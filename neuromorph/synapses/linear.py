@@ -14,6 +14,8 @@ At inference (no gradient needed) a binary input goes through the event-driven p
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -59,7 +61,7 @@ def _weight_grad(g2: Tensor, saved: Tensor, dtype: torch.dtype) -> Tensor:
     for start in range(0, x2.shape[0], _CHUNK_ROWS * 4):
         part = g2[start:start + _CHUNK_ROWS * 4].t().matmul(x2[start:start + _CHUNK_ROWS * 4].to(dtype))
         out = part if out is None else out.add_(part)
-    return out
+    return cast(Tensor, out)  # saved holds at least one row (the loop ran), as the caller assumes
 
 
 class _SpikeLinearFn(torch.autograd.Function):
@@ -105,25 +107,38 @@ class SpikeLinear(nn.Linear):
         if event not in EVENT_MODES:
             raise ValueError(f"event must be one of {EVENT_MODES}, got {event!r}")
         self.event = event
-        self.last_path: str | None = None
-        self.last_rate: float | None = None
+        # [path, rate] of the last call, updated in place (no nn.Module.__setattr__ on the per-call path)
+        self._last: list = [None, None]
         self._event_cache: dict = {}
+
+    @property
+    def last_path(self) -> str | None:
+        """``"event"`` or ``"dense"``: the path the last call took (``None`` before the first call)."""
+        return self._last[0]
+
+    @property
+    def last_rate(self) -> float | None:
+        """The input spike rate the last call measured (``None`` when it did not look at the spikes)."""
+        return self._last[1]
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             raise TypeError(f"SpikeLinear input must be a torch.Tensor, got {type(x).__name__}")
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(f"SpikeLinear expects input [..., {self.in_features}], got shape {tuple(x.shape)}")
-        self.last_path, self.last_rate = "dense", None
+        last = self._last
+        last[0], last[1] = "dense", None
+        weight, bias = self.weight, self.bias
+        grad_mode = torch.is_grad_enabled()
         autocast = torch.is_autocast_enabled(x.device.type)
-        needs_grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
+        needs_grad = grad_mode and (x.requires_grad or weight.requires_grad
+                                    or (bias is not None and bias.requires_grad))
         if not needs_grad and not autocast and self.event != "dense":
-            y, self.last_rate = try_event_linear(x, self.weight, self.bias, self.event, self._event_cache,
-                                                 tagged_compact_spikes(x))
+            y, last[1] = try_event_linear(x, weight, bias, self.event, self._event_cache, tagged_compact_spikes(x))
             if y is not None:
-                self.last_path = "event"
+                last[0] = "event"
                 return y
-        if not torch.is_grad_enabled() or autocast or x.dtype != self.weight.dtype or x.grad_fn is None:
+        if not grad_mode or autocast or x.dtype != weight.dtype or x.grad_fn is None:
             # a leaf input (a data batch) is saved by reference either way: plain nn.Linear, no extra overhead
-            return super().forward(x)
-        return _SpikeLinearFn.apply(x, self.weight, self.bias)
+            return nn.functional.linear(x, weight, bias)
+        return _SpikeLinearFn.apply(x, weight, bias)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import torch
@@ -62,9 +63,9 @@ class SpikingActorCritic(nn.Module):
         self.actor = nn.Sequential(nn.Linear(hidden, n_actions), LeakyIntegrator(beta=readout_beta))
         self.critic = nn.Sequential(nn.Linear(hidden, 1), LeakyIntegrator(beta=readout_beta))
         with torch.no_grad():
-            self.body[0].weight.mul_(3.0)
-            self.actor[0].weight.mul_(0.1)
-            self.critic[0].weight.mul_(0.1)
+            cast(nn.Linear, self.body[0]).weight.mul_(3.0)
+            cast(nn.Linear, self.actor[0]).weight.mul_(0.1)
+            cast(nn.Linear, self.critic[0]).weight.mul_(0.1)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         spikes = self.body(x)
@@ -92,8 +93,8 @@ def train_cartpole(episodes: int = 600, seed: int = 0, sim_steps: int = 6, hidde
     """
     import gymnasium as gym
 
-    for name, value in (("episodes", episodes), ("sim_steps", sim_steps)):
-        check_positive_int(name, value)
+    for name, count in (("episodes", episodes), ("sim_steps", sim_steps)):
+        check_positive_int(name, count)
     torch.manual_seed(seed)
     with warnings.catch_warnings():  # CartPole-v0 (200-step episodes) is chosen on purpose
         warnings.filterwarnings("ignore", message=".*out of date.*")

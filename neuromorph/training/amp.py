@@ -21,7 +21,14 @@ from torch import Tensor
 
 
 class Amp:
-    """Mixed-precision policy for ``device`` (``torch.device`` or "cpu"/"cuda")."""
+    """Mixed-precision policy for ``device`` (``torch.device`` or "cpu"/"cuda").
+
+    >>> amp = Amp("cpu", enabled=True)
+    >>> with amp.autocast():
+    ...     y = torch.nn.Linear(2, 2)(torch.ones(1, 2))
+    >>> amp.dtype, y.dtype, Amp("cpu").enabled
+    (torch.bfloat16, torch.bfloat16, False)
+    """
 
     def __init__(self, device: torch.device | str, enabled: bool = False) -> None:
         device = torch.device(device) if isinstance(device, str) else device

@@ -51,11 +51,28 @@ KILL_IN_WRITE_ENV = "NEUROMORPH_TEST_KILL_IN_CHECKPOINT_WRITE"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file is missing, truncated, corrupt or not a neuromorph training checkpoint."""
+    """A checkpoint file is missing, truncated, corrupt or not a neuromorph training checkpoint.
+
+    >>> import tempfile
+    >>> bad = os.path.join(tempfile.mkdtemp(), "epoch_0001.pt")
+    >>> _ = open(bad, "wb").write(b"not a checkpoint")
+    >>> try:
+    ...     verify_checkpoint(bad)
+    ... except CheckpointError:
+    ...     print("rejected")
+    rejected
+    """
 
 
 def capture_rng_state() -> dict[str, Any]:
-    """Python, numpy, torch CPU and CUDA RNG states of this process."""
+    """Python, numpy, torch CPU and CUDA RNG states of this process.
+
+    >>> state = capture_rng_state()
+    >>> a = torch.rand(2)
+    >>> restore_rng_state(state)
+    >>> torch.equal(a, torch.rand(2)), sorted(state)[:3]
+    (True, ['numpy', 'python', 'torch'])
+    """
     state: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),
                              "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -64,7 +81,14 @@ def capture_rng_state() -> dict[str, Any]:
 
 
 def restore_rng_state(state: dict[str, Any]) -> None:
-    """Inverse of :func:`capture_rng_state`."""
+    """Inverse of :func:`capture_rng_state`.
+
+    >>> state = capture_rng_state()
+    >>> before = (random.random(), np.random.rand(), torch.rand(1).item())
+    >>> restore_rng_state(state)
+    >>> before == (random.random(), np.random.rand(), torch.rand(1).item())
+    True
+    """
     if not isinstance(state, dict) or not {"python", "numpy", "torch"} <= state.keys():
         raise ValueError("state must be a dict from capture_rng_state() with keys 'python', 'numpy', 'torch'")
     random.setstate(state["python"])
@@ -75,14 +99,26 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 
 
 def checkpoint_path(directory: str, epoch: int) -> str:
-    """``directory/epoch_{epoch:04d}.pt``."""
+    """``directory/epoch_{epoch:04d}.pt``.
+
+    >>> checkpoint_path("runs", 7).replace(os.sep, "/")
+    'runs/epoch_0007.pt'
+    """
     if not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
     return os.path.join(directory, f"epoch_{epoch:04d}.pt")
 
 
 def checkpoint_paths(directory: str) -> list[str]:
-    """Paths of all ``epoch_*.pt`` files in ``directory``, newest epoch first (empty if there are none)."""
+    """Paths of all ``epoch_*.pt`` files in ``directory``, newest epoch first (empty if there are none).
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> for epoch in (1, 2):
+    ...     _ = open(checkpoint_path(d, epoch), "wb").close()
+    >>> [os.path.basename(p) for p in checkpoint_paths(d)]
+    ['epoch_0002.pt', 'epoch_0001.pt']
+    """
     if not os.path.isdir(directory):
         return []
     found = [(int(m.group(1)), name) for name in os.listdir(directory) if (m := _CKPT_RE.match(name))]
@@ -94,6 +130,16 @@ def latest_checkpoint(directory: str, verify: bool = True) -> str | None:
 
     With ``verify`` (default) each candidate, newest first, is checked with :func:`verify_checkpoint`; a truncated
     or corrupt one is skipped with a ``RuntimeWarning`` naming it, and the next older one is tried.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> net = torch.nn.Linear(2, 1)
+    >>> opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    >>> for epoch in (1, 2):
+    ...     _ = save_checkpoint(d, model=net, optimizer=opt, epoch=epoch, rng_states=[capture_rng_state()])
+    >>> _ = open(checkpoint_path(d, 3), "wb").write(b"truncated")        # a broken newer file is skipped
+    >>> os.path.basename(latest_checkpoint(d))
+    'epoch_0002.pt'
     """
     for path in checkpoint_paths(directory):
         if not verify:
@@ -110,7 +156,14 @@ def latest_checkpoint(directory: str, verify: bool = True) -> str | None:
 
 def verify_checkpoint(path: str) -> None:
     """Raise :class:`CheckpointError` naming ``path`` unless it is a complete zip container whose records all
-    match their CRC-32 (what ``torch.save`` writes). Catches truncation and flipped bits without unpickling."""
+    match their CRC-32 (what ``torch.save`` writes). Catches truncation and flipped bits without unpickling.
+
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.pt")
+    >>> torch.save({"a": 1}, path)
+    >>> verify_checkpoint(path) is None
+    True
+    """
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
     try:
@@ -124,7 +177,16 @@ def verify_checkpoint(path: str) -> None:
 
 def read_checkpoint(path: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The checkpoint dict stored in ``path`` after :func:`verify_checkpoint`; :class:`CheckpointError` naming
-    the file when it is unreadable or lacks the ``model``/``epoch`` entries."""
+    the file when it is unreadable or lacks the ``model``/``epoch`` entries.
+
+    >>> import tempfile
+    >>> net = torch.nn.Linear(2, 1)
+    >>> opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    >>> path = save_checkpoint(tempfile.mkdtemp(), model=net, optimizer=opt, epoch=1, rng_states=[{}])
+    >>> ckpt = read_checkpoint(path)
+    >>> ckpt["epoch"], ckpt["world_size"], sorted(ckpt["model"])
+    (1, 1, ['bias', 'weight'])
+    """
     verify_checkpoint(path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=False)
@@ -146,6 +208,14 @@ def save_checkpoint(directory: str, *, model: nn.Module, optimizer: torch.optim.
 
     ``rng_states``: one :func:`capture_rng_state` dict per rank, in rank order (gather them before calling this on
     rank 0). ``model`` must be the bare module (not the DDP wrapper) so keys carry no ``module.`` prefix.
+
+    >>> import tempfile
+    >>> net = torch.nn.Linear(2, 1)
+    >>> opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    >>> path = save_checkpoint(tempfile.mkdtemp(), model=net, optimizer=opt, epoch=5, rng_states=[capture_rng_state()],
+    ...                        history=[{"epoch": 5, "train_loss": 0.1}])
+    >>> os.path.basename(path), read_checkpoint(path)["history"][0]["epoch"]
+    ('epoch_0005.pt', 5)
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
@@ -170,7 +240,14 @@ def atomic_torch_save(obj: Any, path: str, before_rename: Callable[[], None] | N
     ``fsync``, ``os.replace``, then ``fsync`` of the directory so the rename itself survives a power loss.
 
     ``before_rename`` (optional) is called once the temporary file is durable, just before the rename; tests use it
-    to simulate a crash at the worst moment. On any exception the temporary file is removed."""
+    to simulate a crash at the worst moment. On any exception the temporary file is removed.
+
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.pt")
+    >>> atomic_torch_save({"a": torch.ones(2)}, path)
+    >>> torch.load(path)["a"].tolist(), os.listdir(os.path.dirname(path))
+    ([1.0, 1.0], ['x.pt'])
+    """
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     # O_EXCL: never follow or reuse an existing name; mode 0o666 minus the umask, like a plain open()
@@ -229,6 +306,16 @@ def load_checkpoint(path: str, *, model: nn.Module, optimizer: torch.optim.Optim
     :class:`CheckpointError` naming ``path`` when the file is truncated or corrupt, and ``ValueError`` if the
     checkpoint was written by a different world size and ``restore_rng`` is set, since the
     per-rank random streams could not be continued exactly.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> net = torch.nn.Linear(2, 1)
+    >>> opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    >>> path = save_checkpoint(d, model=net, optimizer=opt, epoch=3, rng_states=[capture_rng_state()])
+    >>> copy = torch.nn.Linear(2, 1)
+    >>> ckpt = load_checkpoint(path, model=copy)
+    >>> ckpt["epoch"], torch.equal(copy.weight, net.weight)
+    (3, True)
     """
     if not os.path.isfile(path):
         raise CheckpointError(f"path must be an existing checkpoint file, got {path!r}")

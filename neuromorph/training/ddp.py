@@ -22,7 +22,12 @@ from neuromorph.utils import check_positive_int
 
 @dataclass(frozen=True)
 class DistEnv:
-    """Where this process sits in the job."""
+    """Where this process sits in the job.
+
+    >>> env = DistEnv()
+    >>> env.distributed, env.is_main, env.device
+    (False, True, device(type='cpu'))
+    """
 
     rank: int = 0
     world_size: int = 1
@@ -55,6 +60,10 @@ def init_distributed(device: str = "auto", backend: str | None = None) -> DistEn
     ``device``: "auto" (CUDA if available), "cpu" or "cuda". ``backend``: None picks "nccl" for CUDA and "gloo" for
     CPU. Returns the :class:`DistEnv`; when ``WORLD_SIZE`` is unset or 1 no group is created. If a default group
     already exists it is reused.
+
+    >>> env = init_distributed("cpu")        # WORLD_SIZE unset: a single process, no group created
+    >>> env.world_size, env.device.type
+    (1, 'cpu')
     """
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
@@ -105,25 +114,43 @@ def _attempt_store(rank: int, world_size: int) -> dist.Store | None:
 
 
 def cleanup() -> None:
-    """Destroy the default process group if one exists."""
+    """Destroy the default process group if one exists.
+
+    >>> cleanup()
+    >>> dist.is_initialized()
+    False
+    """
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
 
 def barrier(env: DistEnv) -> None:
+    """Wait for every rank (no-op for one process).
+
+    >>> barrier(DistEnv()) is None
+    True
+    """
     if env.distributed:
         dist.barrier()
 
 
 def all_reduce_sum(tensor: Tensor, env: DistEnv) -> Tensor:
-    """Sum ``tensor`` over ranks in place (no-op for one process); returns it."""
+    """Sum ``tensor`` over ranks in place (no-op for one process); returns it.
+
+    >>> all_reduce_sum(torch.tensor([2.0, 4.0]), DistEnv()).tolist()
+    [2.0, 4.0]
+    """
     if env.distributed:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
 
 
 def all_reduce_mean(tensor: Tensor, env: DistEnv) -> Tensor:
-    """Average ``tensor`` over ranks in place (no-op for one process); returns it."""
+    """Average ``tensor`` over ranks in place (no-op for one process); returns it.
+
+    >>> all_reduce_mean(torch.tensor([2.0, 4.0]), DistEnv()).tolist()
+    [2.0, 4.0]
+    """
     if env.distributed:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         tensor.div_(env.world_size)
@@ -131,7 +158,11 @@ def all_reduce_mean(tensor: Tensor, env: DistEnv) -> Tensor:
 
 
 def all_gather_objects(obj: Any, env: DistEnv) -> list[Any]:
-    """List of ``obj`` from every rank, in rank order (``[obj]`` for one process)."""
+    """List of ``obj`` from every rank, in rank order (``[obj]`` for one process).
+
+    >>> all_gather_objects({"acc": 0.9}, DistEnv())
+    [{'acc': 0.9}]
+    """
     if not env.distributed:
         return [obj]
     out: list[Any] = [None] * env.world_size
@@ -140,7 +171,11 @@ def all_gather_objects(obj: Any, env: DistEnv) -> list[Any]:
 
 
 def broadcast_object(obj: Any, env: DistEnv, src: int = 0) -> Any:
-    """``obj`` as held by rank ``src``, on every rank."""
+    """``obj`` as held by rank ``src``, on every rank.
+
+    >>> broadcast_object([1, 2], DistEnv())
+    [1, 2]
+    """
     if not env.distributed:
         return obj
     box = [obj]
@@ -149,7 +184,13 @@ def broadcast_object(obj: Any, env: DistEnv, src: int = 0) -> Any:
 
 
 def average_buffers(model: nn.Module, env: DistEnv) -> None:
-    """Average floating-point buffers (e.g. BatchNorm running statistics) over ranks so all ranks hold the same ones."""
+    """Average floating-point buffers (e.g. BatchNorm running statistics) over ranks so all ranks hold the same ones.
+
+    >>> bn = nn.BatchNorm1d(2)
+    >>> average_buffers(bn, DistEnv())        # one process: unchanged
+    >>> bn.running_mean.tolist()
+    [0.0, 0.0]
+    """
     if not env.distributed:
         return
     for buf in model.buffers():
@@ -160,26 +201,47 @@ def average_buffers(model: nn.Module, env: DistEnv) -> None:
 def make_sampler(dataset: Dataset, env: DistEnv, shuffle: bool, seed: int, drop_last: bool = False
                  ) -> DistributedSampler:
     """A :class:`DistributedSampler` for this rank (also used with one process, so the shuffling order depends only
-    on ``seed`` and the epoch set with ``sampler.set_epoch`` — which makes exact resume simple)."""
+    on ``seed`` and the epoch set with ``sampler.set_epoch`` — which makes exact resume simple).
+
+    >>> from torch.utils.data import TensorDataset
+    >>> sampler = make_sampler(TensorDataset(torch.arange(6.0)), DistEnv(), shuffle=True, seed=0)
+    >>> sorted(sampler)
+    [0, 1, 2, 3, 4, 5]
+    """
     return DistributedSampler(dataset, num_replicas=env.world_size, rank=env.rank, shuffle=shuffle, seed=seed,
                               drop_last=drop_last)
 
 
 def make_loader(dataset: Dataset, batch_size: int, env: DistEnv, shuffle: bool, seed: int,
                 drop_last: bool = False) -> DataLoader:
-    """DataLoader over this rank's shard (``batch_size`` is per rank)."""
+    """DataLoader over this rank's shard (``batch_size`` is per rank).
+
+    >>> from torch.utils.data import TensorDataset
+    >>> loader = make_loader(TensorDataset(torch.arange(10.0)), batch_size=4, env=DistEnv(), shuffle=False, seed=0)
+    >>> [len(batch[0]) for batch in loader]
+    [4, 4, 2]
+    """
     check_positive_int("batch_size", batch_size)
     sampler = make_sampler(dataset, env, shuffle=shuffle, seed=seed, drop_last=drop_last)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=0)
 
 
 def shard_indices(n: int, env: DistEnv) -> Sequence[int]:
-    """Indices ``rank, rank + world, ...`` of ``range(n)``: a disjoint, padding-free split for evaluation."""
+    """Indices ``rank, rank + world, ...`` of ``range(n)``: a disjoint, padding-free split for evaluation.
+
+    >>> list(shard_indices(7, DistEnv(rank=1, world_size=3)))
+    [1, 4]
+    """
     return range(env.rank, n, env.world_size)
 
 
 def wrap_ddp(model: nn.Module, env: DistEnv) -> nn.Module:
-    """Wrap ``model`` in :class:`~torch.nn.parallel.DistributedDataParallel` when distributed, else return it."""
+    """Wrap ``model`` in :class:`~torch.nn.parallel.DistributedDataParallel` when distributed, else return it.
+
+    >>> net = nn.Linear(2, 2)
+    >>> wrap_ddp(net, DistEnv()) is net          # one process: no wrapper
+    True
+    """
     if not env.distributed:
         return model
     device_ids = [env.device.index] if env.device.type == "cuda" else None
@@ -187,5 +249,10 @@ def wrap_ddp(model: nn.Module, env: DistEnv) -> nn.Module:
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The module inside a DDP wrapper (or ``model`` itself)."""
+    """The module inside a DDP wrapper (or ``model`` itself).
+
+    >>> net = nn.Linear(2, 2)
+    >>> unwrap(wrap_ddp(net, DistEnv())) is net
+    True
+    """
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model

@@ -23,12 +23,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import TensorDataset
+from torch.utils.data import DistributedSampler, TensorDataset
 
 from neuromorph.metrics import evaluate
 from neuromorph.training import ddp
@@ -45,7 +45,15 @@ Data = tuple[Tensor, Tensor] | TensorDataset
 @dataclass
 class FitResult:
     """What :func:`fit` returns: the trained model and one record per epoch (``epoch``, ``train_loss``,
-    ``train_acc``, ``test_loss``/``test_acc`` when a test set was given, ``seconds`` (training only) and ``lr``)."""
+    ``train_acc``, ``test_loss``/``test_acc`` when a test set was given, ``seconds`` (training only) and ``lr``).
+
+    >>> from neuromorph.models import SpikingMLP
+    >>> x, y = torch.rand(16, 4), torch.randint(0, 2, (16,))
+    >>> result = fit(SpikingMLP([4, 8, 2], num_steps=2), (x, y), test=(x, y), epochs=1, batch_size=8,
+    ...              show_progress=False)
+    >>> type(result.model).__name__, sorted(result.history[-1])
+    ('SpikingMLP', ['epoch', 'lr', 'seconds', 'test_acc', 'test_loss', 'train_acc', 'train_loss'])
+    """
 
     model: nn.Module
     history: list[dict[str, float]] = field(default_factory=list)
@@ -111,6 +119,14 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
             that many epochs.
         skip_nonfinite: a batch whose loss is NaN/inf raises a ``ValueError`` naming the epoch and batch unless
             this is True (then the batch is skipped and counted in ``history[i]["skipped"]``).
+
+    >>> from neuromorph.encoding import direct_encode
+    >>> from neuromorph.models import SpikingMLP
+    >>> x, y = torch.rand(32, 4), (torch.rand(32, 4).sum(1) > 2).long()
+    >>> result = fit(SpikingMLP([4, 8, 2], output="sequence"), (x[:24], y[:24]), test=(x[24:], y[24:]), epochs=2,
+    ...              batch_size=8, strategy="online", encode=lambda b: direct_encode(b, 3), show_progress=False)
+    >>> [record["epoch"] for record in result.history], 0.0 <= result.history[-1]["test_acc"] <= 1.0
+    ([1, 2], True)
     """
     x_train, y_train = _tensors("train", train)
     test_xy = _tensors("test", test) if test is not None else None
@@ -139,6 +155,7 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
     history: list[dict[str, float]] = []
     start_epoch = 0
     if resume:
+        assert checkpoint_dir is not None  # checked above
         path = latest_checkpoint(checkpoint_dir)
         if path is not None:
             ckpt = load_checkpoint(path, model=model, optimizer=opt, scheduler=scheduler, scaler=scaler.scaler,
@@ -170,7 +187,7 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
     for epoch in range(start_epoch, epochs):
         if stop_after is not None and done_now >= stop_after:
             break
-        loader.sampler.set_epoch(epoch)
+        cast(DistributedSampler, loader.sampler).set_epoch(epoch)   # ddp.make_loader always uses one
         net.train()
         t0 = time.perf_counter()
         sums = torch.zeros(3, dtype=torch.float64, device=env.device)

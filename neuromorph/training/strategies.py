@@ -26,7 +26,7 @@ on) and returns ``(loss, scores)``; the loop then applies the optimizer. Outputs
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +49,11 @@ def _autocast(amp: Any):
 
 
 class Strategy:
-    """Base class. ``gradients(net, x, y, loss_fn, amp, model)`` accumulates one batch's gradients."""
+    """Base class. ``gradients(net, x, y, loss_fn, amp, model)`` accumulates one batch's gradients.
+
+    >>> isinstance(get_strategy("online"), Strategy), sorted(STRATEGIES)
+    (True, ['bptt', 'online', 'three_factor'])
+    """
 
     name = "strategy"
 
@@ -62,7 +66,14 @@ class Strategy:
 
 
 class BPTT(Strategy):
-    """Back-propagation through time (the fused kernels' hand-written backward)."""
+    """Back-propagation through time (the fused kernels' hand-written backward).
+
+    >>> from neuromorph import LIF, LeakyIntegrator
+    >>> model = nn.Sequential(nn.Linear(4, 8), LIF(), nn.Linear(8, 3), LeakyIntegrator())
+    >>> loss, score = BPTT().gradients(model, torch.rand(5, 2, 4), torch.tensor([0, 2]))
+    >>> score.shape, model[0].weight.grad is not None
+    (torch.Size([2, 3]), True)
+    """
 
     name = "bptt"
 
@@ -86,6 +97,12 @@ class Online(Strategy):
         chunk: steps per chunk ``K``; memory grows with ``K``, never with ``T``.
         step_every: also call ``optimizer_step`` (given to :meth:`gradients`) after every this many steps: weight
             updates within a sequence (real-time learning); sets the chunk length.
+
+    >>> from neuromorph import LIF, LeakyIntegrator
+    >>> model = nn.Sequential(nn.Linear(4, 8), LIF(), nn.Linear(8, 3), LeakyIntegrator())
+    >>> loss, score = Online(chunk=2).gradients(model, torch.rand(5, 2, 4), torch.tensor([0, 2]))
+    >>> score.shape, model[0].weight.grad.shape
+    (torch.Size([2, 3]), torch.Size([8, 4]))
     """
 
     name = "online"
@@ -124,7 +141,7 @@ class Online(Strategy):
         with learner:
             for start in range(0, steps, size):
                 last = start + size >= steps
-                sync = net.no_sync() if hasattr(net, "no_sync") and not last else contextlib.nullcontext()
+                sync = cast(Any, net).no_sync() if hasattr(net, "no_sync") and not last else contextlib.nullcontext()
                 with sync:
                     with _autocast(amp):
                         out = net(x[start:start + size])
@@ -141,6 +158,7 @@ class Online(Strategy):
                 if optimizer_step is not None and self.step_every is not None and not last:
                     optimizer_step()
         reset(inner)
+        assert summed is not None  # steps >= 1
         mean_out = summed / steps
         return total.to(x.dtype), mean_out
 
@@ -152,6 +170,13 @@ class ThreeFactor(Online):
         chunk: steps per chunk.
         baseline_decay: the baseline ``b`` follows the mean reward with this decay per batch.
         generator: random source for the sampled actions (for reproducible runs).
+
+    >>> from neuromorph import LIF, LeakyIntegrator
+    >>> model = nn.Sequential(nn.Linear(4, 8), LIF(), nn.Linear(8, 3), LeakyIntegrator())
+    >>> rule = ThreeFactor(chunk=5, generator=torch.Generator().manual_seed(0))
+    >>> loss, score = rule.gradients(model, torch.rand(5, 2, 4), torch.tensor([0, 2]))
+    >>> score.shape, model[2].weight.grad.shape
+    (torch.Size([2, 3]), torch.Size([3, 8]))
     """
 
     name = "three_factor"
@@ -185,7 +210,11 @@ STRATEGIES: dict[str, Callable[[], Strategy]] = {"bptt": BPTT, "online": Online,
 
 
 def get_strategy(spec: str | Strategy) -> Strategy:
-    """A strategy instance from a name in :data:`STRATEGIES` or an instance."""
+    """A strategy instance from a name in :data:`STRATEGIES` or an instance.
+
+    >>> get_strategy("bptt"), get_strategy(Online(chunk=4)).chunk
+    (BPTT(), 4)
+    """
     if isinstance(spec, Strategy):
         return spec
     if spec not in STRATEGIES:
@@ -194,7 +223,14 @@ def get_strategy(spec: str | Strategy) -> Strategy:
 
 
 def predict(model: nn.Module, x: Tensor) -> Tensor:
-    """Model outputs for ``x`` in multi-step mode without a graph; the state is reset before and after."""
+    """Model outputs for ``x`` in multi-step mode without a graph; the state is reset before and after.
+
+    >>> from neuromorph import LIF
+    >>> model = nn.Sequential(nn.Linear(3, 2), LIF())
+    >>> out = predict(model, torch.rand(4, 1, 3))
+    >>> out.shape, out.requires_grad, model[1].state is None
+    (torch.Size([4, 1, 2]), False, True)
+    """
     set_step_mode(model, "multi")
     reset(model)
     with torch.no_grad():

@@ -38,7 +38,17 @@ _DEFAULT_MAX_LEN = {"text": 128, "newsgroups": 128, "polarity": 40}
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a run (also stored in each checkpoint's ``extra``)."""
+    """Everything that defines a run (also stored in each checkpoint's ``extra``).
+
+    >>> cfg = TrainConfig(model="mlp", epochs=1).validate()
+    >>> cfg.dataset, cfg.strategy
+    ('digits', 'bptt')
+    >>> try:
+    ...     TrainConfig(model="cnn").validate()
+    ... except ValueError as err:
+    ...     print(err)
+    model must be one of ('spikformer', 'transformer', 'mlp', 'linear'), got 'cnn'
+    """
 
     model: str = "spikformer"
     dataset: str = "digits"
@@ -105,8 +115,12 @@ class TrainConfig:
 @dataclass
 class DataBundle:
     """Training and test tensors (and validation, for the fold-split text tasks), a description of the data
-    (``info``, stored in checkpoints) and the frozen word vectors the text transformers read (or None)."""
+    (``info``, stored in checkpoints) and the frozen word vectors the text transformers read (or None).
 
+    >>> data = build_data(TrainConfig(model="mlp", limit_train=10, limit_test=5))
+    >>> len(data.train), len(data.test), data.info["num_features"], data.info["num_classes"]
+    (10, 5, 64, 10)
+    """
     train: TensorDataset
     test: TensorDataset
     info: dict[str, Any] = field(default_factory=dict)
@@ -116,6 +130,13 @@ class DataBundle:
 
 @dataclass
 class TrainResult:
+    """What :func:`train` returns: the model, one record per epoch and the config of the run.
+
+    >>> cfg = TrainConfig(model="linear", epochs=1, limit_train=64, limit_test=32, show_progress=False)
+    >>> result = train(cfg, log=None)
+    >>> len(result.history), 0.0 <= result.final_test_accuracy <= 1.0
+    (1, True)
+    """
     model: nn.Module
     history: list[dict[str, float]]
     config: TrainConfig
@@ -163,7 +184,12 @@ def _text_bundle(cfg: TrainConfig) -> DataBundle:
 
 def build_data(cfg: TrainConfig) -> DataBundle:
     """Tensors for ``cfg.dataset`` shaped for ``cfg.model`` (patches/tokens for the transformers, flat features
-    else)."""
+    else).
+
+    >>> data = build_data(TrainConfig(model="spikformer", limit_train=10, limit_test=5))
+    >>> data.train.tensors[0].shape, data.info["patch_size"]
+    (torch.Size([10, 16, 4]), 2)
+    """
     if cfg.dataset in TEXT_DATASETS:
         return _text_bundle(cfg)
     from neuromorph.data import load_dataset
@@ -223,7 +249,13 @@ MODEL_FACTORIES: dict[str, Callable[..., nn.Module]] = {
 
 def build_model(cfg: TrainConfig, info: dict[str, Any], embeddings: Tensor | None = None) -> nn.Module:
     """Model ``cfg.model`` for the data described by ``info`` (from :func:`build_data`); ``embeddings``: the
-    bundle's frozen word vectors for the text transformers."""
+    bundle's frozen word vectors for the text transformers.
+
+    >>> cfg = TrainConfig(model="mlp", hidden=16)
+    >>> model = build_model(cfg, build_data(cfg).info)
+    >>> type(model).__name__
+    'SpikingMLP'
+    """
     if cfg.model not in MODEL_FACTORIES:
         raise ValueError(f"model must be one of {tuple(MODEL_FACTORIES)}, got {cfg.model!r}")
     return MODEL_FACTORIES[cfg.model](cfg, info, embeddings)
@@ -237,7 +269,13 @@ def _config_fingerprint(cfg: TrainConfig) -> dict[str, Any]:
 
 def train(cfg: TrainConfig, log: Callable[[str], None] | None = print) -> TrainResult:
     """Build the data and model that ``cfg`` names and train them with :func:`neuromorph.training.fit`
-    (alone or under torchrun)."""
+    (alone or under torchrun).
+
+    >>> cfg = TrainConfig(model="linear", epochs=2, limit_train=64, limit_test=32, show_progress=False)
+    >>> result = train(cfg, log=None)
+    >>> [record["epoch"] for record in result.history], result.config.model
+    ([1, 2], 'linear')
+    """
     cfg.validate()
     env = ddp.init_distributed(cfg.device)
     seed_everything(cfg.seed)                      # identical initial weights on every rank
@@ -276,6 +314,12 @@ def save_training_curve(history: list[dict[str, float]], path: str, title: str =
     per epoch.
 
     Uses :func:`neuromorph.viz.plot_curves` when the viz package is present, plain matplotlib (Agg) otherwise.
+
+    >>> import os, tempfile
+    >>> history = [{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5, "test_acc": 0.4},
+    ...            {"epoch": 2, "train_loss": 0.5, "train_acc": 0.8, "test_acc": 0.7}]
+    >>> os.path.isfile(save_training_curve(history, os.path.join(tempfile.mkdtemp(), "curve.png")))
+    True
     """
     if not history:
         raise ValueError("history must contain at least one epoch")
@@ -287,7 +331,7 @@ def save_training_curve(history: list[dict[str, float]], path: str, title: str =
     try:
         from neuromorph.viz import plot_curves
     except ImportError:
-        plot_curves = None
+        plot_curves = None  # type: ignore[assignment]  # matplotlib missing: no figure
     if plot_curves is not None:
         plot_curves(series, path, xlabel="epoch", ylabel="accuracy / loss", title=title or "training",
                     x_start=first)

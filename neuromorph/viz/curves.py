@@ -14,6 +14,11 @@ def plot_curves(curves: Mapping[str, Sequence[float]], path: str | Path, xlabel:
     """Line plot of named series (e.g. ``{"SNN test": [...], "MLP test": [...]}``), x = ``x_start, ...``.
 
     Returns the PNG path.
+
+    >>> import tempfile
+    >>> path = plot_curves({"train": [0.5, 0.8], "test": [0.4, 0.7]}, Path(tempfile.mkdtemp()) / "curves.png")
+    >>> path.suffix, path.stat().st_size > 0
+    ('.png', True)
     """
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError("curves must be a non-empty mapping name -> sequence of numbers")

@@ -14,6 +14,9 @@ def firing_rates(spikes: torch.Tensor | np.ndarray) -> np.ndarray:
     """Per-neuron rate (spikes per step) of ``[T, ...]`` spikes, averaged over time and batch -> ``[N]``.
 
     ``[T, N]`` -> mean over T; ``[T, B, ...]`` -> mean over T and B, trailing dims flattened.
+
+    >>> firing_rates(torch.tensor([[[1.0, 0.0]], [[1.0, 1.0]]])).tolist()
+    [1.0, 0.5]
     """
     arr = to_numpy("spikes", spikes, ndim=tuple(range(2, 8)))
     if arr.ndim == 2:
@@ -26,6 +29,11 @@ def plot_rate_histogram(rates: Mapping[str, object] | torch.Tensor | np.ndarray,
     """Histogram of per-neuron firing rates, one overlaid histogram per layer.
 
     ``rates`` is one ``[N]`` array of rates or a mapping ``layer name -> [N] rates``. Returns the PNG path.
+
+    >>> import tempfile
+    >>> path = plot_rate_histogram({"lif1": np.array([0.1, 0.2, 0.2])}, Path(tempfile.mkdtemp()) / "rates.png", bins=3)
+    >>> path.is_file()
+    True
     """
     if not isinstance(rates, Mapping):
         rates = {"rates": rates}

@@ -16,6 +16,11 @@ def plot_membrane(v: torch.Tensor | np.ndarray, path: str | Path, threshold: flo
 
     ``threshold`` draws a dashed line; ``spikes [T, N]`` marks spike times with ticks above the trace.
     Returns the PNG path.
+
+    >>> import tempfile
+    >>> path = plot_membrane(torch.rand(10, 2), Path(tempfile.mkdtemp()) / "v.png", threshold=1.0, neurons=2)
+    >>> path.is_file()
+    True
     """
     arr = to_numpy("v", v, ndim=(1, 2))
     if arr.ndim == 1:

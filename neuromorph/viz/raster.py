@@ -15,6 +15,11 @@ def plot_raster(spikes: torch.Tensor | np.ndarray, path: str | Path, sample: int
 
     Extra trailing dims are flattened into neurons; at most ``max_neurons`` neurons are drawn. Returns the
     PNG path.
+
+    >>> import tempfile
+    >>> path = plot_raster((torch.rand(10, 5) < 0.3).float(), Path(tempfile.mkdtemp()) / "raster.png")
+    >>> path.is_file()
+    True
     """
     arr = to_numpy("spikes", spikes, ndim=tuple(range(2, 8)))
     if arr.ndim >= 3:

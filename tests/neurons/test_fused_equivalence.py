@@ -31,19 +31,6 @@ def _tolerance(dtype: torch.dtype) -> dict[str, float]:
     return {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-9, "atol": 1e-10}
 
 
-@pytest.fixture(params=["torch", "native"])
-def kernel_backend(request, monkeypatch):
-    """Force one backend of lif_sequence: the torch-ops path or the compiled C++ kernel (skipped if unbuilt)."""
-    from neuromorph.neurons import lif as lif_module
-    from neuromorph.neurons import native
-
-    if request.param == "torch":
-        monkeypatch.setattr(lif_module, "_use_native", lambda x, s: False)
-    elif native.load() is None:
-        pytest.skip("compiled kernel not available on this machine (the torch-ops path is tested)")
-    return request.param
-
-
 @pytest.mark.parametrize("reset,detach_reset,per_neuron,penalty", [
     (r, d, p, pen) for r, d, p, pen in itertools.product(("subtract", "zero", "none"), (False, True),
                                                           (False, True), (0.0, 0.5))

@@ -136,12 +136,13 @@ def test_crossover_rate_interpolates_in_log_rows():
         set_crossover_rates(None)
 
 
-def test_weight_cache_follows_in_place_updates():
-    layer = SpikeLinear(64, 8, event="event")
+@pytest.mark.parametrize("update", ["weight", "bias"])
+def test_weight_and_bias_cache_follow_in_place_updates(update):
+    layer = SpikeLinear(64, 70, event="event")
     x = (torch.rand(4, 64) < 0.1).float()
     with torch.no_grad():
         layer(x)
-        layer.weight.mul_(2)
+        getattr(layer, update).mul_(2).add_(0.5)
         y = layer(x)
     torch.testing.assert_close(y, nn.functional.linear(x, layer.weight, layer.bias))
 
@@ -161,3 +162,4 @@ def test_bad_arguments_are_rejected():
         set_crossover_rates({10: 1.5})
     with pytest.raises(ValueError, match="rates keys"):
         set_crossover_rates({0: 0.1})
+

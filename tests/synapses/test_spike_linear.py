@@ -84,3 +84,22 @@ def test_in_place_change_invalidates_the_byte_copy():
     layer = SpikeLinear(4, 2)
     _, saved = _saved_bytes(lambda: layer(spikes))
     assert saved == spikes.numel() * 4 + layer.weight.numel() * 4  # {0, 2} is not binary: kept as float
+
+
+def test_byte_copy_is_found_through_a_whole_tensor_view():
+    """``spikes.flatten(0, 1)`` (how the models feed ``[T, B, F]`` spikes to a synapse) keeps the byte copy;
+    a partial view, or an in-place change through the view, does not."""
+    from neuromorph import LIF
+    from neuromorph.neurons import native
+    from neuromorph.synapses.compact import tagged_compact_spikes
+
+    if native.load() is None:
+        pytest.skip("compiled kernel unavailable")
+    spikes = LIF(threshold=0.5)(torch.rand(5, 3, 8, requires_grad=True) * 1.0)
+    flat = spikes.flatten(0, 1)
+    tagged = tagged_compact_spikes(flat)
+    assert tagged is not None and tagged.shape == flat.shape and torch.equal(tagged.float(), flat)
+    assert tagged_compact_spikes(spikes[1:]) is None  # not the whole tensor
+    assert tagged_compact_spikes(spikes.transpose(0, 1)) is None  # not contiguous
+    flat.mul_(2.0)
+    assert tagged_compact_spikes(flat) is None and tagged_compact_spikes(spikes) is None

@@ -18,7 +18,12 @@ _TRIED = False
 
 
 def load() -> ModuleType | None:
-    """The compiled extension (built on first call), or ``None`` when disabled or unavailable."""
+    """The compiled extension (built on first call), or ``None`` when disabled or unavailable.
+
+    >>> kernel = load()
+    >>> kernel is None or isinstance(kernel, ModuleType)
+    True
+    """
     global _MODULE, _TRIED
     if not enabled():
         return None

@@ -19,6 +19,11 @@ import threading
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
 
 _MODULE: ModuleType | None = None
 _TRIED = False
@@ -29,6 +34,11 @@ _SOURCE = Path(__file__).with_name("lif_kernel.cpp")
 
 
 def enabled() -> bool:
+    """True unless the environment variable ``NEUROMORPH_NATIVE`` is ``"0"`` (then the torch-ops path is used).
+
+    >>> enabled() == (os.environ.get("NEUROMORPH_NATIVE", "1") != "0")
+    True
+    """
     return os.environ.get("NEUROMORPH_NATIVE", "1") != "0"
 
 
@@ -48,7 +58,11 @@ def _cpu_tag() -> str:
 
 
 def extension_name() -> str:
-    """Name of the build: per CPU type (``-march=native``) and per version of the C++ source."""
+    """Name of the build: per CPU type (``-march=native``) and per version of the C++ source.
+
+    >>> extension_name().startswith("neuromorph_lif_native_")
+    True
+    """
     import hashlib
 
     source_tag = hashlib.sha1(_SOURCE.read_bytes()).hexdigest()[:8]
@@ -56,21 +70,34 @@ def extension_name() -> str:
 
 
 def build_directory() -> Path:
-    """Cache directory of this build (``$TORCH_EXTENSIONS_DIR/<py/cuda tag>/<extension_name()>``)."""
+    """Cache directory of this build (``$TORCH_EXTENSIONS_DIR/<py/cuda tag>/<extension_name()>``).
+
+    >>> build_directory().name == extension_name()
+    True
+    """
     from torch.utils.cpp_extension import _get_build_directory
 
     return Path(_get_build_directory(extension_name(), verbose=False))
 
 
 def is_cached() -> bool:
-    """True when a compiled library for this CPU type and source version is in the cache."""
+    """True when a compiled library for this CPU type and source version is in the cache.
+
+    >>> is_cached() == (build_directory() / f"{extension_name()}.so").is_file()
+    True
+    """
     return (build_directory() / f"{extension_name()}.so").is_file()
 
 
 def load() -> ModuleType | None:
     """Return the compiled extension, building it on first call; ``None`` when disabled or unavailable.
 
-    A build (not a cache hit) first prints one line to stderr with the cache path."""
+    A build (not a cache hit) first prints one line to stderr with the cache path.
+
+    >>> kernel = load()
+    >>> kernel is None or isinstance(kernel, ModuleType)
+    True
+    """
     if not enabled():
         return None
     if _TRIED:
@@ -111,12 +138,29 @@ def _build() -> None:
     _TRIED = True
 
 
+def flat_param(t: Tensor, step_shape: torch.Size, dtype: torch.dtype) -> Tensor:
+    """A parameter or state as the compiled kernels take it: one value, or one value per element of a time
+    step (``step_shape``), contiguous, of ``dtype``."""
+    if t.dtype != dtype:
+        t = t.to(dtype)
+    if t.numel() == 1:  # the kernels read element 0 of a one-value tensor, whatever its shape
+        return t
+    if all(stride == 0 for stride in t.stride()):  # a broadcast scalar, e.g. a fresh zero state
+        return t.as_strided((1,), (1,))
+    return t.expand(step_shape).contiguous().reshape(-1)
+
+
 def status() -> dict[str, str]:
     """Where the kernel stands in this process, without building it.
 
     ``state`` is ``"built"`` (compiled by this process), ``"cached"`` (loaded or loadable from the cache),
     ``"not built"`` (will compile on first use) or ``"fallback"`` (torch ops; ``reason`` says why);
-    ``path`` is the cache directory."""
+    ``path`` is the cache directory.
+
+    >>> info = status()
+    >>> info["state"] in ("built", "cached", "not built", "fallback"), "path" in info
+    (True, True)
+    """
     if not enabled():
         return {"state": "fallback", "reason": "disabled by NEUROMORPH_NATIVE=0", "path": ""}
     try:

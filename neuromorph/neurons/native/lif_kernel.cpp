@@ -49,11 +49,37 @@ inline scalar_t surrogate_grad(scalar_t a, scalar_t x) {
 }
 
 // Branch-free inner loops (the surrogate, reset and outputs are template parameters) so they vectorise.
-template <typename scalar_t, int KIND, int RESET, bool KEEP>
-void forward_impl(const scalar_t* __restrict x, const scalar_t* __restrict v0, const scalar_t* __restrict beta,
-                  const scalar_t* __restrict thr, const scalar_t* __restrict R, scalar_t* __restrict spikes,
-                  uint8_t* __restrict spikes_u8, scalar_t* __restrict sg, scalar_t* __restrict v_pre_out, scalar_t* __restrict u_out,
-                  int64_t T, int64_t N, scalar_t a) {
+// SG = false is the inference variant: the same spikes, bytes and membranes, no surrogate derivative (sg and
+// v_pre_out are not touched and may be null). One call walks one time row of a block of n neurons; the
+// pointers are function parameters marked __restrict (captured by a lambda they would lose it, and with that
+// many possibly aliasing streams the compiler would not vectorise).
+template <typename scalar_t, int KIND, int RESET, bool KEEP, bool SG>
+inline void forward_row(const scalar_t* __restrict x, const scalar_t* __restrict beta,
+                        const scalar_t* __restrict thr, const scalar_t* __restrict R, scalar_t* __restrict u,
+                        scalar_t* __restrict spikes, uint8_t* __restrict spikes_u8, scalar_t* __restrict sg,
+                        scalar_t* __restrict v_pre_out, int64_t n, scalar_t a) {
+  for (int64_t j = 0; j < n; ++j) {
+    const scalar_t vp = beta[j] * u[j] + x[j];
+    const scalar_t d = vp - thr[j];
+    const scalar_t s = d >= 0 ? scalar_t(1) : scalar_t(0);
+    spikes[j] = s;
+    spikes_u8[j] = static_cast<uint8_t>(d >= 0);
+    if constexpr (SG) sg[j] = surrogate_grad<scalar_t, KIND>(a, d);
+    if constexpr (KEEP) v_pre_out[j] = vp;
+    if constexpr (RESET == 0) {
+      u[j] = vp - s * R[j];
+    } else if constexpr (RESET == 1) {
+      u[j] = vp * (1 - s);
+    } else {
+      u[j] = vp;
+    }
+  }
+}
+
+template <typename scalar_t, int KIND, int RESET, bool KEEP, bool SG = true>
+void forward_impl(const scalar_t* x, const scalar_t* v0, const scalar_t* beta, const scalar_t* thr,
+                  const scalar_t* R, scalar_t* spikes, uint8_t* spikes_u8, scalar_t* sg, scalar_t* v_pre_out,
+                  scalar_t* u_out, int64_t T, int64_t N, scalar_t a) {
   at::parallel_for(0, N, grain(T), [&](int64_t task_lo, int64_t task_hi) {
     scalar_t u[kBlock];
     for (int64_t lo = task_lo; lo < task_hi; lo += kBlock) {
@@ -61,22 +87,9 @@ void forward_impl(const scalar_t* __restrict x, const scalar_t* __restrict v0, c
       for (int64_t j = 0; j < n; ++j) u[j] = v0[lo + j];
       for (int64_t t = 0; t < T; ++t) {
         const int64_t off = t * N + lo;
-        for (int64_t j = 0; j < n; ++j) {
-          const scalar_t vp = beta[lo + j] * u[j] + x[off + j];
-          const scalar_t d = vp - thr[lo + j];
-          const scalar_t s = d >= 0 ? scalar_t(1) : scalar_t(0);
-          spikes[off + j] = s;
-          spikes_u8[off + j] = static_cast<uint8_t>(d >= 0);
-          sg[off + j] = surrogate_grad<scalar_t, KIND>(a, d);
-          if constexpr (KEEP) v_pre_out[off + j] = vp;
-          if constexpr (RESET == 0) {
-            u[j] = vp - s * R[lo + j];
-          } else if constexpr (RESET == 1) {
-            u[j] = vp * (1 - s);
-          } else {
-            u[j] = vp;
-          }
-        }
+        forward_row<scalar_t, KIND, RESET, KEEP, SG>(x + off, beta + lo, thr + lo, R + lo, u, spikes + off,
+                                                     spikes_u8 + off, SG ? sg + off : nullptr,
+                                                     KEEP ? v_pre_out + off : nullptr, n, a);
       }
       for (int64_t j = 0; j < n; ++j) u_out[lo + j] = u[j];
     }
@@ -84,10 +97,33 @@ void forward_impl(const scalar_t* __restrict x, const scalar_t* __restrict v0, c
 }
 
 template <typename scalar_t, int RESET, bool DETACH>
-void backward_impl(const scalar_t* __restrict g_s, const scalar_t* __restrict g_u_last,
-                   const scalar_t* __restrict sg, const scalar_t* __restrict spikes,
-                   const scalar_t* __restrict v_pre, const scalar_t* __restrict beta, const scalar_t* __restrict R,
-                   scalar_t* __restrict gx, int64_t T, int64_t N) {
+inline void backward_row(const scalar_t* __restrict g_s, const scalar_t* __restrict sg,
+                         const scalar_t* __restrict spikes, const scalar_t* __restrict v_pre,
+                         const scalar_t* __restrict beta, const scalar_t* __restrict R, scalar_t* __restrict G,
+                         scalar_t* __restrict gx, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    const scalar_t s_g = sg[j];
+    scalar_t c;
+    if constexpr (RESET == 0 && !DETACH) {
+      c = 1 - R[j] * s_g;
+    } else if constexpr (RESET == 1 && DETACH) {
+      c = 1 - spikes[j];
+    } else if constexpr (RESET == 1) {
+      c = 1 - spikes[j] - v_pre[j] * s_g;
+    } else {
+      c = 1;
+    }
+    const scalar_t g = g_s[j] * s_g + c * G[j];
+    gx[j] = g;
+    G[j] = beta[j] * g;
+  }
+}
+
+template <typename scalar_t, int RESET, bool DETACH>
+void backward_impl(const scalar_t* g_s, const scalar_t* g_u_last, const scalar_t* sg, const scalar_t* spikes,
+                   const scalar_t* v_pre, const scalar_t* beta, const scalar_t* R, scalar_t* gx, int64_t T,
+                   int64_t N) {
+  const bool per_step_spikes = RESET == 1;  // only the zero reset reads the spikes / v_pre
   at::parallel_for(0, N, grain(T), [&](int64_t task_lo, int64_t task_hi) {
     scalar_t G[kBlock];
     for (int64_t lo = task_lo; lo < task_hi; lo += kBlock) {
@@ -95,22 +131,9 @@ void backward_impl(const scalar_t* __restrict g_s, const scalar_t* __restrict g_
       for (int64_t j = 0; j < n; ++j) G[j] = g_u_last[lo + j];
       for (int64_t t = T - 1; t >= 0; --t) {
         const int64_t off = t * N + lo;
-        for (int64_t j = 0; j < n; ++j) {
-          const scalar_t s_g = sg[off + j];
-          scalar_t c;
-          if constexpr (RESET == 0 && !DETACH) {
-            c = 1 - R[lo + j] * s_g;
-          } else if constexpr (RESET == 1 && DETACH) {
-            c = 1 - spikes[off + j];
-          } else if constexpr (RESET == 1) {
-            c = 1 - spikes[off + j] - v_pre[off + j] * s_g;
-          } else {
-            c = 1;
-          }
-          const scalar_t g = g_s[off + j] * s_g + c * G[j];
-          gx[off + j] = g;
-          G[j] = beta[lo + j] * g;
-        }
+        backward_row<scalar_t, RESET, DETACH>(g_s + off, sg + off, per_step_spikes ? spikes + off : nullptr,
+                                              per_step_spikes && v_pre ? v_pre + off : nullptr, beta + lo,
+                                              R + lo, G, gx + off, n);
       }
     }
   });
@@ -168,8 +191,27 @@ const scalar_t* full_param(const torch::Tensor& p, int64_t N, std::vector<scalar
 
 }  // namespace
 
-std::vector<torch::Tensor> lif_forward(torch::Tensor x, torch::Tensor v0, torch::Tensor beta, torch::Tensor thr,
-                                       torch::Tensor R, int64_t reset, int64_t kind, double a, bool keep_v_pre) {
+// True when every value of t (contiguous) is finite: v - v is 0 for finite v and NaN for inf / NaN.
+static bool all_finite(const torch::Tensor& t) {
+  std::atomic<bool> ok{true};
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "all_finite", [&] {
+    const scalar_t* p = t.data_ptr<scalar_t>();
+    at::parallel_for(0, t.numel(), 1 << 16, [&](int64_t lo, int64_t hi) {
+      int bad = 0;
+      for (int64_t i = lo; i < hi; ++i) {
+        const scalar_t z = p[i] - p[i];
+        bad |= static_cast<int>(z != z);
+      }
+      if (bad) ok = false;
+    });
+  });
+  return ok.load();
+}
+
+// Training forward: ({spikes, sg, u, spikes_u8[, v_pre]}, whether the final membrane u is finite).
+std::tuple<std::vector<torch::Tensor>, bool> lif_forward(torch::Tensor x, torch::Tensor v0, torch::Tensor beta,
+                                                         torch::Tensor thr, torch::Tensor R, int64_t reset,
+                                                         int64_t kind, double a, bool keep_v_pre) {
   const int64_t T = x.size(0);
   const int64_t N = x.numel() / T;
   auto spikes = torch::empty_like(x);
@@ -187,8 +229,66 @@ std::vector<torch::Tensor> lif_forward(torch::Tensor x, torch::Tensor v0, torch:
                                sg.data_ptr<scalar_t>(), keep_v_pre ? v_pre.data_ptr<scalar_t>() : nullptr,
                                u.data_ptr<scalar_t>(), T, N, static_cast<scalar_t>(a));
   });
-  if (keep_v_pre) return {spikes, sg, u, spikes_u8, v_pre};
-  return {spikes, sg, u, spikes_u8};
+  const bool finite = all_finite(u);
+  if (keep_v_pre) return {std::vector<torch::Tensor>{spikes, sg, u, spikes_u8, v_pre}, finite};
+  return {std::vector<torch::Tensor>{spikes, sg, u, spikes_u8}, finite};
+}
+
+// Inference forward (no autograd): (spikes, final membrane u [N], spikes_u8, whether u is finite); the
+// spikes, bytes and membrane are bit-identical to lif_forward's (same loop body without the surrogate
+// derivative).
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor, bool> lif_forward_inference(
+    torch::Tensor x, torch::Tensor v0, torch::Tensor beta, torch::Tensor thr, torch::Tensor R, int64_t reset) {
+  const int64_t T = x.size(0);
+  const int64_t N = x.numel() / T;
+  auto spikes = torch::empty_like(x);
+  auto spikes_u8 = torch::empty(x.sizes(), x.options().dtype(torch::kUInt8));
+  auto u = torch::empty({N}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lif_forward_inference", [&] {
+    std::vector<scalar_t> s0, s1, s2, s3;
+    const scalar_t* px = x.data_ptr<scalar_t>();
+    const scalar_t* pv = full_param<scalar_t>(v0, N, s0);
+    const scalar_t* pb = full_param<scalar_t>(beta, N, s1);
+    const scalar_t* pt = full_param<scalar_t>(thr, N, s2);
+    const scalar_t* pr = full_param<scalar_t>(R, N, s3);
+    scalar_t* ps = spikes.data_ptr<scalar_t>();
+    uint8_t* p8 = spikes_u8.data_ptr<uint8_t>();
+    scalar_t* pu = u.data_ptr<scalar_t>();
+    auto run = [&](auto reset_code) {
+      forward_impl<scalar_t, 0, decltype(reset_code)::value, false, false>(px, pv, pb, pt, pr, ps, p8, nullptr,
+                                                                           nullptr, pu, T, N, scalar_t(0));
+    };
+    if (reset == 0) run(std::integral_constant<int, 0>{});
+    else if (reset == 1) run(std::integral_constant<int, 1>{});
+    else run(std::integral_constant<int, 2>{});
+  });
+  return {spikes, u, spikes_u8, all_finite(u)};
+}
+
+// Leaky filter y_t = alpha * y_{t-1} + x_t (y_{-1} = y0) over [T, N], one pass; alpha and y0 hold 1 or N
+// values. The product and sum are contracted like torch.addcmul's (one rounding), so the values equal the
+// torch-ops loop of neuromorph.neurons.integrator bit for bit. Returns (y, whether the last step y_{T-1} is
+// finite).
+std::tuple<torch::Tensor, bool> leaky_forward(torch::Tensor x, torch::Tensor y0, torch::Tensor alpha) {
+  const int64_t T = x.size(0);
+  const int64_t N = x.numel() / T;
+  auto y = torch::empty_like(x);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "leaky_forward", [&] {
+    std::vector<scalar_t> s0, s1;
+    const scalar_t* __restrict px = x.data_ptr<scalar_t>();
+    const scalar_t* __restrict p0 = full_param<scalar_t>(y0, N, s0);
+    const scalar_t* __restrict pa = full_param<scalar_t>(alpha, N, s1);
+    scalar_t* __restrict py = y.data_ptr<scalar_t>();
+    at::parallel_for(0, N, grain(T), [&](int64_t lo, int64_t hi) {
+      for (int64_t t = 0; t < T; ++t) {
+        const scalar_t* __restrict prev = t == 0 ? p0 : py + (t - 1) * N;
+        scalar_t* __restrict row = py + t * N;
+        const scalar_t* __restrict xr = px + t * N;
+        for (int64_t j = lo; j < hi; ++j) row[j] = pa[j] * prev[j] + xr[j];
+      }
+    });
+  });
+  return {y, all_finite(y[T - 1])};
 }
 
 torch::Tensor lif_backward(torch::Tensor g_s, torch::Tensor g_u_last, torch::Tensor sg, torch::Tensor spikes,
@@ -209,6 +309,20 @@ torch::Tensor lif_backward(torch::Tensor g_s, torch::Tensor g_u_last, torch::Ten
   return gx;
 }
 
+// dst[i] = (src[i] != 0) for i < n; returns nonzero when some src[i] is not exactly 0 or 1 (v * v == v holds
+// exactly for v in {0, 1} and is false for NaN). Restrict pointers: a uint8_t store may otherwise alias src,
+// which keeps the loop scalar.
+template <typename scalar_t>
+inline int compact_block(const scalar_t* __restrict src, uint8_t* __restrict dst, int64_t n) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const scalar_t v = src[i];
+    bad |= static_cast<int>(v * v != v);
+    dst[i] = static_cast<uint8_t>(v != scalar_t(0));
+  }
+  return bad;
+}
+
 // Spike storage: a uint8 copy of x and whether every element was exactly 0 or 1 (one pass).
 std::tuple<torch::Tensor, bool> compact_binary(torch::Tensor x) {
   auto xc = x.contiguous();
@@ -222,13 +336,7 @@ std::tuple<torch::Tensor, bool> compact_binary(torch::Tensor x) {
       // blocks of 16k elements; stop as soon as any thread has seen a non-binary value
       for (int64_t lo = task_lo; lo < task_hi && ok.load(std::memory_order_relaxed); lo += 1 << 14) {
         const int64_t hi = std::min(task_hi, lo + (1 << 14));
-        int bad = 0;  // v * v == v holds exactly for v in {0, 1} (and is false for NaN)
-        for (int64_t i = lo; i < hi; ++i) {
-          const scalar_t v = src[i];
-          bad |= static_cast<int>(v * v != v);
-          dst[i] = static_cast<uint8_t>(v != scalar_t(0));
-        }
-        if (bad) ok = false;
+        if (compact_block<scalar_t>(src + lo, dst + lo, hi - lo)) ok = false;
       }
     });
   });
@@ -562,6 +670,8 @@ std::tuple<torch::Tensor, int64_t> event_linear(torch::Tensor spikes_u8, torch::
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("compact_binary", &compact_binary, "uint8 copy of a 0/1 tensor and whether it was binary (CPU)");
   m.def("lif_forward", &lif_forward, "fused LIF forward over time (CPU)");
+  m.def("lif_forward_inference", &lif_forward_inference, "fused LIF forward without surrogate derivative (CPU)");
+  m.def("leaky_forward", &leaky_forward, "leaky filter y_t = alpha y_{t-1} + x_t over time (CPU)");
   m.def("lif_backward", &lif_backward, "fused LIF adjoint over time (CPU)");
   m.def("spike_events", &spike_events, "per-row index lists (CSR) of a uint8 0/1 matrix");
   m.def("event_linear_csr", &event_linear_csr, "bias + sum of the weight_t rows of each row's events");

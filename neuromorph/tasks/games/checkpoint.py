@@ -30,7 +30,7 @@ def save_checkpoint(path: str, arrays: dict[str, np.ndarray], meta: dict[str, An
     os.makedirs(directory, exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
-        np.savez(f, **{_META: header}, **arrays)
+        np.savez(f, **{_META: header}, **arrays)  # type: ignore[arg-type]  # numpy stubs read **kwds as allow_pickle
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -19,7 +19,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class GameSpec:
-    """How one game is made and scored. ``actions[i]`` is the env action of agent action ``i``."""
+    """How one game is made and scored. ``actions[i]`` is the env action of agent action ``i``.
+
+    >>> spec = GAMES["flappy"]
+    >>> spec.env_id, spec.n_features, spec.actions
+    ('FlappyBird-v0', 12, (0, 1))
+    """
 
     name: str
     env_id: str
@@ -42,7 +47,14 @@ def game_spec(name: str) -> GameSpec:
 
 
 def make_env(name: str) -> Any:
-    """A gymnasium env of game ``name``; raises an ImportError naming the ``rl`` extra if it is missing."""
+    """A gymnasium env of game ``name``; raises an ImportError naming the ``rl`` extra if it is missing.
+
+    >>> env = make_env("flappy")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape == (GAMES["flappy"].n_features,)
+    True
+    >>> env.close()
+    """
     spec = game_spec(name)
     try:
         import gymnasium as gym

@@ -46,7 +46,12 @@ def peak_rss_mb() -> float:
 
 @dataclass
 class LifetimeResult:
-    """What a lifetime produced (the ``--json`` file of ``neuromorph learn flappy|pong``)."""
+    """What a lifetime produced (the ``--json`` file of ``neuromorph learn flappy|pong``).
+
+    >>> result = run_lifetime("flappy", env_steps=60, seed=0, policy="random", show_progress=False)
+    >>> result.env_steps, result.policy, len(result.episode_scores) == len(result.episode_end_steps)
+    (60, 'random', True)
+    """
 
     game: str
     seed: int
@@ -86,7 +91,12 @@ def _episode_score(kind: str, info: dict, reward_sum: float) -> float:
 
 
 def random_policy_scores(game: str, episodes: int, seed: int = 0) -> list[float]:
-    """Scores of a uniformly random policy over the agent's actions, ``episodes`` episodes."""
+    """Scores of a uniformly random policy over the agent's actions, ``episodes`` episodes.
+
+    >>> scores = random_policy_scores("flappy", episodes=2, seed=0)
+    >>> len(scores), all(s >= 0 for s in scores)
+    (2, True)
+    """
     check_positive_int("episodes", episodes)
     spec = game_spec(game)
     env = make_env(game)
@@ -150,6 +160,10 @@ def run_lifetime(game: str, env_steps: int, seed: int = 0, policy: str = "agent"
         resume: continue from ``checkpoint`` if it exists (a fresh lifetime otherwise).
         on_checkpoint: called with the env step count after each checkpoint is written (tests use it to kill
             the run).
+
+    >>> result = run_lifetime("flappy", env_steps=100, seed=0, agent_config={"hidden": 8}, show_progress=False)
+    >>> result.env_steps, result.game, len(result.episode_scores) >= 1
+    (100, 'flappy', True)
     """
     check_positive_int("env_steps", env_steps)
     check_positive_int("checkpoint_every", checkpoint_every)
