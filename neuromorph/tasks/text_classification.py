@@ -527,9 +527,3 @@ def efficiency_markdown(store: ResultStore, dataset: str, fold_id: int = 0,
                                      "output for 2 classes)", layer_operations(linear, dense_test)))
     return "\n\n".join(parts)
 
-
-__all__ = ["CHECKPOINTS", "C_GRID", "DATASET_MAX_LEN", "Fold", "LR_GRID", "MODELS", "NUM_FOLDS", "PopulationConfig",
-           "PopulationSpikes", "ResultStore", "TransformerConfig", "build_text_model", "efficiency_markdown",
-           "layer_operations", "load_fold", "logistic_regression_grid", "minilm_corpus_embeddings",
-           "operations_markdown", "run_comparison", "run_shift_ablation", "select", "tfidf_features",
-           "train_population_readout", "train_text_model"]
