@@ -122,7 +122,12 @@ _FINITE_MARK = "_neuromorph_checked_finite"
 def mark_finite(t: Tensor) -> Tensor:
     """Note on ``t`` that a compiled kernel found every value of it finite while writing it (saves the
     separate ``isfinite`` pass of :func:`_check_finite`); returns ``t``. The mark holds the tensor's version
-    counter, so an in-place change voids it (inference-mode tensors have none: they get -1)."""
+    counter, so an in-place change voids it (inference-mode tensors have none: they get -1).
+
+    >>> v = mark_finite(torch.zeros(2))
+    >>> getattr(v, _FINITE_MARK) == v._version      # valid until v is changed in place
+    True
+    """
     setattr(t, _FINITE_MARK, -1 if t.is_inference() else t._version)
     return t
 

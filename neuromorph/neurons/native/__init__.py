@@ -140,7 +140,14 @@ def _build() -> None:
 
 def flat_param(t: Tensor, step_shape: torch.Size, dtype: torch.dtype) -> Tensor:
     """A parameter or state as the compiled kernels take it: one value, or one value per element of a time
-    step (``step_shape``), contiguous, of ``dtype``."""
+    step (``step_shape``), contiguous, of ``dtype``.
+
+    >>> import torch
+    >>> flat_param(torch.tensor(0.9), torch.Size([2, 3]), torch.float64).shape   # one value stays one value
+    torch.Size([])
+    >>> flat_param(torch.rand(3), torch.Size([2, 3]), torch.float32).shape       # per neuron: one per element
+    torch.Size([6])
+    """
     if t.dtype != dtype:
         t = t.to(dtype)
     if t.numel() == 1:  # the kernels read element 0 of a one-value tensor, whatever its shape
