@@ -4,6 +4,7 @@ Examples::
 
     python -m neuromorph train --model spikformer --dataset digits --epochs 20
     python -m neuromorph train --model spikformer --dataset text --epochs 30 --checkpoint-dir ckpt --resume
+    python -m neuromorph train --model spikformer --dataset polarity --norm layer --dropout 0.1 --plot curve.png
     python -m neuromorph train --model mlp --dataset digits --nproc 2      # torchrun, gloo on CPU / nccl on GPU
 
 With ``--nproc N`` (N > 1) the command re-launches itself as
@@ -26,12 +27,14 @@ import subprocess
 import sys
 from typing import Any
 
+from neuromorph.training.trainer import DATASETS, MODELS
 from neuromorph.utils import check_positive_int
 
 # (flag, namespace attribute, argparse kwargs); the table also drives the argv rebuilt for torchrun.
 _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
-    ("--model", "model", {"default": "spikformer", "choices": ("spikformer", "mlp", "linear")}),
-    ("--dataset", "dataset", {"default": "digits", "choices": ("digits", "mnist", "text")}),
+    ("--model", "model", {"default": "spikformer", "choices": MODELS}),
+    ("--dataset", "dataset", {"default": "digits", "choices": DATASETS,
+                              "help": "newsgroups / polarity: 5 folds of train / validation / test (see --fold)"}),
     ("--epochs", "epochs", {"type": int, "default": 10}),
     ("--batch-size", "batch_size", {"type": int, "default": 64, "help": "per process"}),
     ("--lr", "lr", {"type": float, "default": 1e-3}),
@@ -48,7 +51,13 @@ _OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
                                       "help": "comma-separated per-head delays, e.g. 0,1,2,3"}),
     ("--hidden", "hidden", {"type": int, "default": 128, "help": "mlp hidden width"}),
     ("--patch-size", "patch_size", {"type": int, "default": None}),
-    ("--text-max-len", "text_max_len", {"type": int, "default": 128}),
+    ("--text-max-len", "text_max_len", {"type": int, "default": None,
+                                        "help": "tokens per document (default 128; polarity 40)"}),
+    ("--norm", "norm", {"default": "batch", "choices": ("batch", "layer", "none"),
+                        "help": "transformer normalisation"}),
+    ("--dropout", "dropout", {"type": float, "default": 0.0, "help": "transformer dropout"}),
+    ("--fold", "fold", {"type": int, "default": 0, "help": "newsgroups / polarity: test fold (0-4); validation is "
+                                                           "the next fold"}),
     ("--input-noise", "input_noise", {"type": float, "default": 0.0,
                                       "help": "std of Gaussian noise added to float training inputs"}),
     ("--limit-train", "limit_train", {"type": int, "default": None}),
@@ -161,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
             heads=args.heads, mlp_ratio=args.mlp_ratio, time_shifts=parse_time_shifts(args.time_shifts),
             hidden=args.hidden,
             patch_size=args.patch_size, text_max_len=args.text_max_len, input_noise=args.input_noise,
+            norm=args.norm, dropout=args.dropout, fold=args.fold,
             limit_train=args.limit_train, limit_test=args.limit_test, checkpoint_dir=args.checkpoint_dir,
             resume=args.resume, amp=args.amp, device=args.device, stop_after=args.stop_after,
             strategy=args.strategy, show_progress=False if args.no_progress else None)

@@ -21,6 +21,23 @@ Each document is the first ``max_len`` token ids, right-padded with 0.
 
 Fixed split: per class, documents are ordered by a seeded permutation (``numpy.random.default_rng(split_seed)``) and
 the first ``round(test_fraction * n_class)`` go to the test set, the rest to training (stratified, deterministic).
+
+Train / validation / test folds (``num_folds=K``, :func:`fold_splits`): per class, documents are ordered by the same
+seeded permutation and dealt round-robin into ``K`` folds (document ``j`` of the permuted class goes to fold
+``j mod K``); fold ``k`` is the test set, fold ``(k + 1) mod K`` the validation set and the other ``K - 2`` folds the
+training set. Over ``k = 0..K-1`` every document is tested exactly once, so a result averaged over the folds is a
+test accuracy on the whole corpus, with hyper-parameters chosen on validation folds only.
+
+Pre-trained word vectors (:func:`glove_vocabulary`): instead of a vocabulary built from the training split, a fixed
+one -- ``<pad>``, ``<unk>`` and the most frequent GloVe 6B words -- with its 50-d vectors (zero rows for ``<pad>`` and
+``<unk>``), so that words never seen in training still carry meaning at test time.
+
+>>> texts, labels, names = load_text_corpus("polarity")
+>>> len(texts), names
+(200, ['neg', 'pos'])
+>>> train, val, test = fold_splits(labels, num_folds=5, fold=0)
+>>> len(train), len(val), len(test)
+(120, 40, 40)
 """
 from __future__ import annotations
 
@@ -36,6 +53,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch import Tensor
+
+from neuromorph.utils import check_positive_int
 
 TEXT_TASKS = ("newsgroups", "polarity")
 PAD_ID = 0
@@ -142,12 +161,70 @@ def _load_polarity(data_dir: str) -> tuple[list[str], list[int], list[str]]:
     return texts, labels, names
 
 
+def load_text_corpus(name: str, data_dir: str | None = None) -> tuple[list[str], list[int], list[str]]:
+    """``(texts, labels, class_names)`` of the corpus ``name`` in :data:`TEXT_TASKS` (cleaned, not tokenised).
+
+    >>> texts, labels, names = load_text_corpus("newsgroups")
+    >>> len(texts), names, sum(labels)
+    (200, ['alt.atheism', 'sci.space'], 100)
+    """
+    loaders = {"newsgroups": _load_newsgroups, "polarity": _load_polarity}
+    if name not in loaders:
+        raise ValueError(f"name must be one of {TEXT_TASKS}, got {name!r}")
+    return loaders[name](data_dir or gensim_test_data_dir())
+
+
+def fold_splits(labels: Sequence[int], num_folds: int = 5, fold: int = 0,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified ``(train_idx, val_idx, test_idx)`` (sorted) for fold ``fold`` of ``num_folds`` (module docstring).
+
+    >>> [len(part) for part in fold_splits([0, 1] * 10, num_folds=5, fold=2)]
+    [12, 4, 4]
+    """
+    check_positive_int("num_folds", num_folds)
+    if num_folds < 3:
+        raise ValueError(f"num_folds must be >= 3 (train, validation and test folds), got {num_folds!r}")
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < num_folds:
+        raise ValueError(f"fold must be an int in [0, {num_folds}), got {fold!r}")
+    rng = np.random.default_rng(seed)
+    y = np.asarray(labels)
+    assignment = np.empty(len(y), dtype=np.int64)
+    for cls in np.unique(y):
+        idx = np.flatnonzero(y == cls)
+        if len(idx) < num_folds:
+            raise ValueError(f"class {cls} has {len(idx)} documents, fewer than num_folds={num_folds}")
+        assignment[idx[rng.permutation(len(idx))]] = np.arange(len(idx)) % num_folds
+    val_fold = (fold + 1) % num_folds
+    return (np.flatnonzero((assignment != fold) & (assignment != val_fold)), np.flatnonzero(assignment == val_fold),
+            np.flatnonzero(assignment == fold))
+
+
+def glove_vocabulary(num_words: int = 50_000) -> tuple[list[str], Tensor]:
+    """``(vocab, vectors)``: ``["<pad>", "<unk>", *the num_words most frequent GloVe 6B words]`` and their
+    ``[len(vocab), 50]`` float32 vectors, with zero rows for ``<pad>`` and ``<unk>``
+    (:func:`neuromorph.data.embeddings.load_glove`).
+
+    >>> vocab, vectors = glove_vocabulary(1000)
+    >>> vocab[:4], tuple(vectors.shape)
+    (['<pad>', '<unk>', 'the', ','], (1002, 50))
+    """
+    from neuromorph.data.embeddings import load_glove
+
+    check_positive_int("num_words", num_words)
+    glove = load_glove(num_words)
+    words = [w for w in glove.words if w not in ("<pad>", "<unk>")]
+    rows = [glove.index[w] for w in words]
+    vectors = torch.cat([torch.zeros(2, glove.vectors.shape[1]), glove.vectors[rows]])
+    return ["<pad>", "<unk>", *words], vectors
+
+
 @dataclass
 class TextTask:
-    """A tokenised, padded text-classification task with a fixed train/test split.
+    """A tokenised, padded text-classification task with a fixed train/test (and optional validation) split.
 
     ``x_*``: int64 ``[N, max_len]`` token ids (0 = pad), ``len_*``: int64 ``[N]`` unpadded lengths (>= 1; an empty
-    document becomes one ``<unk>``), ``y_*``: int64 ``[N]`` labels.
+    document becomes one ``<unk>``), ``y_*``: int64 ``[N]`` labels. ``x_val`` etc. are None without a validation
+    split; ``texts`` maps each split name to its cleaned, untokenised documents (for tf-idf or sentence encoders).
 
     >>> task = load_text_task("polarity", max_len=16)
     >>> task.x_train.shape, task.num_classes, task.bag_of_words("test").shape[1] == task.vocab_size
@@ -164,6 +241,26 @@ class TextTask:
     vocab: list[str]
     class_names: list[str]
     info: dict = field(default_factory=dict)
+    x_val: Tensor | None = None
+    len_val: Tensor | None = None
+    y_val: Tensor | None = None
+    texts: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The split names present: ``("train", "test")`` or ``("train", "val", "test")``."""
+        return ("train", "test") if self.x_val is None else ("train", "val", "test")
+
+    def split(self, name: str) -> tuple[Tensor, Tensor, Tensor]:
+        """``(x, lengths, y)`` of the split ``name``.
+
+        >>> x, lengths, y = load_text_task("polarity", max_len=8).split("test")
+        >>> tuple(x.shape), tuple(y.shape)
+        ((50, 8), (50,))
+        """
+        if name not in self.splits:
+            raise ValueError(f"split must be one of {self.splits}, got {name!r}")
+        return getattr(self, f"x_{name}"), getattr(self, f"len_{name}"), getattr(self, f"y_{name}")
 
     @property
     def vocab_size(self) -> int:
@@ -178,11 +275,9 @@ class TextTask:
         return int(self.x_train.shape[1])
 
     def bag_of_words(self, split: str = "train") -> Tensor:
-        """``log(1 + count)`` bag-of-words features ``[N, vocab_size]`` (float32) for ``split`` in {train, test};
-        the ``<pad>`` column is always 0."""
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        x = self.x_train if split == "train" else self.x_test
+        """``log(1 + count)`` bag-of-words features ``[N, vocab_size]`` (float32) for ``split`` in
+        :attr:`splits`; the ``<pad>`` column is always 0."""
+        x = self.split(split)[0]
         counts = torch.zeros(x.shape[0], self.vocab_size)
         counts.scatter_add_(1, x, torch.ones_like(x, dtype=torch.float32))
         counts[:, PAD_ID] = 0.0
@@ -249,25 +344,39 @@ def split_indices(labels: Sequence[int], test_fraction: float, seed: int) -> tup
 
 
 def load_text_task(name: str = "newsgroups", max_len: int = 128, min_count: int = 2, max_vocab: int | None = 5000,
-                   test_fraction: float = 0.25, split_seed: int = 0, data_dir: str | None = None) -> TextTask:
+                   test_fraction: float = 0.25, split_seed: int = 0, data_dir: str | None = None,
+                   num_folds: int | None = None, fold: int = 0, vocab: Sequence[str] | None = None) -> TextTask:
     """Load the text task ``name`` (see the module docstring for the files, cleaning, tokenisation and split).
 
-    >>> task = load_text_task("newsgroups", max_len=32)
-    >>> task.class_names, task.x_train.shape, task.x_test.shape
-    (['alt.atheism', 'sci.space'], torch.Size([150, 32]), torch.Size([50, 32]))
+    With ``num_folds`` the split is train / validation / test by :func:`fold_splits` (``test_fraction`` is then
+    unused); ``vocab`` (e.g. from :func:`glove_vocabulary`, starting with ``<pad>``, ``<unk>``) replaces the
+    vocabulary built from the training split (``min_count`` and ``max_vocab`` are then unused).
+
+    >>> task = load_text_task("polarity", max_len=32, num_folds=5, fold=0)
+    >>> task.splits, tuple(task.x_val.shape), len(task.texts["test"])
+    (('train', 'val', 'test'), (40, 32), 40)
     """
-    loaders = {"newsgroups": _load_newsgroups, "polarity": _load_polarity}
-    if name not in loaders:
-        raise ValueError(f"name must be one of {TEXT_TASKS}, got {name!r}")
-    texts, labels, class_names = loaders[name](data_dir or gensim_test_data_dir())
+    texts, labels, class_names = load_text_corpus(name, data_dir)
     docs = [tokenize(t) for t in texts]
-    train_idx, test_idx = split_indices(labels, test_fraction, split_seed)
-    vocab = build_vocab([docs[i] for i in train_idx], min_count=min_count, max_vocab=max_vocab)
-    x_tr, l_tr = encode([docs[i] for i in train_idx], vocab, max_len)
-    x_te, l_te = encode([docs[i] for i in test_idx], vocab, max_len)
+    if num_folds is None:
+        train_idx, test_idx = split_indices(labels, test_fraction, split_seed)
+        parts = {"train": train_idx, "test": test_idx}
+    else:
+        train_idx, val_idx, test_idx = fold_splits(labels, num_folds, fold, split_seed)
+        parts = {"train": train_idx, "val": val_idx, "test": test_idx}
+    if vocab is None:
+        vocab = build_vocab([docs[i] for i in train_idx], min_count=min_count, max_vocab=max_vocab)
+    elif list(vocab[:2]) != ["<pad>", "<unk>"]:
+        raise ValueError("vocab must start with '<pad>', '<unk>'")
     y = torch.tensor(labels, dtype=torch.long)
+    encoded = {split: encode([docs[i] for i in idx], vocab, max_len) for split, idx in parts.items()}
     source = "mini_newsgroup" if name == "newsgroups" else "pang_lee_polarity.cor"
     info = {"source": "gensim/test/test_data/" + source,
             "num_docs": len(texts), "mean_tokens": float(np.mean([len(d) for d in docs])),
-            "max_len": max_len, "min_count": min_count, "test_fraction": test_fraction, "split_seed": split_seed}
-    return TextTask(name, x_tr, l_tr, y[train_idx], x_te, l_te, y[test_idx], vocab, class_names, info)
+            "max_len": max_len, "min_count": min_count, "test_fraction": test_fraction, "split_seed": split_seed,
+            "num_folds": num_folds, "fold": fold if num_folds is not None else None}
+    val = {}
+    if "val" in parts:
+        val = {"x_val": encoded["val"][0], "len_val": encoded["val"][1], "y_val": y[parts["val"]]}
+    return TextTask(name, *encoded["train"], y[train_idx], *encoded["test"], y[test_idx], list(vocab), class_names,
+                    info, texts={split: [texts[i] for i in idx] for split, idx in parts.items()}, **val)

@@ -1,13 +1,14 @@
 """Spiking network models (training: :func:`neuromorph.training.fit`)."""
 from neuromorph.models.cnn import SpikingCNN
 from neuromorph.models.mlp import FeedForwardMLP, SpikingMLP
-from neuromorph.models.spikformer import (FlatBatchNorm, SpikformerBlock, Spikformer, SpikingMLPBlock,
-                                          SpikingSelfAttention, image_to_patches)
+from neuromorph.models.spikformer import (FlatBatchNorm, SequenceEmbedding, SpikformerBlock, Spikformer,
+                                          SpikingMLPBlock, SpikingSelfAttention, image_to_patches)
+from neuromorph.models.transformer import TransformerClassifier
 from neuromorph.models.reservoir import (ReservoirParams, ReservoirState, SparseSynapses, build_connectivity,
                                          make_synapses, propagate, reservoir_step)
 from neuromorph.models.lsm import LiquidStateMachine, RidgeReadout, digits_rows, ridge_fit
 
 __all__ = ["FeedForwardMLP", "FlatBatchNorm", "LiquidStateMachine", "ReservoirParams", "ReservoirState",
-           "RidgeReadout", "SparseSynapses", "SpikformerBlock", "Spikformer", "SpikingCNN", "SpikingMLP",
-           "SpikingMLPBlock", "SpikingSelfAttention", "build_connectivity", "digits_rows", "image_to_patches",
-           "make_synapses", "propagate", "reservoir_step", "ridge_fit"]
+           "RidgeReadout", "SequenceEmbedding", "SparseSynapses", "SpikformerBlock", "Spikformer", "SpikingCNN",
+           "SpikingMLP", "SpikingMLPBlock", "SpikingSelfAttention", "TransformerClassifier", "build_connectivity",
+           "digits_rows", "image_to_patches", "make_synapses", "propagate", "reservoir_step", "ridge_fit"]

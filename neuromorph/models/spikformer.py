@@ -24,10 +24,16 @@ zeroes masked keys and values: ``K <- K * M``, ``V <- V * M``.
 Block (:class:`SpikformerBlock`): ``X <- X + SSA(X)``, then ``X <- X + MLP(X)`` with
 ``MLP(X) = SN(BN(SN(BN(X W_1 + b_1)) W_2 + b_2))``.
 
-Classifier (:class:`Spikformer`): an input embedding ``E`` (patches: ``Linear(P, D)``; tokens: ``Embedding`` with
-``padding_idx=0``) plus a learned position embedding, repeated over the ``T`` steps (direct encoding), then
-``SN(BN(.))``, ``depth`` blocks, mean over the (unmasked) positions, a linear head, and the mean of the logits over
-time: ``logits = (1/T) sum_t W_c mean_n X[t, :, n] + b_c``.
+Classifier (:class:`Spikformer`): an input embedding ``E`` (:class:`SequenceEmbedding`: patches ``Linear(P, D)``;
+tokens ``Embedding`` with ``padding_idx=0``, or frozen pre-trained word vectors ``V`` followed by ``Linear(E, D)``)
+plus a learned position embedding, repeated over the ``T`` steps (direct encoding), then ``SN(BN(.))``, ``depth``
+blocks, mean over the (unmasked) positions, a linear head, and the mean of the logits over time:
+``logits = (1/T) sum_t W_c mean_n X[t, :, n] + b_c``. ``dropout`` (training only) acts on the embedding and on the
+pooled features.
+
+Normalisation (``norm``): ``"batch"`` (``BN`` above, Spikformer), ``"layer"`` (``LayerNorm`` over the features of
+each token and step; the same number of parameters, and no statistics shared across the batch) or ``"none"``
+(``batch_norm=False`` in the layers means ``"none"``; online learning needs it).
 """
 from __future__ import annotations
 
@@ -62,14 +68,38 @@ class FlatBatchNorm(nn.BatchNorm1d):
         return super().forward(x.reshape(-1, x.shape[-1])).reshape(x.shape)
 
 
+NORMS = ("batch", "layer", "none")
+
+
+def make_norm(norm: str, dim: int) -> nn.Module:
+    """The feature normalisation ``norm`` in :data:`NORMS` for width ``dim`` (``"none"``: identity).
+
+    >>> type(make_norm("layer", 8)).__name__, type(make_norm("none", 8)).__name__
+    ('LayerNorm', 'Identity')
+    """
+    if norm == "batch":
+        return FlatBatchNorm(dim)
+    if norm == "layer":
+        return nn.LayerNorm(dim)
+    if norm == "none":
+        return nn.Identity()
+    raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+
+
+def _resolve_norm(norm: str, batch_norm: bool) -> str:
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    return norm if batch_norm else "none"
+
+
 class _LinearBNLIF(nn.Module):
-    """``SN(BN(x W + b))`` on ``[T, B, N, D_in]`` (``SN(x W + b)`` with ``batch_norm=False``)."""
+    """``SN(BN(x W + b))`` on ``[T, B, N, D_in]`` (``SN(x W + b)`` with ``norm="none"``)."""
 
     def __init__(self, d_in: int, d_out: int, lif_kwargs: dict[str, Any] | None, bias: bool = True,
-                 batch_norm: bool = True) -> None:
+                 norm: str = "batch") -> None:
         super().__init__()
-        self.linear = nn.Linear(d_in, d_out, bias=bias or not batch_norm)
-        self.bn: nn.Module = FlatBatchNorm(d_out) if batch_norm else nn.Identity()
+        self.linear = nn.Linear(d_in, d_out, bias=bias or norm == "none")
+        self.bn: nn.Module = make_norm(norm, d_out)
         self.lif = _lif(lif_kwargs)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -123,6 +153,8 @@ class SpikingSelfAttention(nn.Module):
         lif_kwargs: overrides of the LIF defaults ``DEFAULT_LIF`` for every LIF in the layer.
         batch_norm: BN after every projection (Spikformer); False drops it (and gives the projections a bias),
             which online learning needs: BN between a synapse and its neuron changes scale every step.
+        norm: ``"batch"``, ``"layer"`` or ``"none"`` (see the module docstring); ``batch_norm=False`` forces
+            ``"none"``.
 
     >>> out = SpikingSelfAttention(dim=8, num_heads=2)(torch.rand(2, 3, 5, 8))
     >>> out.shape, bool(((out == 0) | (out == 1)).all())
@@ -131,7 +163,7 @@ class SpikingSelfAttention(nn.Module):
 
     def __init__(self, dim: int, num_heads: int = 4, scale: float = 0.125, time_shifts: Sequence[int] | None = None,
                  attn_threshold: float = 0.5, lif_kwargs: dict[str, Any] | None = None,
-                 batch_norm: bool = True) -> None:
+                 batch_norm: bool = True, norm: str = "batch") -> None:
         super().__init__()
         check_positive_int("dim", dim)
         if not isinstance(num_heads, int) or num_heads < 1 or dim % num_heads:
@@ -141,11 +173,12 @@ class SpikingSelfAttention(nn.Module):
         self.dim, self.num_heads, self.scale = dim, num_heads, float(scale)
         self.head_dim = dim // num_heads
         self.time_shifts = _check_shifts(time_shifts, num_heads)
-        self.q = _LinearBNLIF(dim, dim, lif_kwargs, bias=False, batch_norm=batch_norm)
-        self.k = _LinearBNLIF(dim, dim, lif_kwargs, bias=False, batch_norm=batch_norm)
-        self.v = _LinearBNLIF(dim, dim, lif_kwargs, bias=False, batch_norm=batch_norm)
+        norm = _resolve_norm(norm, batch_norm)
+        self.q = _LinearBNLIF(dim, dim, lif_kwargs, bias=False, norm=norm)
+        self.k = _LinearBNLIF(dim, dim, lif_kwargs, bias=False, norm=norm)
+        self.v = _LinearBNLIF(dim, dim, lif_kwargs, bias=False, norm=norm)
         self.attn_lif = _lif(lif_kwargs, threshold=attn_threshold)
-        self.proj = _LinearBNLIF(dim, dim, lif_kwargs, batch_norm=batch_norm)
+        self.proj = _LinearBNLIF(dim, dim, lif_kwargs, norm=norm)
 
     def _heads(self, x: Tensor) -> Tensor:  # [T, B, N, D] -> [T, B, H, N, d]
         t, b, n, _ = x.shape
@@ -188,10 +221,11 @@ class SpikingMLPBlock(nn.Module):
     """
 
     def __init__(self, dim: int, hidden: int, lif_kwargs: dict[str, Any] | None = None,
-                 batch_norm: bool = True) -> None:
+                 batch_norm: bool = True, norm: str = "batch") -> None:
         super().__init__()
-        self.fc1 = _LinearBNLIF(dim, hidden, lif_kwargs, batch_norm=batch_norm)
-        self.fc2 = _LinearBNLIF(hidden, dim, lif_kwargs, batch_norm=batch_norm)
+        norm = _resolve_norm(norm, batch_norm)
+        self.fc1 = _LinearBNLIF(dim, hidden, lif_kwargs, norm=norm)
+        self.fc2 = _LinearBNLIF(hidden, dim, lif_kwargs, norm=norm)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc2(self.fc1(x))
@@ -207,17 +241,111 @@ class SpikformerBlock(nn.Module):
 
     def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, scale: float = 0.125,
                  time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None,
-                 batch_norm: bool = True) -> None:
+                 batch_norm: bool = True, norm: str = "batch") -> None:
         super().__init__()
-        if not mlp_ratio > 0:
-            raise ValueError(f"mlp_ratio must be > 0, got {mlp_ratio!r}")
         self.attn = SpikingSelfAttention(dim, num_heads, scale, time_shifts, lif_kwargs=lif_kwargs,
-                                         batch_norm=batch_norm)
-        self.mlp = SpikingMLPBlock(dim, max(1, int(round(dim * mlp_ratio))), lif_kwargs, batch_norm)
+                                         batch_norm=batch_norm, norm=norm)
+        self.mlp = SpikingMLPBlock(dim, mlp_hidden(dim, mlp_ratio), lif_kwargs, batch_norm, norm)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         x = x + self.attn(x, mask)
         return x + self.mlp(x)
+
+
+def mlp_hidden(dim: int, mlp_ratio: float) -> int:
+    """Hidden width ``max(1, round(dim * mlp_ratio))`` of a transformer MLP block.
+
+    >>> mlp_hidden(64, 2.0)
+    128
+    """
+    if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
+        raise ValueError(f"mlp_ratio must be > 0, got {mlp_ratio!r}")
+    return max(1, int(round(dim * mlp_ratio)))
+
+
+def masked_mean(x: Tensor, mask: Tensor | None, dim: int) -> Tensor:
+    """Mean of ``x`` ``[..., B, N, D]`` over the position axis ``dim`` (that of ``N``), counting only positions where
+    ``mask`` ``[B, N]`` is True (None: plain mean).
+
+    >>> masked_mean(torch.tensor([[[1.0], [3.0], [9.0]]]), torch.tensor([[True, True, False]]), dim=1)
+    tensor([[2.]])
+    """
+    if mask is None:
+        return x.mean(dim=dim)
+    m = mask.reshape((1,) * (x.dim() - 3) + tuple(mask.shape) + (1,)).to(x.dtype)
+    return (x * m).sum(dim=dim) / m.sum(dim=dim).clamp_min(1.0)
+
+
+class SequenceEmbedding(nn.Module):
+    """Input embedding of a transformer classifier, ``[B, N, D]`` (plus the padding mask for tokens).
+
+    Patches ``[B, N, P]``: ``x W + b + pos``. Token ids ``[B, N]`` (0 = padding): ``Embedding(ids) + pos``, or, with
+    ``embeddings`` (a ``[V, E]`` table of pre-trained vectors, kept frozen as a buffer), ``Linear(E, D)`` of the
+    looked-up vectors ``+ pos``. ``dropout`` acts on the looked-up vectors / patches during training.
+
+    >>> emb = SequenceEmbedding(8, vocab_size=10, max_len=5)
+    >>> out, mask = emb(torch.tensor([[3, 4, 0, 0, 0]]))
+    >>> tuple(out.shape), mask.tolist()
+    ((1, 5, 8), [[True, True, False, False, False]])
+    """
+
+    def __init__(self, dim: int, *, in_features: int | None = None, num_patches: int | None = None,
+                 vocab_size: int | None = None, max_len: int | None = None, embeddings: Tensor | None = None,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        check_positive_int("dim", dim)
+        if embeddings is not None:
+            if not isinstance(embeddings, Tensor) or embeddings.dim() != 2 or not embeddings.is_floating_point():
+                raise ValueError("embeddings must be a float tensor [vocab_size, E]")
+            if not bool(torch.isfinite(embeddings).all()):
+                raise ValueError("embeddings must be finite")
+            if vocab_size is None:
+                vocab_size = int(embeddings.shape[0])
+            elif vocab_size != embeddings.shape[0]:
+                raise ValueError(f"vocab_size={vocab_size} disagrees with embeddings of {embeddings.shape[0]} rows")
+        patches = in_features is not None or num_patches is not None
+        tokens = vocab_size is not None or max_len is not None
+        if patches == tokens:
+            raise ValueError("give either in_features and num_patches (patch input) or vocab_size and max_len "
+                             "(token input)")
+        length = num_patches if patches else max_len
+        width = in_features if patches else vocab_size
+        for name, value in (("in_features" if patches else "vocab_size", width),
+                            ("num_patches" if patches else "max_len", length)):
+            check_positive_int(name, value)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.mode = "patches" if patches else "tokens"
+        self.length, self.dim = int(length), dim
+        self.table: Tensor | None
+        if embeddings is not None:
+            self.register_buffer("table", embeddings.detach().float().clone())
+            self.embed: nn.Module = nn.Linear(embeddings.shape[1], dim)
+        else:
+            self.table = None
+            self.embed = nn.Linear(width, dim) if patches else nn.Embedding(width, dim, padding_idx=0)
+        self.dropout = nn.Dropout(dropout)
+        self.pos = nn.Parameter(torch.zeros(self.length, dim))
+        nn.init.trunc_normal_(self.pos, std=0.02)
+
+    def check_input(self, x: Tensor) -> None:
+        """Raise ``ValueError``/``TypeError`` unless ``x`` is ``[B, N]`` int64 ids or ``[B, N, P]`` float patches."""
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if self.mode == "tokens":
+            if x.dim() != 2 or x.dtype != torch.long or x.shape[1] != self.length:
+                raise ValueError(f"x must be int64 token ids [B, {self.length}], got {x.dtype} {tuple(x.shape)}")
+        elif not x.is_floating_point():
+            raise TypeError(f"x must be floating point patches, got dtype {x.dtype}")
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``([B, N, D] embeddings, [B, N] bool mask or None)`` for tokens ``[B, N]`` / patches ``[..., N, P]``."""
+        self.check_input(x)
+        if self.mode == "tokens":
+            vectors = self.table[x] if self.table is not None else None
+            e = self.embed(self.dropout(vectors)) if vectors is not None else self.dropout(self.embed(x))
+            return e + self.pos, x != 0
+        return self.embed(self.dropout(x)) + self.pos, None
 
 
 class Spikformer(nn.Module):
@@ -234,6 +362,9 @@ class Spikformer(nn.Module):
         scale: attention scale ``s``.
         time_shifts: per-head delays (applied in every block), see :class:`SpikingSelfAttention`.
         lif_kwargs: overrides of ``DEFAULT_LIF``.
+        embeddings: frozen pre-trained token vectors ``[vocab_size, E]`` (see :class:`SequenceEmbedding`).
+        norm: ``"batch"`` (Spikformer), ``"layer"`` or ``"none"``.
+        dropout: dropout on the embedding input and on the pooled features (training only).
 
     >>> model = Spikformer(num_classes=3, in_features=4, num_patches=5, dim=8, depth=1, num_heads=2, T=2)
     >>> model(torch.rand(2, 5, 4)).shape
@@ -246,49 +377,36 @@ class Spikformer(nn.Module):
     def __init__(self, num_classes: int, *, in_features: int | None = None, num_patches: int | None = None,
                  vocab_size: int | None = None, max_len: int | None = None, dim: int = 64, depth: int = 2,
                  num_heads: int = 4, mlp_ratio: float = 4.0, T: int = 4, scale: float = 0.125,
-                 time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None) -> None:
+                 time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None,
+                 embeddings: Tensor | None = None, norm: str = "batch", dropout: float = 0.0) -> None:
         super().__init__()
         for name, value in (("num_classes", num_classes), ("depth", depth), ("T", T)):
             check_positive_int(name, value)
-        patches = in_features is not None or num_patches is not None
-        tokens = vocab_size is not None or max_len is not None
-        if patches == tokens:
-            raise ValueError("give either in_features and num_patches (patch input) or vocab_size and max_len "
-                             "(token input)")
-        length = num_patches if patches else max_len
-        width = in_features if patches else vocab_size
-        for name, size in (("in_features" if patches else "vocab_size", width),
-                           ("num_patches" if patches else "max_len", length)):
-            check_positive_int(name, size)
-        assert width is not None and length is not None  # checked just above
         if time_shifts is not None and any(isinstance(d, int) and d >= T for d in time_shifts):
             raise ValueError(f"time_shifts must be < T={T}, got {time_shifts!r}")
-        self.mode = "patches" if patches else "tokens"
-        self.T, self.length, self.num_classes = T, int(length), num_classes
-        self.embed: nn.Module = nn.Linear(width, dim) if patches else nn.Embedding(width, dim, padding_idx=0)
-        self.pos = nn.Parameter(torch.zeros(self.length, dim))
-        nn.init.trunc_normal_(self.pos, std=0.02)
-        self.embed_bn = FlatBatchNorm(dim)
+        self.embedding = SequenceEmbedding(dim, in_features=in_features, num_patches=num_patches,
+                                           vocab_size=vocab_size, max_len=max_len, embeddings=embeddings,
+                                           dropout=dropout)
+        self.mode, self.length = self.embedding.mode, self.embedding.length
+        self.T, self.num_classes = T, num_classes
+        self.embed_bn = make_norm(_resolve_norm(norm, True), dim)
         self.embed_lif = _lif(lif_kwargs)
-        self.blocks = nn.ModuleList(SpikformerBlock(dim, num_heads, mlp_ratio, scale, time_shifts, lif_kwargs)
-                                    for _ in range(depth))
+        self.blocks = nn.ModuleList(SpikformerBlock(dim, num_heads, mlp_ratio, scale, time_shifts, lif_kwargs,
+                                                    norm=norm) for _ in range(depth))
+        self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(dim, num_classes)
 
     def _embed(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         if self.mode == "tokens":
-            if x.dim() != 2 or x.dtype != torch.long or x.shape[1] != self.length:
-                raise ValueError(f"x must be int64 token ids [B, {self.length}], got {x.dtype} {tuple(x.shape)}")
-            mask = x != 0
-            e = (self.embed(x) + self.pos).unsqueeze(0).expand(self.T, -1, -1, -1)
-            return e, mask
-        if not x.is_floating_point():
-            raise TypeError(f"x must be floating point patches, got dtype {x.dtype}")
+            e, mask = self.embedding(x)
+            return e.unsqueeze(0).expand(self.T, -1, -1, -1), mask
+        self.embedding.check_input(x)
         if x.dim() == 3:
             x = x.unsqueeze(0).expand(self.T, -1, -1, -1)
         if x.dim() != 4 or x.shape[2] != self.length or x.shape[0] != self.T:
             raise ValueError(f"x must be [B, {self.length}, P] or [{self.T}, B, {self.length}, P], "
                              f"got shape {tuple(x.shape)}")
-        return self.embed(x) + self.pos, None
+        return self.embedding(x)
 
     def features(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """Spike tensor after the last block, ``[T, B, N, D]``, and the padding mask (tokens) or None."""
@@ -304,12 +422,7 @@ class Spikformer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``[B, num_classes]`` (time-averaged)."""
         h, mask = self.features(x)
-        if mask is None:
-            pooled = h.mean(dim=2)
-        else:
-            m = mask[None, :, :, None].to(h.dtype)
-            pooled = (h * m).sum(dim=2) / m.sum(dim=2).clamp_min(1.0)
-        return self.head(pooled).mean(dim=0)
+        return self.head(self.dropout(masked_mean(h, mask, dim=2))).mean(dim=0)
 
 
 def image_to_patches(images: Tensor, patch_size: int) -> Tensor:
@@ -334,5 +447,6 @@ def image_to_patches(images: Tensor, patch_size: int) -> Tensor:
     return x.reshape(b, (h // p) * (w // p), c * p * p)
 
 
-__all__ = ["FlatBatchNorm", "SpikingSelfAttention", "SpikingMLPBlock", "SpikformerBlock", "Spikformer",
-           "image_to_patches", "shift_time", "DEFAULT_LIF"]
+__all__ = ["DEFAULT_LIF", "FlatBatchNorm", "NORMS", "SequenceEmbedding", "SpikingSelfAttention", "SpikingMLPBlock",
+           "SpikformerBlock", "Spikformer", "image_to_patches", "make_norm", "masked_mean", "mlp_hidden",
+           "shift_time"]
