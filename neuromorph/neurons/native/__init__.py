@@ -166,9 +166,9 @@ def _build_reservoir() -> dict[str, object]:
         if not (directory / f"{name}.so").is_file():
             print(f"neuromorph: compiling the native reservoir simulator (once per CPU type and version), cache: "
                   f"{directory}", file=sys.stderr, flush=True)
-        module = load_extension(name=name, sources=[str(source)], build_directory=str(directory),
-                                extra_cflags=_CFLAGS + ["-ffp-contract=off"], extra_ldflags=["-fopenmp"],
-                                verbose=False)
+        flags = _CFLAGS + ["-ffp-contract=off", "-fno-trapping-math"]
+        module = load_extension(name=name, sources=[str(source)], build_directory=str(directory), extra_cflags=flags,
+                                extra_ldflags=["-fopenmp"], verbose=False)
         return {"module": module, "error": "", "seconds": time.perf_counter() - start}
     except Exception as err:  # no compiler, no ninja, ...: the caller runs torch ops
         error = f"{type(err).__name__}: {err}".strip()

@@ -7,7 +7,8 @@
 //   v_pre[i] = beta[i] * v[i] + I[i];   v_pre[i] = v_reset if r[i] > 0 (refractory clamp, when refractory > 0)
 //   s[i]     = v_pre[i] >= thr[i];  v[i] = s ? v_reset : v_pre;  r[i] = s ? refractory : max(r[i] - 1, 0)
 //   a[i]     = s[i] + trace_decay * a[i]
-// Compiled with -ffp-contract=off so that beta * v + I rounds like the two torch ops (no fused multiply-add).
+// Compiled with -ffp-contract=off so that beta * v + I rounds like the two torch ops (no fused multiply-add),
+// and -fno-trapping-math so that the branch-free update vectorises.
 //
 // Synapses: pre-major CSR (crow [N+1], col [nnz] sorted ascending within each row, val [nnz]). Only the rows
 // of neurons that spiked are read (cost ~ spikes * K). Threads: thread k owns the neurons [lo_k, hi_k); it
@@ -18,15 +19,35 @@
 #include <omp.h>
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace {
+
+template <typename scalar_t, bool HAS_BIAS, bool REFRAC>
+inline void update(int64_t lo, int64_t hi, scalar_t* __restrict in, const scalar_t* __restrict xt,
+                   const scalar_t* __restrict bias, const scalar_t* __restrict beta, const scalar_t* __restrict thr,
+                   scalar_t* __restrict v, scalar_t* __restrict r, scalar_t* __restrict a, uint8_t* __restrict fired,
+                   scalar_t v_reset, scalar_t refr, scalar_t decay) {
+  for (int64_t i = lo; i < hi; ++i) {
+    scalar_t current = in[i] + xt[i];
+    if constexpr (HAS_BIAS) current = current + bias[i];
+    in[i] = scalar_t(0);
+    scalar_t v_pre = beta[i] * v[i] + current;
+    if constexpr (REFRAC) v_pre = r[i] > scalar_t(0) ? v_reset : v_pre;
+    const bool s = v_pre >= thr[i];
+    v[i] = s ? v_reset : v_pre;
+    if constexpr (REFRAC) r[i] = s ? refr : std::max(r[i] - scalar_t(1), scalar_t(0));
+    a[i] = (s ? scalar_t(1) : scalar_t(0)) + decay * a[i];
+    fired[i] = s;
+  }
+}
 
 template <typename scalar_t>
 void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last_spikes, const scalar_t* x,
                    bool constant_drive, const scalar_t* beta, const scalar_t* thr, const scalar_t* bias,
                    const int64_t* crow, const int64_t* col, const scalar_t* val, scalar_t v_reset,
-                   int64_t refractory, scalar_t trace_decay, int64_t T, int64_t B, int64_t N, int threads,
+                   int64_t refractory, scalar_t decay, int64_t T, int64_t B, int64_t N, int threads,
                    int64_t* counts_step, int64_t* counts_neuron, uint8_t* raster) {
   const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, N)));
   std::vector<int64_t> bounds(nt + 1);
@@ -80,28 +101,36 @@ void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last
             for (int64_t s = 0; s < len; ++s) in[first[s]] += w[s];
           }
         }
-        // 2. membrane update of the own range (branch free, vectorisable)
+        // 2. membrane update of the own range (branch free, vectorised)
         const scalar_t* xt = x + (constant_drive ? 0 : t * B * N) + b * N;
-        for (int64_t i = lo; i < hi; ++i) {
-          scalar_t current = in[i] + xt[i];
-          if (bias) current = current + bias[i];
-          in[i] = scalar_t(0);
-          scalar_t v_pre = beta[i] * vb[i] + current;
-          if (refractory > 0) v_pre = rb[i] > scalar_t(0) ? v_reset : v_pre;
-          const bool s = v_pre >= thr[i];
-          vb[i] = s ? v_reset : v_pre;
-          if (refractory > 0) rb[i] = s ? refr : std::max(rb[i] - scalar_t(1), scalar_t(0));
-          ab[i] = (s ? scalar_t(1) : scalar_t(0)) + trace_decay * ab[i];
-          fired[i] = s;
+        if (bias) {
+          if (refractory > 0)
+            update<scalar_t, true, true>(lo, hi, in, xt, bias, beta, thr, vb, rb, ab, fired, v_reset, refr, decay);
+          else
+            update<scalar_t, true, false>(lo, hi, in, xt, bias, beta, thr, vb, rb, ab, fired, v_reset, refr, decay);
+        } else if (refractory > 0) {
+          update<scalar_t, false, true>(lo, hi, in, xt, bias, beta, thr, vb, rb, ab, fired, v_reset, refr, decay);
+        } else {
+          update<scalar_t, false, false>(lo, hi, in, xt, bias, beta, thr, vb, rb, ab, fired, v_reset, refr, decay);
         }
-        // 3. this step's spike list of the own range
+        // 3. this step's spike list of the own range (8 neurons at a time are skipped when none fired)
         int32_t* out = own[cur];
         int64_t n_out = 0;
-        for (int64_t i = lo; i < hi; ++i) {
+        int64_t i = lo;
+        for (; i + 8 <= hi; i += 8) {
+          uint64_t word;
+          std::memcpy(&word, fired + i, 8);
+          if (!word) continue;
+          for (int64_t q = i; q < i + 8; ++q) {
+            out[n_out] = static_cast<int32_t>(q);
+            n_out += fired[q];
+          }
+        }
+        for (; i < hi; ++i) {
           out[n_out] = static_cast<int32_t>(i);
           n_out += fired[i];
-          cnb[i] += fired[i];
         }
+        for (int64_t e = 0; e < n_out; ++e) ++cnb[out[e]];
         lengths[cur * nt + k] = n_out;
         if (raster) std::copy(fired + lo, fired + hi, raster + (t * B + b) * N + lo);
 #pragma omp barrier
