@@ -14,7 +14,8 @@
 // of neurons that spiked are read (cost ~ spikes * K). Threads: thread k owns the neurons [lo_k, hi_k); it
 // scatters, for every spike of the previous step, the part of that spike's row whose targets lie in its own
 // range (found by binary search in the sorted row), so no two threads write the same input cell and no
-// reduction is needed. Spike lists are double-buffered by step parity: one barrier per step.
+// reduction is needed. Spike lists are double-buffered by step parity: one barrier per step. Networks below
+// 2 x 25k neurons run on one thread whatever `threads` says.
 #include <torch/extension.h>
 #include <omp.h>
 #include <algorithm>
@@ -23,6 +24,8 @@
 #include <vector>
 
 namespace {
+
+constexpr int64_t kMinNeurons = 25000;
 
 template <typename scalar_t, bool HAS_BIAS, bool REFRAC>
 inline void update(int64_t lo, int64_t hi, scalar_t* __restrict in, const scalar_t* __restrict xt,
@@ -49,7 +52,9 @@ void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last
                    const int64_t* crow, const int64_t* col, const scalar_t* val, scalar_t v_reset,
                    int64_t refractory, scalar_t decay, int64_t T, int64_t B, int64_t N, int threads,
                    int64_t* counts_step, int64_t* counts_neuron, uint8_t* raster) {
-  const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, N)));
+  // at most one thread per kMinNeurons neurons: below that a step is a few microseconds of work and the
+  // per-step barrier (or, on a loaded machine, a descheduled partner thread) costs more than it saves
+  const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, N / kMinNeurons)));
   std::vector<int64_t> bounds(nt + 1);
   for (int k = 0; k <= nt; ++k) bounds[k] = N * k / nt;
   // spike lists per (parity, thread) and their lengths
