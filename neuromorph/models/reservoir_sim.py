@@ -12,7 +12,8 @@ period, reset to ``v_reset``)::
 ``backend="native"`` runs the whole loop in C++ (``neuromorph/neurons/native/reservoir_kernel.cpp``): only the
 outgoing synapses of neurons that spiked are read (cost ~ spikes x K per step, not N x K), neurons are split
 into ``threads`` contiguous ranges, each thread adds the synaptic input aimed at its own range, and there is
-no Python per step. ``backend="torch"`` loops :func:`reservoir_step` (method ``"event"``, so the synaptic sums
+no Python per step; the column indices are kept as int32 (a cached copy) and the spike trace decays
+lazily (brought up to date when a neuron spikes and after the last step). ``backend="torch"`` loops :func:`reservoir_step` (method ``"event"``, so the synaptic sums
 run in the same order). Both give the same spike trains; membranes agree to float rounding (the trace may
 differ in the last bit: torch may fuse its multiply-add). ``"auto"`` takes the native simulator on CPU float32
 / float64 when it can be built.
@@ -27,6 +28,7 @@ differ in the last bit: torch may fuse its multiply-add). ``"auto"`` takes the n
 """
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple, Optional
 
 import torch
@@ -37,6 +39,8 @@ from neuromorph.neurons import native
 from neuromorph.utils import check_positive_int
 
 BACKENDS = ("auto", "native", "torch")
+MIN_NEURONS_PER_THREAD = 25000
+_COLUMNS: dict[tuple, tuple] = {}  # int32 copy of the last synapse column index tensors the simulator saw
 
 
 class SimulationResult(NamedTuple):
@@ -64,7 +68,8 @@ def _check(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: int
 
 
 def simulate(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: int, record_spikes: bool = False,
-             threads: int | None = None, backend: str = "auto") -> SimulationResult:
+             threads: int | None = None, backend: str = "auto",
+             min_neurons_per_thread: int = MIN_NEURONS_PER_THREAD) -> SimulationResult:
     """Run ``steps`` reservoir steps from ``state`` (never modified) with input current ``x``.
 
     Args:
@@ -73,11 +78,14 @@ def simulate(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: i
         params: network (its ``method``/``event_fraction`` are ignored: the native path is event-driven).
         steps: number of steps.
         record_spikes: also return the ``[steps, B, N]`` uint8 spike raster.
-        threads: native threads (default ``torch.get_num_threads()``).
+        threads: native threads (default ``torch.get_num_threads()``); at most one per
+            ``min_neurons_per_thread`` neurons are used (below that the per-step barrier costs more than the
+            split saves).
         backend: ``"auto"``, ``"native"`` (error when it cannot be built) or ``"torch"``.
     """
     _check(x, state, params, steps, backend)
     threads = torch.get_num_threads() if threads is None else check_positive_int("threads", threads)
+    check_positive_int("min_neurons_per_thread", min_neurons_per_thread)
     dtype = state.v.dtype
     usable = state.v.device.type == "cpu" and dtype in (torch.float32, torch.float64)
     module = native.load_reservoir() if backend != "torch" and usable else None
@@ -92,12 +100,30 @@ def simulate(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: i
     last = (state.spikes != 0).to(torch.uint8).contiguous()
     bias = None if params.bias is None else params.bias.to(dtype).expand(n).contiguous()
     drive = x.contiguous() if x.dim() == 2 else x[:steps].contiguous()
+    beta = params.beta.to(dtype).expand(n).contiguous()
+    threshold = params.threshold.to(dtype).expand(n).contiguous()
+    if bool((beta == beta[0]).all()) and bool((threshold == threshold[0]).all()):  # one value: pass scalars
+        beta, threshold = beta[:1], threshold[:1]
     counts_step, counts_neuron, raster = module.simulate(
-        v, refrac, trace.contiguous(), last, drive, params.beta.to(dtype).expand(n).contiguous(),
-        params.threshold.to(dtype).expand(n).contiguous(), bias, syn.crow, syn.col, syn.val.to(dtype).contiguous(),
-        float(params.v_reset), int(params.refractory), float(params.trace_decay), steps, threads, record_spikes)
+        v, refrac, trace.contiguous(), last, drive, beta, threshold, bias, syn.crow, _int32_columns(syn.col),
+        syn.val.to(dtype).contiguous(), float(params.v_reset), int(params.refractory), float(params.trace_decay),
+        steps, threads, min_neurons_per_thread, record_spikes)
     new_state = ReservoirState(v, last.to(dtype), refrac, trace)
     return SimulationResult(new_state, counts_step, counts_neuron, raster if record_spikes else None, "native")
+
+
+def _int32_columns(col: Tensor) -> Tensor:
+    """``col`` as int32 (the simulator's layout), converted once per tensor and version and then reused."""
+    key = (id(col), col._version)
+    hit = _COLUMNS.get(key)
+    if hit is not None and hit[0]() is col:  # the same live tensor, not one that reuses a freed id
+        return hit[1]
+    if col.numel() and int(col.max()) >= 2 ** 31:
+        raise ValueError("the native simulator supports at most 2^31 - 1 neurons")
+    if len(_COLUMNS) >= 4:
+        _COLUMNS.pop(next(iter(_COLUMNS)))
+    _COLUMNS[key] = (weakref.ref(col), col.to(torch.int32))
+    return _COLUMNS[key][1]
 
 
 def _simulate_torch(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: int,

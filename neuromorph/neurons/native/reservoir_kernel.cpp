@@ -14,8 +14,8 @@
 // of neurons that spiked are read (cost ~ spikes * K). Threads: thread k owns the neurons [lo_k, hi_k); it
 // scatters, for every spike of the previous step, the part of that spike's row whose targets lie in its own
 // range (found by binary search in the sorted row), so no two threads write the same input cell and no
-// reduction is needed. Spike lists are double-buffered by step parity: one barrier per step. Networks below
-// 2 x 25k neurons run on one thread whatever `threads` says.
+// reduction is needed. Spike lists are double-buffered by step parity: one barrier per step. At most one thread
+// per `min_neurons` neurons (Python default 25k). Column indices are int32 (12 bytes per float64 synapse).
 #include <torch/extension.h>
 #include <omp.h>
 #include <algorithm>
@@ -25,36 +25,52 @@
 
 namespace {
 
-constexpr int64_t kMinNeurons = 25000;
-
-template <typename scalar_t, bool HAS_BIAS, bool REFRAC>
+// One step of the own range. UNIFORM: beta and thr are the same for every neuron (passed as scalars). The trace
+// is not touched here: it decays lazily (see simulate_impl).
+template <typename scalar_t, bool HAS_BIAS, bool REFRAC, bool UNIFORM>
 inline void update(int64_t lo, int64_t hi, scalar_t* __restrict in, const scalar_t* __restrict xt,
                    const scalar_t* __restrict bias, const scalar_t* __restrict beta, const scalar_t* __restrict thr,
-                   scalar_t* __restrict v, scalar_t* __restrict r, scalar_t* __restrict a, uint8_t* __restrict fired,
-                   scalar_t v_reset, scalar_t refr, scalar_t decay) {
+                   scalar_t* __restrict v, scalar_t* __restrict r, uint8_t* __restrict fired, scalar_t v_reset,
+                   scalar_t refr) {
+  const scalar_t beta0 = beta[0], thr0 = thr[0];
   for (int64_t i = lo; i < hi; ++i) {
     scalar_t current = in[i] + xt[i];
     if constexpr (HAS_BIAS) current = current + bias[i];
     in[i] = scalar_t(0);
-    scalar_t v_pre = beta[i] * v[i] + current;
+    scalar_t v_pre = (UNIFORM ? beta0 : beta[i]) * v[i] + current;
     if constexpr (REFRAC) v_pre = r[i] > scalar_t(0) ? v_reset : v_pre;
-    const bool s = v_pre >= thr[i];
+    const bool s = v_pre >= (UNIFORM ? thr0 : thr[i]);
     v[i] = s ? v_reset : v_pre;
     if constexpr (REFRAC) r[i] = s ? refr : std::max(r[i] - scalar_t(1), scalar_t(0));
-    a[i] = (s ? scalar_t(1) : scalar_t(0)) + decay * a[i];
     fired[i] = s;
   }
 }
 
+template <typename scalar_t, bool HAS_BIAS, bool REFRAC>
+inline void update_any(bool uniform, int64_t lo, int64_t hi, scalar_t* in, const scalar_t* xt, const scalar_t* bias,
+                       const scalar_t* beta, const scalar_t* thr, scalar_t* v, scalar_t* r, uint8_t* fired,
+                       scalar_t v_reset, scalar_t refr) {
+  if (uniform)
+    update<scalar_t, HAS_BIAS, REFRAC, true>(lo, hi, in, xt, bias, beta, thr, v, r, fired, v_reset, refr);
+  else
+    update<scalar_t, HAS_BIAS, REFRAC, false>(lo, hi, in, xt, bias, beta, thr, v, r, fired, v_reset, refr);
+}
+
 template <typename scalar_t>
 void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last_spikes, const scalar_t* x,
-                   bool constant_drive, const scalar_t* beta, const scalar_t* thr, const scalar_t* bias,
-                   const int64_t* crow, const int64_t* col, const scalar_t* val, scalar_t v_reset,
-                   int64_t refractory, scalar_t decay, int64_t T, int64_t B, int64_t N, int threads,
-                   int64_t* counts_step, int64_t* counts_neuron, uint8_t* raster) {
-  // at most one thread per kMinNeurons neurons: below that a step is a few microseconds of work and the
+                   bool constant_drive, const scalar_t* beta, const scalar_t* thr, bool uniform,
+                   const scalar_t* bias, const int64_t* crow, const int32_t* col, const scalar_t* val,
+                   scalar_t v_reset, int64_t refractory, scalar_t decay, int64_t T, int64_t B, int64_t N,
+                   int threads, int64_t min_neurons, int64_t* counts_step, int64_t* counts_neuron,
+                   uint8_t* raster) {
+  // at most one thread per min_neurons neurons: below that a step is a few microseconds of work and the
   // per-step barrier (or, on a loaded machine, a descheduled partner thread) costs more than it saves
-  const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, N / kMinNeurons)));
+  const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, N / min_neurons)));
+  // the trace decays lazily: a neuron's trace is brought up to date (times decay^k, k steps since its last
+  // update) only when it spikes, and for every neuron after the last step
+  std::vector<scalar_t> decay_pow(T + 2, scalar_t(1));
+  for (int64_t q = 1; q < T + 2; ++q) decay_pow[q] = decay_pow[q - 1] * decay;
+  std::vector<int64_t> trace_step(N);
   std::vector<int64_t> bounds(nt + 1);
   for (int k = 0; k <= nt; ++k) bounds[k] = N * k / nt;
   // spike lists per (parity, thread) and their lengths
@@ -86,6 +102,8 @@ void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last
       lengths[nt + k] = m;
       uint8_t* fired = fired_buf.data();
       scalar_t* in = syn.data();
+      int64_t* since = trace_step.data();  // step at which ab[i] was last brought up to date (-1: call start)
+      for (int64_t i = lo; i < hi; ++i) since[i] = -1;
 #pragma omp barrier
       for (int64_t t = 0; t < T; ++t) {
         const int cur = static_cast<int>(t & 1), prev = cur ^ 1;
@@ -95,11 +113,15 @@ void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last
           const int64_t count = lengths[prev * nt + q];
           for (int64_t e = 0; e < count; ++e) {
             const int64_t j = spikes[e];
-            const int64_t* first = col + crow[j];
-            const int64_t* last = col + crow[j + 1];
+            if (e + 4 < count) {  // the start of a row is a cache miss: ask for the one 4 spikes ahead now
+              __builtin_prefetch(col + crow[spikes[e + 4]]);
+              __builtin_prefetch(val + crow[spikes[e + 4]]);
+            }
+            const int32_t* first = col + crow[j];
+            const int32_t* last = col + crow[j + 1];
             if (nt > 1) {
-              first = std::lower_bound(first, last, lo);
-              last = std::lower_bound(first, last, hi);
+              first = std::lower_bound(first, last, static_cast<int32_t>(lo));
+              last = std::lower_bound(first, last, static_cast<int32_t>(hi));
             }
             const scalar_t* w = val + (first - col);
             const int64_t len = last - first;
@@ -110,13 +132,13 @@ void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last
         const scalar_t* xt = x + (constant_drive ? 0 : t * B * N) + b * N;
         if (bias) {
           if (refractory > 0)
-            update<scalar_t, true, true>(lo, hi, in, xt, bias, beta, thr, vb, rb, ab, fired, v_reset, refr, decay);
+            update_any<scalar_t, true, true>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, fired, v_reset, refr);
           else
-            update<scalar_t, true, false>(lo, hi, in, xt, bias, beta, thr, vb, rb, ab, fired, v_reset, refr, decay);
+            update_any<scalar_t, true, false>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, fired, v_reset, refr);
         } else if (refractory > 0) {
-          update<scalar_t, false, true>(lo, hi, in, xt, bias, beta, thr, vb, rb, ab, fired, v_reset, refr, decay);
+          update_any<scalar_t, false, true>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, fired, v_reset, refr);
         } else {
-          update<scalar_t, false, false>(lo, hi, in, xt, bias, beta, thr, vb, rb, ab, fired, v_reset, refr, decay);
+          update_any<scalar_t, false, false>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, fired, v_reset, refr);
         }
         // 3. this step's spike list of the own range (8 neurons at a time are skipped when none fired)
         int32_t* out = own[cur];
@@ -135,7 +157,12 @@ void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last
           out[n_out] = static_cast<int32_t>(i);
           n_out += fired[i];
         }
-        for (int64_t e = 0; e < n_out; ++e) ++cnb[out[e]];
+        for (int64_t e = 0; e < n_out; ++e) {
+          const int64_t q = out[e];
+          ++cnb[q];
+          ab[q] = scalar_t(1) + decay_pow[t - since[q]] * ab[q];
+          since[q] = t;
+        }
         lengths[cur * nt + k] = n_out;
         if (raster) std::copy(fired + lo, fired + hi, raster + (t * B + b) * N + lo);
 #pragma omp barrier
@@ -146,6 +173,7 @@ void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last
         }
       }
       if (T > 0) std::copy(fired + lo, fired + hi, sb + lo);
+      for (int64_t i = lo; i < hi; ++i) ab[i] = decay_pow[T - 1 - since[i]] * ab[i];
     }
   }
 }
@@ -157,13 +185,16 @@ std::vector<torch::Tensor> simulate(torch::Tensor v, torch::Tensor refrac, torch
                                     torch::Tensor last_spikes, torch::Tensor x, torch::Tensor beta,
                                     torch::Tensor thr, c10::optional<torch::Tensor> bias, torch::Tensor crow,
                                     torch::Tensor col, torch::Tensor val, double v_reset, int64_t refractory,
-                                    double trace_decay, int64_t steps, int64_t threads, bool record) {
+                                    double trace_decay, int64_t steps, int64_t threads, int64_t min_neurons,
+                                    bool record) {
   TORCH_CHECK(v.dim() == 2 && v.is_contiguous(), "v must be a contiguous [B, N] tensor");
   const int64_t B = v.size(0), N = v.size(1);
   for (const auto& t : {refrac, trace, beta, thr, val})
     TORCH_CHECK(t.scalar_type() == v.scalar_type() && t.is_contiguous(), "all float tensors share v's dtype");
   TORCH_CHECK(last_spikes.scalar_type() == torch::kUInt8 && last_spikes.is_contiguous(), "spikes must be uint8");
-  TORCH_CHECK(crow.scalar_type() == torch::kLong && col.scalar_type() == torch::kLong, "crow/col must be int64");
+  TORCH_CHECK(crow.scalar_type() == torch::kLong && col.scalar_type() == torch::kInt, "crow int64, col int32");
+  TORCH_CHECK(beta.numel() == thr.numel() && (beta.numel() == N || beta.numel() == 1), "beta/thr: [N] or [1]");
+  TORCH_CHECK(min_neurons >= 1, "min_neurons must be positive");
   TORCH_CHECK(crow.numel() == N + 1, "crow must have N + 1 entries");
   TORCH_CHECK(N < (int64_t(1) << 31), "at most 2^31 - 1 neurons");
   const bool constant_drive = x.dim() == 2;
@@ -178,11 +209,11 @@ std::vector<torch::Tensor> simulate(torch::Tensor v, torch::Tensor refrac, torch
   AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "reservoir_simulate", [&] {
     simulate_impl<scalar_t>(v.data_ptr<scalar_t>(), refrac.data_ptr<scalar_t>(), trace.data_ptr<scalar_t>(),
                             last_spikes.data_ptr<uint8_t>(), x.data_ptr<scalar_t>(), constant_drive,
-                            beta.data_ptr<scalar_t>(), thr.data_ptr<scalar_t>(),
+                            beta.data_ptr<scalar_t>(), thr.data_ptr<scalar_t>(), beta.numel() == 1,
                             bias.has_value() ? bias->data_ptr<scalar_t>() : nullptr, crow.data_ptr<int64_t>(),
-                            col.data_ptr<int64_t>(), val.data_ptr<scalar_t>(), static_cast<scalar_t>(v_reset),
+                            col.data_ptr<int32_t>(), val.data_ptr<scalar_t>(), static_cast<scalar_t>(v_reset),
                             refractory, static_cast<scalar_t>(trace_decay), steps, B, N,
-                            static_cast<int>(threads), counts_step.data_ptr<int64_t>(),
+                            static_cast<int>(threads), min_neurons, counts_step.data_ptr<int64_t>(),
                             counts_neuron.data_ptr<int64_t>(), record ? raster.data_ptr<uint8_t>() : nullptr);
   });
   return {counts_step, counts_neuron, raster};
