@@ -21,39 +21,84 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 namespace {
 
-// One step of the own range. UNIFORM: beta and thr are the same for every neuron (passed as scalars). The trace
-// is not touched here: it decays lazily (see simulate_impl).
+// True when any of v[0..16) reaches its threshold (thr[0] for all when UNIFORM, else thr[0..16)).
+template <typename scalar_t, bool UNIFORM>
+inline bool any_crossed16(const scalar_t* __restrict v, const scalar_t* __restrict thr) {
+#if defined(__AVX2__)
+  if constexpr (std::is_same_v<scalar_t, double>) {
+    __m256d any = _mm256_setzero_pd();
+    const __m256d th0 = _mm256_set1_pd(thr[0]);
+    for (int q = 0; q < 16; q += 4) {
+      const __m256d th = UNIFORM ? th0 : _mm256_loadu_pd(thr + q);
+      any = _mm256_or_pd(any, _mm256_cmp_pd(_mm256_loadu_pd(v + q), th, _CMP_GE_OQ));
+    }
+    return _mm256_movemask_pd(any) != 0;
+  } else if constexpr (std::is_same_v<scalar_t, float>) {
+    __m256 any = _mm256_setzero_ps();
+    const __m256 th0 = _mm256_set1_ps(thr[0]);
+    for (int q = 0; q < 16; q += 8) {
+      const __m256 th = UNIFORM ? th0 : _mm256_loadu_ps(thr + q);
+      any = _mm256_or_ps(any, _mm256_cmp_ps(_mm256_loadu_ps(v + q), th, _CMP_GE_OQ));
+    }
+    return _mm256_movemask_ps(any) != 0;
+  }
+#endif
+  bool any = false;
+  for (int q = 0; q < 16; ++q) any |= v[q] >= (UNIFORM ? thr[0] : thr[q]);
+  return any;
+}
+
+// One step of the own range, in two passes. Pass 1 (vectorised, branch free): v = v_pre (the clamped value while
+// refractory) and r = max(r - 1, 0) for every neuron. Pass 2: the neurons with v >= thr go to `out` (16 at a time
+// are skipped when none crossed); the caller then resets them (v = v_reset, r = refractory). UNIFORM: beta and
+// thr are the same for every neuron (passed as scalars). Returns the number of spikes. The trace is not touched
+// here: it decays lazily (see simulate_impl).
 template <typename scalar_t, bool HAS_BIAS, bool REFRAC, bool UNIFORM>
-inline void update(int64_t lo, int64_t hi, scalar_t* __restrict in, const scalar_t* __restrict xt,
-                   const scalar_t* __restrict bias, const scalar_t* __restrict beta, const scalar_t* __restrict thr,
-                   scalar_t* __restrict v, scalar_t* __restrict r, uint8_t* __restrict fired, scalar_t v_reset,
-                   scalar_t refr) {
+inline int64_t update(int64_t lo, int64_t hi, scalar_t* __restrict in, const scalar_t* __restrict xt,
+                      const scalar_t* __restrict bias, const scalar_t* __restrict beta,
+                      const scalar_t* __restrict thr, scalar_t* __restrict v, scalar_t* __restrict r,
+                      int32_t* __restrict out, scalar_t v_reset) {
   const scalar_t beta0 = beta[0], thr0 = thr[0];
   for (int64_t i = lo; i < hi; ++i) {
     scalar_t current = in[i] + xt[i];
     if constexpr (HAS_BIAS) current = current + bias[i];
     in[i] = scalar_t(0);
     scalar_t v_pre = (UNIFORM ? beta0 : beta[i]) * v[i] + current;
-    if constexpr (REFRAC) v_pre = r[i] > scalar_t(0) ? v_reset : v_pre;
-    const bool s = v_pre >= (UNIFORM ? thr0 : thr[i]);
-    v[i] = s ? v_reset : v_pre;
-    if constexpr (REFRAC) r[i] = s ? refr : std::max(r[i] - scalar_t(1), scalar_t(0));
-    fired[i] = s;
+    if constexpr (REFRAC) {
+      v_pre = r[i] > scalar_t(0) ? v_reset : v_pre;
+      r[i] = std::max(r[i] - scalar_t(1), scalar_t(0));
+    }
+    v[i] = v_pre;
   }
+  int64_t n_out = 0, i = lo;
+  for (; i + 16 <= hi; i += 16) {
+    if (!any_crossed16<scalar_t, UNIFORM>(v + i, UNIFORM ? thr : thr + i)) continue;
+    for (int64_t q = i; q < i + 16; ++q) {
+      out[n_out] = static_cast<int32_t>(q);
+      n_out += v[q] >= (UNIFORM ? thr0 : thr[q]);
+    }
+  }
+  for (; i < hi; ++i) {
+    out[n_out] = static_cast<int32_t>(i);
+    n_out += v[i] >= (UNIFORM ? thr0 : thr[i]);
+  }
+  return n_out;
 }
 
 template <typename scalar_t, bool HAS_BIAS, bool REFRAC>
-inline void update_any(bool uniform, int64_t lo, int64_t hi, scalar_t* in, const scalar_t* xt, const scalar_t* bias,
-                       const scalar_t* beta, const scalar_t* thr, scalar_t* v, scalar_t* r, uint8_t* fired,
-                       scalar_t v_reset, scalar_t refr) {
-  if (uniform)
-    update<scalar_t, HAS_BIAS, REFRAC, true>(lo, hi, in, xt, bias, beta, thr, v, r, fired, v_reset, refr);
-  else
-    update<scalar_t, HAS_BIAS, REFRAC, false>(lo, hi, in, xt, bias, beta, thr, v, r, fired, v_reset, refr);
+inline int64_t update_any(bool uniform, int64_t lo, int64_t hi, scalar_t* in, const scalar_t* xt,
+                          const scalar_t* bias, const scalar_t* beta, const scalar_t* thr, scalar_t* v, scalar_t* r,
+                          int32_t* out, scalar_t v_reset) {
+  if (uniform) return update<scalar_t, HAS_BIAS, REFRAC, true>(lo, hi, in, xt, bias, beta, thr, v, r, out, v_reset);
+  return update<scalar_t, HAS_BIAS, REFRAC, false>(lo, hi, in, xt, bias, beta, thr, v, r, out, v_reset);
 }
 
 template <typename scalar_t>
@@ -81,7 +126,6 @@ void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last
   }
   std::vector<int64_t> lengths(2 * nt, 0);
   std::vector<scalar_t> syn(N, scalar_t(0));
-  std::vector<uint8_t> fired_buf(N, 0);
   const scalar_t refr = static_cast<scalar_t>(refractory);
 
   for (int64_t b = 0; b < B; ++b) {
@@ -100,7 +144,6 @@ void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last
       for (int64_t i = lo; i < hi; ++i)
         if (sb[i]) own[1][m++] = static_cast<int32_t>(i);
       lengths[nt + k] = m;
-      uint8_t* fired = fired_buf.data();
       scalar_t* in = syn.data();
       int64_t* since = trace_step.data();  // step at which ab[i] was last brought up to date (-1: call start)
       for (int64_t i = lo; i < hi; ++i) since[i] = -1;
@@ -130,41 +173,32 @@ void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last
         }
         // 2. membrane update of the own range (branch free, vectorised)
         const scalar_t* xt = x + (constant_drive ? 0 : t * B * N) + b * N;
-        if (bias) {
-          if (refractory > 0)
-            update_any<scalar_t, true, true>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, fired, v_reset, refr);
-          else
-            update_any<scalar_t, true, false>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, fired, v_reset, refr);
-        } else if (refractory > 0) {
-          update_any<scalar_t, false, true>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, fired, v_reset, refr);
-        } else {
-          update_any<scalar_t, false, false>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, fired, v_reset, refr);
-        }
-        // 3. this step's spike list of the own range (8 neurons at a time are skipped when none fired)
         int32_t* out = own[cur];
-        int64_t n_out = 0;
-        int64_t i = lo;
-        for (; i + 8 <= hi; i += 8) {
-          uint64_t word;
-          std::memcpy(&word, fired + i, 8);
-          if (!word) continue;
-          for (int64_t q = i; q < i + 8; ++q) {
-            out[n_out] = static_cast<int32_t>(q);
-            n_out += fired[q];
-          }
+        int64_t n_out;
+        if (bias) {
+          n_out = refractory > 0
+              ? update_any<scalar_t, true, true>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, out, v_reset)
+              : update_any<scalar_t, true, false>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, out, v_reset);
+        } else {
+          n_out = refractory > 0
+              ? update_any<scalar_t, false, true>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, out, v_reset)
+              : update_any<scalar_t, false, false>(uniform, lo, hi, in, xt, bias, beta, thr, vb, rb, out, v_reset);
         }
-        for (; i < hi; ++i) {
-          out[n_out] = static_cast<int32_t>(i);
-          n_out += fired[i];
-        }
+        // 3. reset the neurons that spiked, count them, bring their trace up to date
         for (int64_t e = 0; e < n_out; ++e) {
           const int64_t q = out[e];
+          vb[q] = v_reset;
+          if (refractory > 0) rb[q] = refr;
           ++cnb[q];
           ab[q] = scalar_t(1) + decay_pow[t - since[q]] * ab[q];
           since[q] = t;
         }
+        if (raster) {
+          uint8_t* row = raster + (t * B + b) * N;
+          std::fill(row + lo, row + hi, uint8_t(0));
+          for (int64_t e = 0; e < n_out; ++e) row[out[e]] = 1;
+        }
         lengths[cur * nt + k] = n_out;
-        if (raster) std::copy(fired + lo, fired + hi, raster + (t * B + b) * N + lo);
 #pragma omp barrier
         if (k == 0) {
           int64_t total = 0;
@@ -172,7 +206,11 @@ void simulate_impl(scalar_t* v, scalar_t* refrac, scalar_t* trace, uint8_t* last
           counts_step[t * B + b] = total;
         }
       }
-      if (T > 0) std::copy(fired + lo, fired + hi, sb + lo);
+      if (T > 0) {  // the last step's spikes are the state's spikes
+        std::fill(sb + lo, sb + hi, uint8_t(0));
+        const int32_t* last_out = own[(T - 1) & 1];
+        for (int64_t e = 0; e < lengths[((T - 1) & 1) * nt + k]; ++e) sb[last_out[e]] = 1;
+      }
       for (int64_t i = lo; i < hi; ++i) ab[i] = decay_pow[T - 1 - since[i]] * ab[i];
     }
   }
