@@ -13,9 +13,10 @@ period, reset to ``v_reset``)::
 outgoing synapses of neurons that spiked are read (cost ~ spikes x K per step, not N x K), neurons are split
 into ``threads`` contiguous ranges, each thread adds the synaptic input aimed at its own range, and there is
 no Python per step; the column indices are kept as int32 (a cached copy) and the spike trace decays
-lazily (brought up to date when a neuron spikes and after the last step). ``backend="torch"`` loops :func:`reservoir_step` (method ``"event"``, so the synaptic sums
-run in the same order). Both give the same spike trains; membranes agree to float rounding (the trace may
-differ in the last bit: torch may fuse its multiply-add). ``"auto"`` takes the native simulator on CPU float32
+lazily (brought up to date when a neuron spikes and after the last step). ``backend="torch"`` loops
+:func:`reservoir_step` (method ``"event"``, so the synaptic sums run in the same order). Both give the same
+spike trains; membranes agree to float rounding; the trace differs in the last bits (powers of the decay
+instead of one multiplication per step). ``"auto"`` takes the native simulator on CPU float32
 / float64 when it can be built.
 
 >>> import torch
