@@ -15,6 +15,9 @@ The membrane update ``v_pre`` is the leaky integrator's own step
 reset to ``v_reset``, as NEST's ``iaf_psc_delta``) is the reservoir's own, because the LIF protocol has no
 absolute refractory period.
 
+For many steps at batch 1-few, :func:`neuromorph.models.reservoir_sim.simulate` runs the same equations in the
+compiled event-driven simulator (no Python per step; identical spike trains).
+
 ``W`` is sparse with ``W[j, i]`` the weight of the synapse from presynaptic ``j`` to postsynaptic ``i``. Two
 ways to apply it, bit-for-bit equal up to float summation order:
 

@@ -31,6 +31,7 @@ _LOCK = threading.Lock()
 _COMPILED_HERE = False  # this process ran the compiler (as opposed to loading a cached build)
 _ERROR: str | None = None  # why the build failed, when it did
 _SOURCE = Path(__file__).with_name("lif_kernel.cpp")
+_CFLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp"]
 
 
 def enabled() -> bool:
@@ -122,14 +123,8 @@ def _build() -> None:
             print("neuromorph: compiling the native LIF kernel (once per CPU type and kernel version; "
                   f"`neuromorph build` does it ahead of time), cache: {directory}", file=sys.stderr, flush=True)
             _COMPILED_HERE = True
-        _MODULE = load_extension(
-            name=extension_name(),
-            sources=[str(source)],
-            build_directory=str(directory),
-            extra_cflags=["-O3", "-march=native", "-fno-math-errno", "-fopenmp"],
-            extra_ldflags=["-fopenmp"],
-            verbose=False,
-        )
+        _MODULE = load_extension(name=extension_name(), sources=[str(source)], build_directory=str(directory),
+                                 extra_cflags=_CFLAGS, extra_ldflags=["-fopenmp"], verbose=False)
     except Exception as err:  # no compiler, no ninja, ...: fall back to torch ops
         _ERROR = f"{type(err).__name__}: {err}".strip()
         warnings.warn(f"neuromorph: compiled LIF kernel unavailable ({_ERROR}); "
@@ -181,3 +176,53 @@ def status() -> dict[str, str]:
     if is_cached():
         return {"state": "cached", "reason": "compiled library found in the cache", "path": path}
     return {"state": "not built", "reason": "compiles on first use (or run `neuromorph build`)", "path": path}
+
+
+# ------------------------------------------------------------------------------ reservoir simulator (own library)
+_RESERVOIR_SOURCE = Path(__file__).with_name("reservoir_kernel.cpp")
+_RESERVOIR: dict[str, object] = {}  # "module" (ModuleType | None), "error" (str), "seconds" (float), once tried
+
+
+def load_reservoir() -> ModuleType | None:
+    """The compiled reservoir simulator (``reservoir_kernel.cpp``, a library of its own, compiled with
+    ``-ffp-contract=off`` so it rounds like the torch ops), built on first call and cached per CPU type and
+    source version like the LIF kernel; ``None`` when disabled or unavailable (then one warning)."""
+    if not enabled():
+        return None
+    with _LOCK:
+        if "module" not in _RESERVOIR:
+            _RESERVOIR.update(_build_reservoir())
+    return _RESERVOIR["module"]  # type: ignore[return-value]
+
+
+def reservoir_build_seconds() -> float:
+    """Seconds this process spent building or loading the reservoir simulator (0 before :func:`load_reservoir`)."""
+    return float(_RESERVOIR.get("seconds", 0.0))  # type: ignore[arg-type]
+
+
+def _build_reservoir() -> dict[str, object]:
+    import hashlib
+    import time
+
+    start = time.perf_counter()
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+        from torch.utils.cpp_extension import load as load_extension
+
+        name = f"neuromorph_reservoir_{_cpu_tag()}_{hashlib.sha1(_RESERVOIR_SOURCE.read_bytes()).hexdigest()[:8]}"
+        directory = Path(_get_build_directory(name, verbose=False))
+        source = directory / _RESERVOIR_SOURCE.name
+        if not source.is_file() or source.read_bytes() != _RESERVOIR_SOURCE.read_bytes():
+            source.write_bytes(_RESERVOIR_SOURCE.read_bytes())
+        if not (directory / f"{name}.so").is_file():
+            print(f"neuromorph: compiling the native reservoir simulator (once per CPU type and version), cache: "
+                  f"{directory}", file=sys.stderr, flush=True)
+        flags = _CFLAGS + ["-ffp-contract=off", "-fno-trapping-math"]
+        module = load_extension(name=name, sources=[str(source)], build_directory=str(directory), extra_cflags=flags,
+                                extra_ldflags=["-fopenmp"], verbose=False)
+        return {"module": module, "error": "", "seconds": time.perf_counter() - start}
+    except Exception as err:  # no compiler, no ninja, ...: the caller runs torch ops
+        error = f"{type(err).__name__}: {err}".strip()
+        warnings.warn(f"neuromorph: compiled reservoir simulator unavailable ({error}); using torch ops "
+                      "(same spikes, slower)", RuntimeWarning, stacklevel=3)
+        return {"module": None, "error": error, "seconds": time.perf_counter() - start}
