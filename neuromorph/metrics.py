@@ -3,7 +3,8 @@
 Model outputs follow one convention: ``[B, C]`` scores, or ``[T, B, C]`` per-step outputs whose time mean is
 the score (:func:`scores`). :func:`evaluate` reports loss and accuracy over a data set (sharded across DDP ranks
 when given a distributed environment); :func:`spike_rates` measures the firing rate of every spiking neuron
-layer of any model through forward hooks.
+layer of any model through forward hooks; :func:`synaptic_operations` counts the synaptic operations (accumulates for
+spike inputs, multiply-accumulates otherwise) of every Linear and Conv layer.
 
 >>> import torch
 >>> accuracy(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))
@@ -122,26 +123,15 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000, 
     return {"loss": float(sums[0]) / count, "accuracy": float(sums[1]) / count, "count": float(sums[2])}
 
 
-@torch.no_grad()
-def spike_rates(model: nn.Module, x: Tensor, *, batch_size: int = 1000, encode: Optional[Encode] = None
-                ) -> dict[str, float]:
-    """Firing rate (spikes per neuron per step) of every spiking neuron layer of ``model`` over ``x``, keyed by
-    module name, plus ``"all"`` over every spiking neuron together. Works for any model (forward hooks).
-    ``x`` holds one example per row of its first dim; ``encode`` turns a batch into the model's input."""
-    check_tensor("x", x)
-    totals: dict[str, list[float]] = {}
-    layers = {name: m for name, m in model.named_modules() if isinstance(m, Neuron) and m.spiking}
-    if not layers:
-        raise ValueError(f"{type(model).__name__} has no spiking neuron layer")
-
-    def hook_for(name: str):
-        def hook(module: nn.Module, args: tuple, out: Tensor) -> None:
-            acc = totals.setdefault(name, [0.0, 0.0])
-            acc[0] += float(out.sum())
-            acc[1] += out.numel()
-        return hook
-
-    handles = [m.register_forward_hook(hook_for(name)) for name, m in layers.items()]
+def _run_with_hooks(model: nn.Module, x: Tensor, hooks: dict[nn.Module, Callable[..., None]], batch_size: int,
+                    encode: Optional[Encode]) -> None:
+    """Run ``model`` in eval mode over ``x`` in batches (states reset before each) with forward ``hooks``
+    installed; hooks, states and the training flag are restored afterwards."""
+    check_tensor("x", x, finite=True)
+    check_positive_int("batch_size", batch_size)
+    if x.shape[0] == 0:
+        raise ValueError("x must hold at least one example")
+    handles = [m.register_forward_hook(h) for m, h in hooks.items()]
     was_training = model.training
     model.eval()
     try:
@@ -150,10 +140,121 @@ def spike_rates(model: nn.Module, x: Tensor, *, batch_size: int = 1000, encode: 
             reset(model)
             model(encode(xb) if encode is not None else xb)
     finally:
-        for h in handles:
-            h.remove()
+        for handle in handles:
+            handle.remove()
         reset(model)
         model.train(was_training)
+
+
+@torch.no_grad()
+def spike_rates(model: nn.Module, x: Tensor, *, batch_size: int = 1000, encode: Optional[Encode] = None
+                ) -> dict[str, float]:
+    """Firing rate (spikes per neuron per step) of every spiking neuron layer of ``model`` over ``x``, keyed by
+    module name, plus ``"all"`` over every spiking neuron together. Works for any model (forward hooks).
+    ``x`` holds one example per row of its first dim; ``encode`` turns a batch into the model's input.
+
+    >>> import torch
+    >>> from neuromorph import LIF
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), LIF(0.9))
+    >>> rates = spike_rates(net, torch.ones(3, 4), encode=lambda xb: xb.expand(10, -1, -1))
+    >>> sorted(rates), 0.0 <= rates["all"] <= 1.0
+    (['1', 'all'], True)
+    """
+    totals: dict[str, list[float]] = {}
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, Neuron) and m.spiking}
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no spiking neuron layer")
+
+    def hook_for(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: tuple, out: Tensor) -> None:
+            acc = totals.setdefault(name, [0.0, 0.0])
+            acc[0] += float(out.sum())
+            acc[1] += out.numel()
+        return hook
+
+    _run_with_hooks(model, x, {m: hook_for(name) for name, m in layers.items()}, batch_size, encode)
     rates = {name: s / n for name, (s, n) in totals.items()}
     rates["all"] = sum(s for s, _ in totals.values()) / max(sum(n for _, n in totals.values()), 1.0)
     return rates
+
+
+#: Energy per operation in 45 nm CMOS, 32-bit float (Horowitz, ISSCC 2014): a multiply-accumulate costs a
+#: multiply (3.7 pJ) plus an add (0.9 pJ); an accumulate (a spike selecting a weight) costs the add only.
+ENERGY_PER_MAC_PJ = 4.6
+ENERGY_PER_AC_PJ = 0.9
+
+
+def _effective_operations(module: nn.Module, inp: Tensor, out: Tensor) -> tuple[float, float]:
+    """``(dense, effective)`` synaptic operations of one call of a Linear/Conv layer: dense counts every
+    weight use, effective only those whose input is non-zero (exactly: the layer applied, with all-ones weights
+    and no bias, to the input's non-zero indicator, summed)."""
+    nonzero = (inp != 0).to(torch.float32)
+    if isinstance(module, nn.Linear):
+        dense = inp.numel() * module.out_features
+        return float(dense), float(nonzero.sum()) * module.out_features
+    assert isinstance(module, nn.modules.conv._ConvNd)
+    ones = torch.ones_like(module.weight, dtype=torch.float32)
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[ones.dim() - 2]
+    padding = module.padding
+    if module.padding_mode != "zeros" or isinstance(padding, str):
+        raise ValueError(f"synaptic_operations supports zero padding given as numbers, got padding_mode="
+                         f"{module.padding_mode!r} padding={padding!r}")
+    count = conv(nonzero, ones, None, module.stride, padding, module.dilation, module.groups).sum()
+    dense = out.numel() * ones[0].numel()
+    return float(dense), float(count)
+
+
+@torch.no_grad()
+def synaptic_operations(model: nn.Module, x: Tensor, *, batch_size: int = 1000, encode: Optional[Encode] = None
+                        ) -> dict[str, dict[str, float]]:
+    """Synaptic operations per example of every ``nn.Linear`` / ``nn.Conv1d/2d/3d`` layer of ``model`` over
+    ``x`` (the NeuroBench convention), keyed by module name, plus ``"total"``.
+
+    For each call of a layer with input ``s``: ``dense`` = every weight use (``numel(s) * F_out`` for a
+    Linear, ``numel(out) * F_in/groups * prod(kernel)`` for a conv); ``effective`` = the weight uses whose input
+    is non-zero (``nnz(s) * F_out`` for a Linear; exact per output position for a conv, padding excluded). A call
+    whose input is binary (every value 0 or 1: spikes) adds its effective operations to ``acs`` (accumulates:
+    a spike selects a weight, no multiply); any other input adds them to ``macs``. ``input_rate`` = non-zero
+    fraction of the layer's inputs; ``energy_uj`` = ``macs * 4.6 pJ + acs * 0.9 pJ`` (45 nm, 32-bit float,
+    Horowitz 2014; :data:`ENERGY_PER_MAC_PJ`, :data:`ENERGY_PER_AC_PJ`) in microjoules per example. Matrix
+    products between activations (e.g. spiking attention ``Q K^T``) are not layers and are not counted here.
+
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    >>> ops = synaptic_operations(net, torch.tensor([[1.0, 0.0, 0.0, 1.0]]))
+    >>> ops["0"]["acs"], ops["0"]["dense"]      # binary input: 2 of 4 inputs active, 3 outputs each
+    (6.0, 12.0)
+    """
+    layers = {name: m for name, m in model.named_modules()
+              if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))}
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear or nn.Conv layer")
+    keys = ("dense", "effective", "acs", "macs", "nonzero", "inputs")
+    totals = {name: dict.fromkeys(keys, 0.0) for name in layers}
+
+    def hook_for(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: tuple, out: Tensor) -> None:
+            inp = args[0]
+            dense, effective = _effective_operations(module, inp, out)
+            binary = bool(((inp == 0) | (inp == 1)).all())
+            acc = totals[name]
+            acc["dense"] += dense
+            acc["effective"] += effective
+            acc["acs" if binary else "macs"] += effective
+            acc["nonzero"] += float((inp != 0).sum())
+            acc["inputs"] += inp.numel()
+        return hook
+
+    _run_with_hooks(model, x, {m: hook_for(name) for name, m in layers.items()}, batch_size, encode)
+    n = float(x.shape[0])
+    result: dict[str, dict[str, float]] = {}
+    for name, acc in totals.items():
+        row = {k: acc[k] / n for k in ("dense", "effective", "acs", "macs")}
+        row["input_rate"] = acc["nonzero"] / acc["inputs"] if acc["inputs"] else float("nan")
+        row["energy_uj"] = (row["macs"] * ENERGY_PER_MAC_PJ + row["acs"] * ENERGY_PER_AC_PJ) * 1e-6
+        result[name] = row
+    total = {k: sum(r[k] for r in result.values()) for k in ("dense", "effective", "acs", "macs", "energy_uj")}
+    inputs = sum(acc["inputs"] for acc in totals.values())
+    total["input_rate"] = sum(acc["nonzero"] for acc in totals.values()) / inputs if inputs else float("nan")
+    result["total"] = total
+    return result
