@@ -138,7 +138,7 @@ def _train_step(run: LMRun, corpus: CharCorpus, config: LMConfig, fraction: floa
     run.optimizer.step()
     run.train_s += time.perf_counter() - start
     run.steps += 1
-    run.last_loss = float(loss)
+    run.last_loss = float(loss.detach())
 
 
 def train_language_models(kinds: Sequence[str], corpus: CharCorpus, config: LMConfig, *,
