@@ -12,20 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 
-from neuromorph.cli._args import non_negative_int, positive_int
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+from neuromorph.cli._args import non_negative_int, positive_float, positive_int
 
 
 def format_table(result: dict) -> str:
@@ -80,22 +69,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=("spiking", "transformer", "both"), default="both")
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--wall-s", dest="wall_s", type=_positive_float, default=None,
+    budget.add_argument("--wall-s", dest="wall_s", type=positive_float, default=None,
                         help="training wall time per model in seconds")
     budget.add_argument("--steps", type=positive_int, default=None, help="training steps per model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="folder for curve.png and result.json (default runs/lm_MODEL_seedS)")
     p.add_argument("--json", default=None, help="result JSON path (default OUT/result.json)")
     p.add_argument("--sample", type=non_negative_int, default=0, help="characters to sample from each model (0: none)")
-    p.add_argument("--temperature", type=_positive_float, default=0.8)
+    p.add_argument("--temperature", type=positive_float, default=0.8)
     p.add_argument("--dim", type=positive_int, default=128)
     p.add_argument("--depth", type=positive_int, default=2)
     p.add_argument("--heads", type=positive_int, default=4)
     p.add_argument("--context", type=positive_int, default=64)
     p.add_argument("--T", type=positive_int, default=2, help="time steps of the spiking model")
     p.add_argument("--batch-size", dest="batch_size", type=positive_int, default=32)
-    p.add_argument("--lr", type=_positive_float, default=2e-3)
-    p.add_argument("--turn-s", dest="turn_s", type=_positive_float, default=5.0,
+    p.add_argument("--lr", type=positive_float, default=2e-3)
+    p.add_argument("--turn-s", dest="turn_s", type=positive_float, default=5.0,
                    help="seconds of training per model per turn (--wall-s)")
     p.add_argument("--curve-points", dest="curve_points", type=positive_int, default=12)
     p.add_argument("--curve-chars", dest="curve_chars", type=positive_int, default=20_000,
