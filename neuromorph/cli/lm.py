@@ -6,7 +6,8 @@
 
 ``--model both`` trains the spiking transformer and its same-size non-spiking twin in turns in one process, each
 for the same training wall time (``--wall-s``) or number of steps (``--steps``). Writes ``OUT/curve.png``
-(validation bits/char against step and wall time), ``OUT/result.json`` (or ``--json``) and prints a table.
+(validation bits/char against step and wall time), ``OUT/result.json`` (or ``--json``), ``OUT/report.md``
+(markdown tables: summary, synaptic operations per layer, spike rates, samples) and prints a table.
 """
 from __future__ import annotations
 
@@ -27,6 +28,34 @@ def format_table(result: dict) -> str:
                      f"{entry['chars_per_s']:>8.0f} {entry['valid_bpc']:>9.3f} {entry['test_bpc']:>8.3f} "
                      f"{total['acs']:>10.0f} {total['macs']:>10.0f}")
     return "\n".join(lines)
+
+
+def format_markdown(result: dict) -> str:
+    """Markdown tables of a :func:`neuromorph.tasks.char_lm.run_char_lm` result: the summary, the per-layer
+    synaptic operations per character of each model, the spike rate of every LIF layer, and the samples."""
+    models = result["models"]
+    rows = ["| model | parameters | training steps | training wall time (s) | characters/s | valid bits/char | "
+            "test bits/char |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for m in models.values():
+        rows.append(f"| {m['label']} | {m['parameters']:,} | {m['steps']:,} | {m['train_s']:.0f} | "
+                    f"{m['chars_per_s']:.0f} | {m['valid_bpc']:.3f} | {m['test_bpc']:.3f} |")
+    for m in models.values():
+        eff = m["efficiency"]
+        rows += ["", f"**{m['label']}**: synaptic operations per character (window {eff['window']})", "",
+                 "| layer | input non-zero rate | ACs / char | MACs / char | dense / char |", "|---|---:|---:|---:|---:|"]
+        for name, r in eff["layers"].items():
+            rows.append(f"| {name} | {r['input_rate']:.3f} | {r['acs']:,.0f} | {r['macs']:,.0f} | {r['dense']:,.0f} |")
+        rows.append(f"| attention products (activation x activation, dense) | | | | "
+                    f"{eff['attention_products_per_char']:,.0f} |")
+        if "spike_rates" in eff:
+            rows += ["", "| LIF layer | spike rate (spikes / neuron / step) |", "|---|---:|"]
+            rows += [f"| {name} | {rate:.3f} |" for name, rate in eff["spike_rates"].items()]
+    for m in models.values():
+        if "sample" in m:
+            s = m["sample"]
+            rows += ["", f"**{m['label']}**, temperature {s['temperature']}, prompt = the first "
+                     f"{len(s['prompt'])} test characters:", "", "```", s["prompt"] + " | " + s["continuation"], "```"]
+    return "\n".join(rows) + "\n"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -55,12 +84,14 @@ def _run(args: argparse.Namespace) -> int:
     os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
     with open(json_path, "w") as f:
         json.dump(result, f, indent=1)
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write(format_markdown(result))
     print(format_table(result))
     for entry in result["models"].values():
         if "sample" in entry:
             s = entry["sample"]
             print(f"\n{entry['label']} (temperature {s['temperature']}): {s['prompt']!r} -> {s['continuation']!r}")
-    print(f"wrote {json_path}, {png}")
+    print(f"wrote {json_path}, {png}, {os.path.join(out, 'report.md')}")
     return 0
 
 

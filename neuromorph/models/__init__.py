@@ -3,6 +3,9 @@ from neuromorph.models.cnn import SpikingCNN
 from neuromorph.models.mlp import FeedForwardMLP, SpikingMLP
 from neuromorph.models.spikformer import (FlatBatchNorm, SpikformerBlock, Spikformer, SpikingMLPBlock,
                                           SpikingSelfAttention, image_to_patches)
+from neuromorph.models.lm import bits_per_token, generate
+from neuromorph.models.spiking_lm import SpikingCharLM
+from neuromorph.models.transformer_lm import TransformerCharLM
 from neuromorph.models.reservoir import (ReservoirParams, ReservoirState, SparseSynapses, build_connectivity,
                                          make_synapses, propagate, reservoir_step)
 from neuromorph.models.lsm import LiquidStateMachine, RidgeReadout, digits_rows, ridge_fit
@@ -10,4 +13,5 @@ from neuromorph.models.lsm import LiquidStateMachine, RidgeReadout, digits_rows,
 __all__ = ["FeedForwardMLP", "FlatBatchNorm", "LiquidStateMachine", "ReservoirParams", "ReservoirState",
            "RidgeReadout", "SparseSynapses", "SpikformerBlock", "Spikformer", "SpikingCNN", "SpikingMLP",
            "SpikingMLPBlock", "SpikingSelfAttention", "build_connectivity", "digits_rows", "image_to_patches",
-           "make_synapses", "propagate", "reservoir_step", "ridge_fit"]
+           "make_synapses", "propagate", "reservoir_step", "ridge_fit", "SpikingCharLM", "TransformerCharLM",
+           "bits_per_token", "generate"]

@@ -19,6 +19,8 @@ def test_lm_both_models_tiny_run_writes_curve_json_and_samples(tmp_path, capsys,
     assert "spiking transformer" in text and "non-spiking transformer" in text and "test bpc" in text
     png = out / "curve.png"
     assert png.is_file() and png.read_bytes()[:4] == b"\x89PNG"
+    report = (out / "report.md").read_text()
+    assert "| blocks.0.attn.q.linear |" in report and "| embed_lif |" in report and "test bits/char" in report
     res = json.loads((out / "result.json").read_text())
     spiking, transformer = res["models"]["spiking"], res["models"]["transformer"]
     assert spiking["parameters"] == transformer["parameters"]
