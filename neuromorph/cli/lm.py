@@ -67,7 +67,13 @@ def _run(args: argparse.Namespace) -> int:
     if (args.wall_s is None) == (args.steps is None):
         raise SystemExit("neuromorph lm: give exactly one of --wall-s and --steps")
     torch.set_num_threads(args.threads)
-    config = LMConfig(dim=args.dim, depth=args.depth, num_heads=args.heads, context=args.context, T=args.T,
+    windows = None
+    if args.head_windows is not None:
+        try:
+            windows = tuple(int(w) for w in args.head_windows.split(","))
+        except ValueError:
+            raise SystemExit(f"neuromorph lm: --head-windows must be comma-separated ints, got {args.head_windows!r}")
+    config = LMConfig(head_windows=windows, dim=args.dim, depth=args.depth, num_heads=args.heads, context=args.context, T=args.T,
                       batch_size=args.batch_size, lr=args.lr, turn_s=args.turn_s, curve_points=args.curve_points,
                       curve_chars=args.curve_chars)
     corpus = load_char_corpus(max_chars=args.max_chars)
@@ -113,6 +119,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--heads", type=positive_int, default=4)
     p.add_argument("--context", type=positive_int, default=64)
     p.add_argument("--T", type=positive_int, default=2, help="time steps of the spiking model")
+    p.add_argument("--head-windows", dest="head_windows", default=None,
+                   help="spiking model: comma-separated attention window per head, 0 = unlimited (e.g. 2,4,16,0)")
     p.add_argument("--batch-size", dest="batch_size", type=positive_int, default=32)
     p.add_argument("--lr", type=positive_float, default=2e-3)
     p.add_argument("--turn-s", dest="turn_s", type=positive_float, default=5.0,

@@ -14,6 +14,11 @@ No softmax: ``(Q K^T) * M`` counts, for query ``n``, the spikes it shares with e
 ``n`` by the number of keys it sees, ``n + 1``, keeps the drive of early and late positions on one scale (this is
 the only change to Spikformer's SSA besides the mask). ``SN_attn`` has threshold 0.5.
 
+Optional per-head windows ``w_h`` (``head_windows``; 0 = unlimited): head ``h`` sees only the last ``w_h`` positions,
+``M_h[n, j] = 1`` for ``n - w_h < j <= n``, and its row ``n`` is divided by ``min(n + 1, w_h)`` instead. Without a
+softmax the weights ``Q K^T`` are non-negative spike counts, so a head cannot single out the previous characters
+among many; a short window gives it that locality by construction.
+
 Block (:class:`SpikingLMBlock`, the membrane shortcut of the Spike-driven Transformer, Yao et al. 2023): the
 residual stream ``X`` holds sums of spikes; every branch starts with its own LIF, so each weight layer inside a
 branch sees binary input (accumulates, not multiply-accumulates)::
@@ -37,7 +42,7 @@ torch.Size([3, 8, 10])
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -48,16 +53,42 @@ from neuromorph.neurons.base import reset as reset_states
 from neuromorph.utils import check_positive_int
 
 
+def check_head_windows(head_windows: Sequence[int] | None, num_heads: int) -> tuple[int, ...] | None:
+    """``None`` or one int ``>= 0`` per head (0 = unlimited), else a ``ValueError`` naming ``head_windows``."""
+    if head_windows is None:
+        return None
+    windows = tuple(head_windows)
+    if len(windows) != num_heads or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0
+                                            for w in windows):
+        raise ValueError(f"head_windows must be None or {num_heads} ints >= 0 (one per head, 0 = unlimited), "
+                         f"got {head_windows!r}")
+    return windows
+
+
 class CausalSpikingSelfAttention(SpikingSelfAttention):
     """Spikformer self-attention with a causal mask and a per-row ``1 / (n + 1)`` scale (module docstring).
 
     Same arguments as :class:`~neuromorph.models.spikformer.SpikingSelfAttention` (``time_shifts`` excepted);
-    ``scale`` is ``s``. Input and output are ``[T, B, N, D]``.
+    ``scale`` is ``s``; ``head_windows``: ``None`` or one window per head (0 = unlimited). Input and output are
+    ``[T, B, N, D]``.
     """
 
-    def __init__(self, dim: int, num_heads: int = 4, scale: float = 1.0, attn_threshold: float = 0.5,
-                 lif_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(self, dim: int, num_heads: int = 4, scale: float = 2.0, attn_threshold: float = 0.5,
+                 lif_kwargs: dict[str, Any] | None = None, head_windows: Sequence[int] | None = None) -> None:
         super().__init__(dim, num_heads, scale, None, attn_threshold, lif_kwargs)
+        self.head_windows = check_head_windows(head_windows, num_heads)
+
+    def visibility(self, n: int, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
+        """``(mask, row_scale)``: float ``[H, n, n]`` (or ``[n, n]`` without windows) 0/1 visibility and the
+        per-row factor ``s / (number of visible keys)`` shaped to broadcast over ``[..., H, n, d]``."""
+        mask = causal_mask(n, device).float()
+        if self.head_windows is None:
+            return mask, (self.scale / torch.arange(1, n + 1, device=device, dtype=torch.float32))[:, None]
+        pos = torch.arange(n, device=device)
+        gap = pos[:, None] - pos[None, :]                                                    # n - j
+        width = torch.tensor([w if w > 0 else n for w in self.head_windows], device=device)
+        mask = ((gap >= 0)[None] & (gap[None] < width[:, None, None])).float()               # [H, n, n]
+        return mask, (self.scale / mask.sum(-1))[..., None]
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:  # type: ignore[override]
         if mask is not None:
@@ -66,10 +97,9 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
             raise ValueError(f"x must be [T, B, N, {self.dim}], got shape {tuple(x.shape)}")
         t, b, n, _ = x.shape
         q, k, v = self._heads(self.q(x)), self._heads(self.k(x)), self._heads(self.v(x))   # [T, B, H, N, d]
-        visible = causal_mask(n, x.device).to(x.dtype)
-        row_scale = self.scale / torch.arange(1, n + 1, device=x.device, dtype=x.dtype)
-        scores = (q @ k.transpose(-2, -1)) * visible                                     # [T, B, H, N, N]
-        out = (scores @ v) * row_scale[:, None]
+        visible, row_scale = self.visibility(n, x.device)
+        scores = (q @ k.transpose(-2, -1)) * visible.to(x.dtype)                         # [T, B, H, N, N]
+        out = (scores @ v) * row_scale.to(x.dtype)
         out = out.transpose(2, 3).reshape(t, b, n, self.dim)
         return self.proj(self.attn_lif(out))
 
@@ -77,13 +107,13 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
 class SpikingLMBlock(nn.Module):
     """``X <- X + CSSA(SN(X)); X <- X + MLP(SN(X))`` on ``[T, B, N, D]`` (module docstring)."""
 
-    def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, scale: float = 1.0,
-                 lif_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, scale: float = 2.0,
+                 lif_kwargs: dict[str, Any] | None = None, head_windows: Sequence[int] | None = None) -> None:
         super().__init__()
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
             raise ValueError(f"mlp_ratio must be a number > 0, got {mlp_ratio!r}")
         self.attn_in = _lif(lif_kwargs)
-        self.attn = CausalSpikingSelfAttention(dim, num_heads, scale, lif_kwargs=lif_kwargs)
+        self.attn = CausalSpikingSelfAttention(dim, num_heads, scale, lif_kwargs=lif_kwargs, head_windows=head_windows)
         self.mlp_in = _lif(lif_kwargs)
         self.mlp = SpikingMLPBlock(dim, max(1, int(round(dim * mlp_ratio))), lif_kwargs)
 
@@ -101,12 +131,13 @@ class SpikingCharLM(CharLMBase):
         dim, depth, num_heads, mlp_ratio: width ``D``, number of blocks, heads, MLP hidden ratio.
         T: time steps each input is presented for.
         scale: attention scale ``s`` (after the ``1 / (n + 1)`` row normalisation).
+        head_windows: ``None`` (every head sees all earlier positions) or one window per head, 0 = unlimited.
         lif_kwargs: overrides of the Spikformer LIF defaults (``neuromorph.models.spikformer.DEFAULT_LIF``).
     """
 
     def __init__(self, vocab_size: int, context: int, *, dim: int = 128, depth: int = 2, num_heads: int = 4,
-                 mlp_ratio: float = 4.0, T: int = 2, scale: float = 1.0,
-                 lif_kwargs: dict[str, Any] | None = None) -> None:
+                 mlp_ratio: float = 4.0, T: int = 2, scale: float = 2.0,
+                 lif_kwargs: dict[str, Any] | None = None, head_windows: Sequence[int] | None = None) -> None:
         super().__init__(vocab_size, context)
         check_positive_int("dim", dim)
         check_positive_int("depth", depth)
@@ -115,7 +146,7 @@ class SpikingCharLM(CharLMBase):
         self.pos = position_embedding(context, dim)
         self.embed_bn = FlatBatchNorm(dim)
         self.embed_lif = _lif(lif_kwargs)
-        self.blocks = nn.ModuleList(SpikingLMBlock(dim, num_heads, mlp_ratio, scale, lif_kwargs)
+        self.blocks = nn.ModuleList(SpikingLMBlock(dim, num_heads, mlp_ratio, scale, lif_kwargs, head_windows)
                                     for _ in range(depth))
         self.head = nn.Linear(dim, vocab_size)
 

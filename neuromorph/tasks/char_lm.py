@@ -51,7 +51,8 @@ LABELS = {"spiking": "spiking transformer", "transformer": "non-spiking transfor
 
 @dataclass
 class LMConfig:
-    """Model size and training settings shared by both models (``T`` and ``scale``: spiking model only)."""
+    """Model size and training settings shared by both models (``T``, ``scale``, ``head_windows``: spiking model
+    only)."""
 
     dim: int = 128
     depth: int = 2
@@ -60,6 +61,7 @@ class LMConfig:
     context: int = 64
     T: int = 2
     scale: float = 2.0
+    head_windows: Optional[tuple[int, ...]] = None
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 0.01
@@ -91,7 +93,8 @@ def build_language_model(kind: str, vocab_size: int, config: LMConfig) -> CharLM
     shared = {"dim": config.dim, "depth": config.depth, "num_heads": config.num_heads,
               "mlp_ratio": config.mlp_ratio}
     if kind == "spiking":
-        return SpikingCharLM(vocab_size, config.context, T=config.T, scale=config.scale, **shared)
+        return SpikingCharLM(vocab_size, config.context, T=config.T, scale=config.scale,
+                             head_windows=config.head_windows, **shared)
     if kind == "transformer":
         return TransformerCharLM(vocab_size, config.context, **shared)
     raise ValueError(f"model must be one of {LM_MODELS}, got {kind!r}")

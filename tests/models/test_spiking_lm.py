@@ -11,9 +11,9 @@ from neuromorph.models.transformer_lm import TransformerCharLM
 V, N = 11, 12
 
 
-def _models(dim=16, depth=2, heads=2):
+def _models(dim=16, depth=2, heads=2, windows=None):
     torch.manual_seed(0)
-    return {"spiking": SpikingCharLM(V, N, dim=dim, depth=depth, num_heads=heads, T=3),
+    return {"spiking": SpikingCharLM(V, N, dim=dim, depth=depth, num_heads=heads, T=3, head_windows=windows),
             "transformer": TransformerCharLM(V, N, dim=dim, depth=depth, num_heads=heads)}
 
 
@@ -31,9 +31,10 @@ def _train_a_little(model, steps=40):
     return model.eval()
 
 
-@pytest.mark.parametrize("kind", ["spiking", "transformer"])
+@pytest.mark.parametrize("kind", ["spiking", "spiking-windows", "transformer"])
 def test_output_at_t_does_not_depend_on_later_inputs(kind, one_thread):
-    model = _train_a_little(_models()[kind])
+    model = _train_a_little(_models(windows=(3, 0))[kind.split("-")[0]] if kind == "spiking-windows"
+                            else _models()[kind])
     gen = torch.Generator().manual_seed(2)
     x = torch.randint(0, V, (6, N), generator=gen)
     base = model(x)
@@ -71,9 +72,10 @@ def test_default_lm_parameter_count_matches_the_formula():
     assert sum(p.numel() for p in s.parameters()) == sum(p.numel() for p in t.parameters()) == expected == 426_569
 
 
-def test_causal_spiking_attention_matches_a_per_position_reference(one_thread):
+@pytest.mark.parametrize("windows", [None, (2, 0)])
+def test_causal_spiking_attention_matches_a_per_position_reference(windows, one_thread):
     torch.manual_seed(0)
-    attn = CausalSpikingSelfAttention(8, num_heads=2, scale=2.0)
+    attn = CausalSpikingSelfAttention(8, num_heads=2, scale=2.0, head_windows=windows)
     captured = {}
     attn.attn_lif.register_forward_pre_hook(lambda m, args: captured.__setitem__("drive", args[0]))
     x = (torch.rand(2, 3, 5, 8) < 0.5).float()
@@ -86,11 +88,13 @@ def test_causal_spiking_attention_matches_a_per_position_reference(one_thread):
         for b in range(3):
             for h in range(2):
                 sl = slice(4 * h, 4 * h + 4)
+                width = windows[h] if windows and windows[h] else 5
                 for n in range(5):
                     acc = torch.zeros(4)
-                    for j in range(n + 1):
+                    keys = range(max(0, n - width + 1), n + 1)
+                    for j in keys:
                         acc += float(q[t, b, n, sl] @ k[t, b, j, sl]) * v[t, b, j, sl]
-                    ref[t, b, n, sl] = 2.0 * acc / (n + 1)
+                    ref[t, b, n, sl] = 2.0 * acc / len(keys)
     torch.testing.assert_close(captured["drive"], ref)
 
 
@@ -116,6 +120,10 @@ def test_model_input_errors_name_the_argument():
         SpikingCharLM(5, 8, dim=16, T=0)
     with pytest.raises(ValueError, match="padding mask"):
         CausalSpikingSelfAttention(8, 2)(torch.zeros(1, 1, 3, 8), torch.ones(1, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="head_windows"):
+        SpikingCharLM(5, 8, dim=16, num_heads=2, head_windows=(2,))
+    with pytest.raises(ValueError, match="head_windows"):
+        CausalSpikingSelfAttention(8, 2, head_windows=(2, -1))
     with pytest.raises(ValueError, match="n must be a positive int"):
         causal_mask(0)
 
