@@ -50,6 +50,9 @@ def format_markdown(result: dict) -> str:
         if "spike_rates" in eff:
             rows += ["", "| LIF layer | spike rate (spikes / neuron / step) |", "|---|---:|"]
             rows += [f"| {name} | {rate:.3f} |" for name, rate in eff["spike_rates"].items()]
+    if result.get("ngram_test_bpc"):
+        rows += ["", "| n-gram reference (context length) | test bits/char |", "|---|---:|"]
+        rows += [f"| {k} | {v:.3f} |" for k, v in result["ngram_test_bpc"].items()]
     for m in models.values():
         if "sample" in m:
             s = m["sample"]
@@ -81,6 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     show = False if args.no_progress else None
     result, _ = run_char_lm(kinds, corpus, config, wall_s=args.wall_s, steps=args.steps, seed=args.seed,
                             sample_chars=args.sample, temperature=args.temperature, show_progress=show,
+                            ngram_orders=range(5) if args.ngram else (),
                             log=lambda line: print(line, flush=True))
     out = args.out or os.path.join("runs", f"lm_{args.model}_seed{args.seed}")
     os.makedirs(out, exist_ok=True)
@@ -130,6 +134,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="validation characters scored for each learning-curve point")
     p.add_argument("--max-chars", dest="max_chars", type=positive_int, default=None,
                    help="use only the first that many characters of the corpus (quick runs)")
+    p.add_argument("--ngram", action="store_true",
+                   help="also score add-0.1 smoothed n-gram references (orders 0-4, fitted on the training block)")
     p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--no-progress", dest="no_progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_run)

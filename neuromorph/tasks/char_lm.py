@@ -199,6 +199,34 @@ def train_language_models(kinds: Sequence[str], corpus: CharCorpus, config: LMCo
     return runs
 
 
+def ngram_bits_per_char(train: torch.Tensor, test: torch.Tensor, order: int, vocab_size: int,
+                        alpha: float = 0.1) -> float:
+    """Bits/char on ``test`` of an add-``alpha`` smoothed n-gram model fitted on ``train`` (context of ``order``
+    ids; 0 = unigram): ``p(c | h) = (count(h c) + alpha) / (count(h) + alpha V)``, averaged over the test ids
+    from position ``order`` on. A reference point for the learned models.
+
+    >>> ids = torch.tensor([0, 1] * 50)
+    >>> round(ngram_bits_per_char(ids, ids, 1, 2, alpha=1e-9), 6)
+    0.0
+    """
+    from collections import Counter
+
+    if not isinstance(order, int) or isinstance(order, bool) or order < 0:
+        raise ValueError(f"order must be an int >= 0, got {order!r}")
+    check_positive_int("vocab_size", vocab_size)
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0, got {alpha!r}")
+    a, b = train.tolist(), test.tolist()
+    if len(b) <= order:
+        raise ValueError(f"test must hold more than order={order} ids, got {len(b)}")
+    joint: Counter = Counter(tuple(a[i - order:i + 1]) for i in range(order, len(a)))
+    context: Counter = Counter(tuple(a[i - order:i]) for i in range(order, len(a)))
+    bits = sum(-math.log2((joint[tuple(b[i - order:i + 1])] + alpha) / (context[tuple(b[i - order:i])]
+                                                                         + alpha * vocab_size))
+               for i in range(order, len(b)))
+    return bits / (len(b) - order)
+
+
 def efficiency(model: CharLMBase, windows: torch.Tensor, batch_size: int = 16) -> dict[str, object]:
     """Per-character synaptic operations of every weight layer (:func:`neuromorph.metrics.synaptic_operations`
     divided by the window length), the attention products (activation x activation, not counted there) and,
@@ -244,12 +272,15 @@ def plot_learning_curves(curves: dict[str, list[dict[str, float]]], path: str, t
 
 def run_char_lm(kinds: Sequence[str], corpus: CharCorpus, config: LMConfig, *, wall_s: Optional[float] = None,
                 steps: Optional[int] = None, seed: int = 0, sample_chars: int = 0, temperature: float = 0.8,
-                prompt_chars: int = 40, efficiency_windows: int = 8, show_progress: Optional[bool] = None,
+                prompt_chars: int = 40, efficiency_windows: int = 8, ngram_orders: Sequence[int] = (),
+                show_progress: Optional[bool] = None,
                 log: Optional[Callable[[str], None]] = None) -> tuple[dict[str, object], dict[str, LMRun]]:
     """Train (:func:`train_language_models`), then measure every model: parameters, steps, training seconds,
     throughput (training characters per second), bits/char on the whole validation and test blocks, the
     efficiency table (:func:`efficiency`, on the first ``efficiency_windows`` test windows) and, with
-    ``sample_chars > 0``, a temperature sample continuing the first ``prompt_chars`` test characters.
+    ``sample_chars > 0``, a temperature sample continuing the first ``prompt_chars`` test characters; the
+    test bits/char of the n-gram references of ``ngram_orders`` (:func:`ngram_bits_per_char`) go to
+    ``ngram_test_bpc``.
     Returns a JSON-ready dict (``models[kind]`` per model, ``config``, ``corpus``) and the runs (trained models)."""
     if sample_chars:
         check_positive_int("sample_chars", sample_chars)
@@ -279,7 +310,8 @@ def run_char_lm(kinds: Sequence[str], corpus: CharCorpus, config: LMConfig, *, w
         if log:
             log(f"{kind:>11}: {run.parameters} parameters, {run.steps} steps in {run.train_s:.0f}s; bits/char "
                 f"valid {entry['valid_bpc']:.3f}, test {entry['test_bpc']:.3f}")
-    return {"config": asdict(config), "budget": {"wall_s": wall_s, "steps": steps}, "seed": seed,
+    ngrams = {str(k): ngram_bits_per_char(corpus.train, corpus.test, k, corpus.vocab_size) for k in ngram_orders}
+    return {"config": asdict(config), "ngram_test_bpc": ngrams, "budget": {"wall_s": wall_s, "steps": steps}, "seed": seed,
             "corpus": {"name": corpus.name, "vocab_size": corpus.vocab_size, "bounds": list(corpus.bounds),
                        "unknown": corpus.unknown},
             "models": models}, runs

@@ -13,7 +13,7 @@ TINY = ["--max-chars", "20000", "--dim", "16", "--heads", "2", "--depth", "1", "
 
 def test_lm_both_models_tiny_run_writes_curve_json_and_samples(tmp_path, capsys, one_thread):
     out = tmp_path / "lm"
-    code = main(["lm", "--model", "both", "--steps", "4", "--sample", "20", "--out", str(out), *TINY])
+    code = main(["lm", "--model", "both", "--steps", "4", "--sample", "20", "--ngram", "--out", str(out), *TINY])
     assert code == 0
     text = capsys.readouterr().out
     assert "spiking transformer" in text and "non-spiking transformer" in text and "test bpc" in text
@@ -24,6 +24,8 @@ def test_lm_both_models_tiny_run_writes_curve_json_and_samples(tmp_path, capsys,
     res = json.loads((out / "result.json").read_text())
     spiking, transformer = res["models"]["spiking"], res["models"]["transformer"]
     assert spiking["parameters"] == transformer["parameters"]
+    ngram = res["ngram_test_bpc"]
+    assert list(ngram) == ["0", "1", "2", "3", "4"] and ngram["1"] < ngram["0"]
     assert spiking["steps"] == transformer["steps"] == 4
     for entry in (spiking, transformer):
         assert 0 < entry["test_bpc"] < 10 and 0 < entry["valid_bpc"] < 10

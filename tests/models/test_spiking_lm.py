@@ -82,7 +82,8 @@ def test_causal_spiking_attention_matches_a_per_position_reference(windows, one_
     attn(x)
     from neuromorph.neurons.base import reset
     reset(attn)
-    q, k, v = attn.q(x), attn.k(x), attn.v(x)
+    with torch.no_grad():
+        q, k, v = attn.q(x), attn.k(x), attn.v(x)
     ref = torch.zeros(2, 3, 5, 8)
     for t in range(2):
         for b in range(3):
