@@ -35,14 +35,18 @@ def format_markdown(result: dict) -> str:
     synaptic operations per character of each model, the spike rate of every LIF layer, and the samples."""
     models = result["models"]
     rows = ["| model | parameters | training steps | training wall time (s) | characters/s | valid bits/char | "
-            "test bits/char |", "|---|---:|---:|---:|---:|---:|---:|"]
+            "test bits/char | ACs / char | MACs / char | energy / char (45 nm est.) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for m in models.values():
+        total = m["efficiency"]["layers"]["total"]
         rows.append(f"| {m['label']} | {m['parameters']:,} | {m['steps']:,} | {m['train_s']:.0f} | "
-                    f"{m['chars_per_s']:.0f} | {m['valid_bpc']:.3f} | {m['test_bpc']:.3f} |")
+                    f"{m['chars_per_s']:.0f} | {m['valid_bpc']:.3f} | {m['test_bpc']:.3f} | {total['acs']:,.0f} | "
+                    f"{total['macs']:,.0f} | {1e6 * total['energy_uj']:,.0f} pJ |")
     for m in models.values():
         eff = m["efficiency"]
         rows += ["", f"**{m['label']}**: synaptic operations per character (window {eff['window']})", "",
-                 "| layer | input non-zero rate | ACs / char | MACs / char | dense / char |", "|---|---:|---:|---:|---:|"]
+                 "| layer | input non-zero rate | ACs / char | MACs / char | dense / char |",
+                 "|---|---:|---:|---:|---:|"]
         for name, r in eff["layers"].items():
             rows.append(f"| {name} | {r['input_rate']:.3f} | {r['acs']:,.0f} | {r['macs']:,.0f} | {r['dense']:,.0f} |")
         rows.append(f"| attention products (activation x activation, dense) | | | | "
@@ -75,8 +79,10 @@ def _run(args: argparse.Namespace) -> int:
         try:
             windows = tuple(int(w) for w in args.head_windows.split(","))
         except ValueError:
-            raise SystemExit(f"neuromorph lm: --head-windows must be comma-separated ints, got {args.head_windows!r}")
-    config = LMConfig(head_windows=windows, dim=args.dim, depth=args.depth, num_heads=args.heads, context=args.context, T=args.T,
+            raise SystemExit(f"neuromorph lm: --head-windows must be comma-separated ints, got {args.head_windows!r}"
+                             ) from None
+    config = LMConfig(head_windows=windows, dim=args.dim, depth=args.depth, num_heads=args.heads,
+                      context=args.context, T=args.T,
                       batch_size=args.batch_size, lr=args.lr, turn_s=args.turn_s, curve_points=args.curve_points,
                       curve_chars=args.curve_chars)
     corpus = load_char_corpus(max_chars=args.max_chars)

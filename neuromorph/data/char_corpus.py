@@ -1,8 +1,9 @@
 """Character-level corpora for next-token language modelling, read offline from gensim's test data.
 
 Corpus ``"head500"``: ``gensim/test/test_data/head500.noblanks.cor``, the start of an English Wikipedia dump (first
-article: Anarchism), lower-cased, stemmed, stop words removed, one document per line (250 lines, UTF-8). Line ends ``\\r\\n`` are normalised to
-``\\n``, which leaves 2,284,621 characters (72 distinct in the default training block).
+article: Anarchism), lower-cased, stemmed, stop words removed, one document per line (250 lines, UTF-8). Line ends
+``\\r\\n`` are normalised to ``\\n``, which leaves 2,284,621 characters (72 distinct in the default training
+block).
 
 Split by contiguous blocks, in file order, with no overlap: the first ``train_fraction`` of the characters are
 training text, the next ``valid_fraction`` validation text, the rest the held-out test text (block boundaries

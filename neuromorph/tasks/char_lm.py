@@ -238,7 +238,7 @@ def efficiency(model: CharLMBase, windows: torch.Tensor, batch_size: int = 16) -
     per_char = {name: {k: (v / n if k not in ("input_rate",) else v) for k, v in row.items()}
                 for name, row in ops.items()}
     steps = getattr(model, "T", 1)
-    depth = len(getattr(model, "blocks"))
+    depth = len(model.blocks)
     width = model.head.in_features
     # per query position q: (q + 1) keys x D for Q K^T and as many for (.) V; averaged over q = 0 .. n-1
     attention = float(depth * steps * width * (n + 1))
@@ -311,7 +311,8 @@ def run_char_lm(kinds: Sequence[str], corpus: CharCorpus, config: LMConfig, *, w
             log(f"{kind:>11}: {run.parameters} parameters, {run.steps} steps in {run.train_s:.0f}s; bits/char "
                 f"valid {entry['valid_bpc']:.3f}, test {entry['test_bpc']:.3f}")
     ngrams = {str(k): ngram_bits_per_char(corpus.train, corpus.test, k, corpus.vocab_size) for k in ngram_orders}
-    return {"config": asdict(config), "ngram_test_bpc": ngrams, "budget": {"wall_s": wall_s, "steps": steps}, "seed": seed,
+    return {"config": asdict(config), "ngram_test_bpc": ngrams, "budget": {"wall_s": wall_s, "steps": steps},
+            "seed": seed,
             "corpus": {"name": corpus.name, "vocab_size": corpus.vocab_size, "bounds": list(corpus.bounds),
                        "unknown": corpus.unknown},
             "models": models}, runs

@@ -63,9 +63,11 @@ def test_lm_bad_arguments_are_rejected(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_lm_needs_a_budget(capsys):
+def test_lm_needs_a_budget_and_int_windows():
     with pytest.raises(SystemExit, match="exactly one of --wall-s and --steps"):
         main(["lm", "--model", "spiking"])
+    with pytest.raises(SystemExit, match="--head-windows must be comma-separated ints"):
+        main(["lm", "--model", "spiking", "--steps", "2", "--head-windows", "2,x"])
 
 
 def test_wall_time_budget_is_shared_in_turns(one_thread):
