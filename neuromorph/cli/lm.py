@@ -74,14 +74,14 @@ def _run(args: argparse.Namespace) -> int:
     if (args.wall_s is None) == (args.steps is None):
         raise SystemExit("neuromorph lm: give exactly one of --wall-s and --steps")
     torch.set_num_threads(args.threads)
-    windows = None
-    if args.head_windows is not None:
+    windows = {}
+    for flag, key in (("--head-windows", "head_windows"), ("--transformer-head-windows", "transformer_head_windows")):
+        text = getattr(args, key)
         try:
-            windows = tuple(int(w) for w in args.head_windows.split(","))
+            windows[key] = None if text is None else tuple(int(w) for w in text.split(","))
         except ValueError:
-            raise SystemExit(f"neuromorph lm: --head-windows must be comma-separated ints, got {args.head_windows!r}"
-                             ) from None
-    config = LMConfig(head_windows=windows, dim=args.dim, depth=args.depth, num_heads=args.heads,
+            raise SystemExit(f"neuromorph lm: {flag} must be comma-separated ints, got {text!r}") from None
+    config = LMConfig(**windows, dim=args.dim, depth=args.depth, num_heads=args.heads,
                       context=args.context, T=args.T,
                       batch_size=args.batch_size, lr=args.lr, turn_s=args.turn_s, curve_points=args.curve_points,
                       curve_chars=args.curve_chars)
@@ -131,6 +131,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--T", type=positive_int, default=2, help="time steps of the spiking model")
     p.add_argument("--head-windows", dest="head_windows", default=None,
                    help="spiking model: comma-separated attention window per head, 0 = unlimited (e.g. 2,4,16,0)")
+    p.add_argument("--transformer-head-windows", dest="transformer_head_windows", default=None,
+                   help="the same for the non-spiking model")
     p.add_argument("--batch-size", dest="batch_size", type=positive_int, default=32)
     p.add_argument("--lr", type=positive_float, default=2e-3)
     p.add_argument("--turn-s", dest="turn_s", type=positive_float, default=5.0,

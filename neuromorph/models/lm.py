@@ -23,7 +23,7 @@ Temperature sampling (:func:`generate`): ``p(c) proportional to exp(logit_c / te
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +46,32 @@ def position_embedding(context: int, dim: int) -> nn.Parameter:
     pos = nn.Parameter(torch.zeros(check_positive_int("context", context), check_positive_int("dim", dim)))
     nn.init.trunc_normal_(pos, std=0.02)
     return pos
+
+
+def check_head_windows(head_windows: Sequence[int] | None, num_heads: int) -> tuple[int, ...] | None:
+    """``None`` or one int ``>= 0`` per head (0 = unlimited), else a ``ValueError`` naming ``head_windows``."""
+    if head_windows is None:
+        return None
+    windows = tuple(head_windows)
+    if len(windows) != num_heads or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0
+                                            for w in windows):
+        raise ValueError(f"head_windows must be None or {num_heads} ints >= 0 (one per head, 0 = unlimited), "
+                         f"got {head_windows!r}")
+    return windows
+
+
+def head_window_mask(n: int, windows: Sequence[int], device: torch.device | str | None = None) -> Tensor:
+    """Bool ``[H, n, n]``: head ``h`` at position ``t`` sees position ``j`` when ``t - w_h < j <= t`` (``w_h = 0``:
+    every ``j <= t``, the causal mask).
+
+    >>> head_window_mask(3, (1, 0)).int().tolist()
+    [[[1, 0, 0], [0, 1, 0], [0, 0, 1]], [[1, 0, 0], [1, 1, 0], [1, 1, 1]]]
+    """
+    check_positive_int("n", n)
+    pos = torch.arange(n, device=device)
+    gap = pos[:, None] - pos[None, :]                                                       # t - j
+    width = torch.tensor([w if w > 0 else n for w in windows], device=device)
+    return (gap >= 0)[None] & (gap[None] < width[:, None, None])
 
 
 class CharLMBase(nn.Module):
@@ -142,4 +168,5 @@ def generate(model: nn.Module, prompt: Tensor, length: int, *, temperature: floa
     return seq[prompt.numel():]
 
 
-__all__ = ["CharLMBase", "bits_per_token", "causal_mask", "generate", "position_embedding"]
+__all__ = ["CharLMBase", "bits_per_token", "causal_mask", "check_head_windows", "generate", "head_window_mask",
+           "position_embedding"]

@@ -47,22 +47,10 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from neuromorph.models.lm import CharLMBase, causal_mask, position_embedding
+from neuromorph.models.lm import CharLMBase, causal_mask, check_head_windows, head_window_mask, position_embedding
 from neuromorph.models.spikformer import FlatBatchNorm, SpikingMLPBlock, SpikingSelfAttention, _lif
 from neuromorph.neurons.base import reset as reset_states
 from neuromorph.utils import check_positive_int
-
-
-def check_head_windows(head_windows: Sequence[int] | None, num_heads: int) -> tuple[int, ...] | None:
-    """``None`` or one int ``>= 0`` per head (0 = unlimited), else a ``ValueError`` naming ``head_windows``."""
-    if head_windows is None:
-        return None
-    windows = tuple(head_windows)
-    if len(windows) != num_heads or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0
-                                            for w in windows):
-        raise ValueError(f"head_windows must be None or {num_heads} ints >= 0 (one per head, 0 = unlimited), "
-                         f"got {head_windows!r}")
-    return windows
 
 
 class CausalSpikingSelfAttention(SpikingSelfAttention):
@@ -81,13 +69,10 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
     def visibility(self, n: int, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
         """``(mask, row_scale)``: float ``[H, n, n]`` (or ``[n, n]`` without windows) 0/1 visibility and the
         per-row factor ``s / (number of visible keys)`` shaped to broadcast over ``[..., H, n, d]``."""
-        mask = causal_mask(n, device).float()
         if self.head_windows is None:
+            mask = causal_mask(n, device).float()
             return mask, (self.scale / torch.arange(1, n + 1, device=device, dtype=torch.float32))[:, None]
-        pos = torch.arange(n, device=device)
-        gap = pos[:, None] - pos[None, :]                                                    # n - j
-        width = torch.tensor([w if w > 0 else n for w in self.head_windows], device=device)
-        mask = ((gap >= 0)[None] & (gap[None] < width[:, None, None])).float()               # [H, n, n]
+        mask = head_window_mask(n, self.head_windows, device).float()                      # [H, n, n]
         return mask, (self.scale / mask.sum(-1))[..., None]
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:  # type: ignore[override]

@@ -6,7 +6,7 @@ as the affine batch norm it replaces), the branch-input LIFs become the identity
 spike-product attention ordinary causal softmax attention::
 
     Q = LN_q(X W_q),  K = LN_k(X W_k),  V = LN_v(X W_v)
-    A_h = softmax(Q_h K_h^T / sqrt(d) + log M) V_h                   (M: the causal mask, log 0 = -inf)
+    A_h = softmax(Q_h K_h^T / sqrt(d) + log M_h) V_h      (M_h: causal mask, optionally windowed; log 0 = -inf)
     X <- X + LN_o(Concat_h(A_h) W_o + b_o)
     X <- X + LN_2(GELU(LN_1(X W_1 + b_1)) W_2 + b_2)
 
@@ -26,18 +26,21 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from neuromorph.models.lm import CharLMBase, position_embedding
+from typing import Sequence
+
+from neuromorph.models.lm import CharLMBase, check_head_windows, head_window_mask, position_embedding
 from neuromorph.utils import check_positive_int
 
 
 class CausalSelfAttention(nn.Module):
     """Causal softmax attention with a layer norm after each of the ``q, k, v, o`` projections, ``[B, N, D]``."""
 
-    def __init__(self, dim: int, num_heads: int = 4) -> None:
+    def __init__(self, dim: int, num_heads: int = 4, head_windows: Sequence[int] | None = None) -> None:
         super().__init__()
         check_positive_int("dim", dim)
         if not isinstance(num_heads, int) or isinstance(num_heads, bool) or num_heads < 1 or dim % num_heads:
             raise ValueError(f"num_heads must be a positive int dividing dim={dim}, got {num_heads!r}")
+        self.head_windows = check_head_windows(head_windows, num_heads)
         self.dim, self.num_heads, self.head_dim = dim, num_heads, dim // num_heads
         self.q, self.k, self.v = (nn.Linear(dim, dim, bias=False) for _ in range(3))
         self.q_norm, self.k_norm, self.v_norm = (nn.LayerNorm(dim) for _ in range(3))
@@ -53,19 +56,24 @@ class CausalSelfAttention(nn.Module):
         q = self._heads(self.q_norm(self.q(x)))
         k = self._heads(self.k_norm(self.k(x)))
         v = self._heads(self.v_norm(self.v(x)))
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if self.head_windows is None:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            mask = head_window_mask(n, self.head_windows, x.device)                      # [H, N, N], True = see
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.proj_norm(self.proj(out.transpose(1, 2).reshape(b, n, self.dim)))
 
 
 class TransformerLMBlock(nn.Module):
     """``X <- X + Attn(X); X <- X + LN_2(W_2 GELU(LN_1(W_1 X + b_1)) + b_2)`` on ``[B, N, D]``."""
 
-    def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0) -> None:
+    def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0,
+                 head_windows: Sequence[int] | None = None) -> None:
         super().__init__()
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
             raise ValueError(f"mlp_ratio must be a number > 0, got {mlp_ratio!r}")
         hidden = max(1, int(round(dim * mlp_ratio)))
-        self.attn = CausalSelfAttention(dim, num_heads)
+        self.attn = CausalSelfAttention(dim, num_heads, head_windows)
         self.fc1, self.fc1_norm = nn.Linear(dim, hidden), nn.LayerNorm(hidden)
         self.fc2, self.fc2_norm = nn.Linear(hidden, dim), nn.LayerNorm(dim)
 
@@ -78,18 +86,18 @@ class TransformerCharLM(CharLMBase):
     """Non-spiking causal transformer next-token model: ids ``[B, N]`` -> logits ``[B, N, vocab_size]``.
 
     Arguments as :class:`~neuromorph.models.spiking_lm.SpikingCharLM` without the spiking ones (``T``, ``scale``,
-    ``lif_kwargs``).
+    ``lif_kwargs``); ``head_windows`` limits head ``h`` to the last ``w_h`` positions (0 = unlimited).
     """
 
     def __init__(self, vocab_size: int, context: int, *, dim: int = 128, depth: int = 2, num_heads: int = 4,
-                 mlp_ratio: float = 4.0) -> None:
+                 mlp_ratio: float = 4.0, head_windows: Sequence[int] | None = None) -> None:
         super().__init__(vocab_size, context)
         check_positive_int("dim", dim)
         check_positive_int("depth", depth)
         self.embed = nn.Embedding(vocab_size, dim)
         self.pos = position_embedding(context, dim)
         self.embed_norm = nn.LayerNorm(dim)
-        self.blocks = nn.ModuleList(TransformerLMBlock(dim, num_heads, mlp_ratio) for _ in range(depth))
+        self.blocks = nn.ModuleList(TransformerLMBlock(dim, num_heads, mlp_ratio, head_windows) for _ in range(depth))
         self.head = nn.Linear(dim, vocab_size)
 
     def forward(self, x: Tensor) -> Tensor:

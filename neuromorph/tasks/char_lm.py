@@ -52,7 +52,7 @@ LABELS = {"spiking": "spiking transformer", "transformer": "non-spiking transfor
 @dataclass
 class LMConfig:
     """Model size and training settings shared by both models (``T``, ``scale``, ``head_windows``: spiking model
-    only)."""
+    only; ``transformer_head_windows``: the non-spiking model's attention windows)."""
 
     dim: int = 128
     depth: int = 2
@@ -62,6 +62,7 @@ class LMConfig:
     T: int = 2
     scale: float = 2.0
     head_windows: Optional[tuple[int, ...]] = None
+    transformer_head_windows: Optional[tuple[int, ...]] = None
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 0.01
@@ -96,7 +97,7 @@ def build_language_model(kind: str, vocab_size: int, config: LMConfig) -> CharLM
         return SpikingCharLM(vocab_size, config.context, T=config.T, scale=config.scale,
                              head_windows=config.head_windows, **shared)
     if kind == "transformer":
-        return TransformerCharLM(vocab_size, config.context, **shared)
+        return TransformerCharLM(vocab_size, config.context, head_windows=config.transformer_head_windows, **shared)
     raise ValueError(f"model must be one of {LM_MODELS}, got {kind!r}")
 
 

@@ -14,7 +14,7 @@ V, N = 11, 12
 def _models(dim=16, depth=2, heads=2, windows=None):
     torch.manual_seed(0)
     return {"spiking": SpikingCharLM(V, N, dim=dim, depth=depth, num_heads=heads, T=3, head_windows=windows),
-            "transformer": TransformerCharLM(V, N, dim=dim, depth=depth, num_heads=heads)}
+            "transformer": TransformerCharLM(V, N, dim=dim, depth=depth, num_heads=heads, head_windows=windows)}
 
 
 def _train_a_little(model, steps=40):
@@ -31,10 +31,10 @@ def _train_a_little(model, steps=40):
     return model.eval()
 
 
-@pytest.mark.parametrize("kind", ["spiking", "spiking-windows", "transformer"])
+@pytest.mark.parametrize("kind", ["spiking", "spiking-windows", "transformer", "transformer-windows"])
 def test_output_at_t_does_not_depend_on_later_inputs(kind, one_thread):
-    model = _train_a_little(_models(windows=(3, 0))[kind.split("-")[0]] if kind == "spiking-windows"
-                            else _models()[kind])
+    name, _, windowed = kind.partition("-")
+    model = _train_a_little(_models(windows=(3, 0) if windowed else None)[name])
     gen = torch.Generator().manual_seed(2)
     x = torch.randint(0, V, (6, N), generator=gen)
     base = model(x)
@@ -127,6 +127,15 @@ def test_model_input_errors_name_the_argument():
         CausalSpikingSelfAttention(8, 2, head_windows=(2, -1))
     with pytest.raises(ValueError, match="n must be a positive int"):
         causal_mask(0)
+
+
+def test_windowed_softmax_attention_ignores_keys_outside_the_window(one_thread):
+    model = _models(depth=1, windows=(2, 2))["transformer"].eval()
+    x = torch.randint(0, V, (3, N), generator=torch.Generator().manual_seed(6))
+    y = x.clone()
+    y[:, :5] = (y[:, :5] + 1) % V           # positions 0..4 are outside every window of position 7 and later
+    torch.testing.assert_close(model(y)[:, 7:], model(x)[:, 7:], rtol=0, atol=1e-6)
+    assert not torch.allclose(model(y)[:, 5], model(x)[:, 5])
 
 
 def test_bits_per_token_of_a_uniform_model_is_log2_vocab():
