@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuromorph.data.char_corpus import CharCorpus, random_windows
-from neuromorph.models.lm import CharLMBase, bits_per_token, generate
+from neuromorph.models.lm import CharLMBase, bits_per_token, generate, head_window_mask
 from neuromorph.models.spiking_lm import SpikingCharLM
 from neuromorph.models.transformer_lm import TransformerCharLM
 from neuromorph.utils import check_positive_int, progress
@@ -239,10 +239,12 @@ def efficiency(model: CharLMBase, windows: torch.Tensor, batch_size: int = 16) -
     per_char = {name: {k: (v / n if k not in ("input_rate",) else v) for k, v in row.items()}
                 for name, row in ops.items()}
     steps = getattr(model, "T", 1)
-    depth = len(model.blocks)
-    width = model.head.in_features
-    # per query position q: (q + 1) keys x D for Q K^T and as many for (.) V; averaged over q = 0 .. n-1
-    attention = float(depth * steps * width * (n + 1))
+    attention = 0.0
+    for block in model.blocks:
+        attn = block.attn
+        head_windows = attn.head_windows or (0,) * attn.num_heads
+        # per query: (visible keys) x d for Q K^T and as many for (.) V, per head; averaged over the n queries
+        attention += steps * 2 * attn.head_dim * float(head_window_mask(n, head_windows).sum()) / n
     result: dict[str, object] = {"layers": per_char, "attention_products_per_char": attention,
                                  "window": n}
     if isinstance(model, SpikingCharLM):

@@ -41,6 +41,9 @@ def test_lm_both_models_tiny_run_writes_curve_json_and_samples(tmp_path, capsys,
         if name.startswith("blocks."):
             assert row["macs"] == 0, name
     assert eff["layers"]["head"]["macs"] > 0
+    # full causal attention products: depth * T * D * (N + 1) per character (T = 1 for the transformer)
+    assert eff["attention_products_per_char"] == 1 * 2 * 16 * 17
+    assert transformer["efficiency"]["attention_products_per_char"] == 1 * 1 * 16 * 17
 
 
 def test_lm_single_model_with_json_path(tmp_path):
