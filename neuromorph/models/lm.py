@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neuromorph.neurons.base import reset as reset_states
-from neuromorph.utils import check_positive_int, check_tensor, progress
+from neuromorph.utils import check_per_head_ints, check_positive_int, check_tensor, progress
 
 
 def causal_mask(n: int, device: torch.device | str | None = None) -> Tensor:
@@ -49,15 +49,12 @@ def position_embedding(context: int, dim: int) -> nn.Parameter:
 
 
 def check_head_windows(head_windows: Sequence[int] | None, num_heads: int) -> tuple[int, ...] | None:
-    """``None`` or one int ``>= 0`` per head (0 = unlimited), else a ``ValueError`` naming ``head_windows``."""
-    if head_windows is None:
-        return None
-    windows = tuple(head_windows)
-    if len(windows) != num_heads or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 0
-                                            for w in windows):
-        raise ValueError(f"head_windows must be None or {num_heads} ints >= 0 (one per head, 0 = unlimited), "
-                         f"got {head_windows!r}")
-    return windows
+    """``None`` or one int ``>= 0`` per head (0 = unlimited), else a ``ValueError`` naming ``head_windows``.
+
+    >>> check_head_windows([2, 0], 2)
+    (2, 0)
+    """
+    return check_per_head_ints("head_windows", head_windows, num_heads, "0 = unlimited")
 
 
 def head_window_mask(n: int, windows: Sequence[int], device: torch.device | str | None = None) -> Tensor:
