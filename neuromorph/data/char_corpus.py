@@ -37,7 +37,12 @@ UNK_ID = 0
 
 @dataclass
 class CharCorpus:
-    """A character corpus split into ``train`` / ``valid`` / ``test`` id streams (``[M_split]`` int64)."""
+    """A character corpus split into ``train`` / ``valid`` / ``test`` id streams (``[M_split]`` int64).
+
+    >>> toy = CharCorpus("toy", ["a", "b"], torch.tensor([1, 2]), torch.tensor([1]), torch.tensor([0]), (0, 2, 3, 4))
+    >>> toy.vocab_size, toy.encode("abz").tolist(), toy.decode(torch.tensor([2, 0, 1]))
+    (3, [1, 2, 0], 'b?a')
+    """
 
     name: str
     chars: list[str]
@@ -75,7 +80,12 @@ def _check_fraction(name: str, value: float) -> float:
 
 
 def read_corpus_text(name: str = "head500") -> str:
-    """The raw text of corpus ``name`` (one of :data:`CORPORA`), ``\\r\\n`` normalised to ``\\n``."""
+    """The raw text of corpus ``name`` (one of :data:`CORPORA`), ``\\r\\n`` normalised to ``\\n``.
+
+    >>> text = read_corpus_text("head500")
+    >>> len(text), text[:14], "\\r" in text
+    (2284621, 'anarch greek r', False)
+    """
     if name not in CORPORA:
         raise ValueError(f"name must be one of {tuple(CORPORA)}, got {name!r}")
     path = os.path.join(gensim_test_data_dir(), CORPORA[name])
@@ -86,7 +96,14 @@ def read_corpus_text(name: str = "head500") -> str:
 def split_bounds(total: int, train_fraction: float, valid_fraction: float) -> tuple[int, int, int, int]:
     """Block boundaries ``(0, a, b, total)``: train ``[0, a)``, valid ``[a, b)``, test ``[b, total)`` with
     ``a = floor(train_fraction * total)``, ``b = floor((train_fraction + valid_fraction) * total)``; every block
-    must be non-empty."""
+    must be non-empty.
+
+    >>> split_bounds(100, 0.9, 0.05)
+    (0, 90, 95, 100)
+    >>> split_bounds(2, 0.5, 0.2)
+    Traceback (most recent call last):
+    ValueError: 2 characters are too few for the fractions 0.5, 0.2: blocks (0, 1, 1, 2)
+    """
     check_positive_int("total", total)
     train_fraction = _check_fraction("train_fraction", train_fraction)
     valid_fraction = _check_fraction("valid_fraction", valid_fraction)
@@ -106,6 +123,12 @@ def load_char_corpus(name: str = "head500", *, train_fraction: float = 0.9, vali
 
     ``max_chars`` keeps only the first that many characters (small slices for tests); the fractions then apply to
     the slice.
+
+    >>> corpus = load_char_corpus(max_chars=1000)
+    >>> corpus.bounds, len(corpus.valid), corpus.unknown["train"]
+    ((0, 900, 950, 1000), 50, 0)
+    >>> corpus.vocab_size == len(set(read_corpus_text()[:900])) + 1
+    True
     """
     text = read_corpus_text(name)
     if max_chars is not None:
@@ -122,7 +145,12 @@ def load_char_corpus(name: str = "head500", *, train_fraction: float = 0.9, vali
 
 
 def random_windows(ids: Tensor, batch_size: int, length: int, generator: torch.Generator | None = None) -> Tensor:
-    """``[batch_size, length]`` windows of consecutive ids starting at uniformly random offsets of ``ids``."""
+    """``[batch_size, length]`` windows of consecutive ids starting at uniformly random offsets of ``ids``.
+
+    >>> windows = random_windows(torch.arange(10), 4, 3, torch.Generator().manual_seed(0))
+    >>> windows.shape, bool((windows.diff(dim=1) == 1).all()), bool((windows[:, -1] <= 9).all())
+    (torch.Size([4, 3]), True, True)
+    """
     check_positive_int("batch_size", batch_size)
     check_positive_int("length", length)
     if not isinstance(ids, Tensor) or ids.dim() != 1 or ids.numel() < length:

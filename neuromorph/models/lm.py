@@ -35,14 +35,24 @@ from neuromorph.utils import check_per_head_ints, check_positive_int, check_tens
 
 def causal_mask(n: int, device: torch.device | str | None = None) -> Tensor:
     """Bool ``[n, n]`` lower-triangular mask: ``mask[t, j]`` is True when position ``t`` may see position ``j``
-    (``j <= t``)."""
+    (``j <= t``).
+
+    >>> causal_mask(4).sum(dim=1).tolist()
+    [1, 2, 3, 4]
+    """
     check_positive_int("n", n)
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
 
 def position_embedding(context: int, dim: int) -> nn.Parameter:
     """A learned ``[context, dim]`` position embedding, initialised from a normal with std 0.02 truncated at
-    +-2 (as Spikformer and GPT-2)."""
+    +-2 (as Spikformer and GPT-2).
+
+    >>> _ = torch.manual_seed(0)
+    >>> pos = position_embedding(64, 32)
+    >>> tuple(pos.shape), pos.requires_grad, round(float(pos.detach().std()), 2)
+    ((64, 32), True, 0.02)
+    """
     pos = nn.Parameter(torch.zeros(check_positive_int("context", context), check_positive_int("dim", dim)))
     nn.init.trunc_normal_(pos, std=0.02)
     return pos
@@ -72,7 +82,15 @@ def head_window_mask(n: int, windows: Sequence[int], device: torch.device | str 
 
 
 class CharLMBase(nn.Module):
-    """Base of the language models: holds ``vocab_size`` and ``context`` and validates the id input."""
+    """Base of the language models: holds ``vocab_size`` and ``context`` and validates the id input.
+
+    >>> base = CharLMBase(vocab_size=5, context=4)
+    >>> base.check_ids(torch.tensor([[0, 4, 2]])).shape
+    torch.Size([1, 3])
+    >>> base.check_ids(torch.tensor([[1, 5]]))
+    Traceback (most recent call last):
+    ValueError: x must hold ids in [0, 5), got range [1, 5]
+    """
 
     def __init__(self, vocab_size: int, context: int) -> None:
         super().__init__()
@@ -111,7 +129,16 @@ def _check_stream(ids: Tensor) -> Tensor:
 def bits_per_token(model: nn.Module, ids: Tensor, *, batch_size: int = 64, show_progress: Optional[bool] = False,
                    desc: str = "bits/token") -> float:
     """Mean ``-log2 p`` of every id of the stream ``ids`` (``[M]`` int64) but the first, in eval mode (see the
-    module docstring for the windowing). Neuron states are reset before every batch."""
+    module docstring for the windowing). Neuron states are reset before every batch.
+
+    A model whose logits are all equal scores ``log2(V)`` bits per token:
+
+    >>> from neuromorph.models.transformer_lm import TransformerCharLM
+    >>> uniform = TransformerCharLM(vocab_size=8, context=4, dim=8, depth=1, num_heads=2)
+    >>> _ = torch.nn.init.zeros_(uniform.head.weight), torch.nn.init.zeros_(uniform.head.bias)
+    >>> round(bits_per_token(uniform, torch.arange(11) % 8), 12)
+    3.0
+    """
     lm = _check_model(model)
     ids = _check_stream(ids)
     batch_size = check_positive_int("batch_size", batch_size)
@@ -143,7 +170,17 @@ def bits_per_token(model: nn.Module, ids: Tensor, *, batch_size: int = 64, show_
 def generate(model: nn.Module, prompt: Tensor, length: int, *, temperature: float = 1.0,
              generator: Optional[torch.Generator] = None) -> Tensor:
     """``length`` ids sampled one at a time after ``prompt`` (``[P]`` int64, ``P >= 1``) at ``temperature``
-    (> 0; the model sees the last ``context`` ids); returns the ``[length]`` new ids. Runs in eval mode."""
+    (> 0; the model sees the last ``context`` ids); returns the ``[length]`` new ids. Runs in eval mode.
+
+    A model whose readout strongly prefers id 3 (longer than its context of 4):
+
+    >>> from neuromorph.models.transformer_lm import TransformerCharLM
+    >>> biased = TransformerCharLM(vocab_size=5, context=4, dim=8, depth=1, num_heads=2)
+    >>> _ = torch.nn.init.zeros_(biased.head.weight)
+    >>> biased.head.bias.data = torch.tensor([0.0, 0.0, 0.0, 30.0, 0.0])
+    >>> generate(biased, torch.tensor([1, 2]), 6, generator=torch.Generator().manual_seed(0)).tolist()
+    [3, 3, 3, 3, 3, 3]
+    """
     lm = _check_model(model)
     check_tensor("prompt", prompt, ndim=1)
     if prompt.dtype != torch.long or prompt.numel() < 1:

@@ -45,6 +45,19 @@ _COLUMNS: dict[tuple, tuple] = {}  # int32 copy of the last synapse column index
 
 
 class SimulationResult(NamedTuple):
+    """What :func:`simulate` returns (one field per line below).
+
+    >>> import torch
+    >>> from neuromorph.models.reservoir import ReservoirParams, init_state, make_synapses
+    >>> syn = make_synapses(torch.tensor([0]), torch.tensor([1]), torch.tensor([0.5]), 2, 2)
+    >>> p = ReservoirParams(torch.full((2,), 0.9), torch.ones(2), syn, refractory=2)
+    >>> out = simulate(torch.tensor([[1.2, 0.0]]), init_state(1, 2), p, steps=6, record_spikes=True, backend="torch")
+    >>> out.backend, torch.equal(out.counts_per_neuron, out.spikes.sum(0).long())
+    ('torch', True)
+    >>> torch.equal(out.counts_per_step, out.spikes.sum(2).long())
+    True
+    """
+
     state: ReservoirState          # state after the last step
     counts_per_step: Tensor        # [steps, B] int64: spikes of all neurons in each step
     counts_per_neuron: Tensor      # [B, N] int64: spikes of each neuron over the run
@@ -83,6 +96,18 @@ def simulate(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: i
             ``min_neurons_per_thread`` neurons are used (below that the per-step barrier costs more than the
             split saves).
         backend: ``"auto"``, ``"native"`` (error when it cannot be built) or ``"torch"``.
+
+    A constant drive given as ``[B, N]`` or repeated as ``[steps, B, N]`` gives the same run; ``state`` stays
+    untouched:
+
+    >>> from neuromorph.models.reservoir import ReservoirParams, init_state, make_synapses
+    >>> syn = make_synapses(torch.tensor([0]), torch.tensor([1]), torch.tensor([0.5]), 2, 2)
+    >>> p = ReservoirParams(torch.full((2,), 0.9), torch.ones(2), syn, refractory=2)
+    >>> start, drive = init_state(1, 2), torch.tensor([[1.2, 0.0]])
+    >>> once = simulate(drive, start, p, steps=6, backend="torch")
+    >>> per_step = simulate(drive.expand(6, 1, 2), start, p, steps=6, backend="torch")
+    >>> once.counts_per_neuron.tolist(), torch.equal(once.state.v, per_step.state.v), float(start.v.abs().sum())
+    ([[2, 0]], True, 0.0)
     """
     _check(x, state, params, steps, backend)
     threads = torch.get_num_threads() if threads is None else check_positive_int("threads", threads)

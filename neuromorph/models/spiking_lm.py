@@ -59,6 +59,20 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
     Same arguments as :class:`~neuromorph.models.spikformer.SpikingSelfAttention` (``time_shifts`` excepted);
     ``scale`` is ``s``; ``head_windows``: ``None`` or one window per head (0 = unlimited). Input and output are
     ``[T, B, N, D]``.
+
+    In eval mode, changing the input at positions ``>= 3`` leaves the output at positions ``< 3`` unchanged (a low
+    threshold makes the untrained layer spike):
+
+    >>> attn = CausalSpikingSelfAttention(dim=8, num_heads=2, lif_kwargs={"threshold": 0.1}).eval()
+    >>> s = (torch.rand(2, 1, 5, 8, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    >>> changed = s.clone(); changed[:, :, 3:] = 1 - changed[:, :, 3:]
+    >>> out = attn(s); reset_states(attn); out_changed = attn(changed)
+    >>> out.shape, int(out[:, :, :3].sum()), torch.equal(out[:, :, :3], out_changed[:, :, :3])
+    (torch.Size([2, 1, 5, 8]), 20, True)
+    >>> torch.equal(out, out_changed)
+    False
+    >>> [round(v, 4) for v in attn.visibility(3)[1].flatten().tolist()]  # s / (n + 1) with s = 2
+    [2.0, 1.0, 0.6667]
     """
 
     def __init__(self, dim: int, num_heads: int = 4, scale: float = 2.0, attn_threshold: float = 0.5,
@@ -90,7 +104,16 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
 
 
 class SpikingLMBlock(nn.Module):
-    """``X <- X + CSSA(SN(X)); X <- X + MLP(SN(X))`` on ``[T, B, N, D]`` (module docstring)."""
+    """``X <- X + CSSA(SN(X)); X <- X + MLP(SN(X))`` on ``[T, B, N, D]`` (module docstring).
+
+    Both branches add spikes, so an integer-valued residual stream stays integer-valued:
+
+    >>> block = SpikingLMBlock(dim=8, num_heads=2, lif_kwargs={"threshold": 0.1}).eval()
+    >>> x = torch.randint(0, 3, (2, 1, 4, 8), generator=torch.Generator().manual_seed(0)).float()
+    >>> out = block(x)
+    >>> out.shape, torch.equal(out, out.round()), bool((out >= x).all()), bool((out > x).any())
+    (torch.Size([2, 1, 4, 8]), True, True, True)
+    """
 
     def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, scale: float = 2.0,
                  lif_kwargs: dict[str, Any] | None = None, head_windows: Sequence[int] | None = None) -> None:
@@ -118,6 +141,15 @@ class SpikingCharLM(CharLMBase):
         scale: attention scale ``s`` (after the ``1 / (n + 1)`` row normalisation).
         head_windows: ``None`` (every head sees all earlier positions) or one window per head, 0 = unlimited.
         lif_kwargs: overrides of the Spikformer LIF defaults (``neuromorph.models.spikformer.DEFAULT_LIF``).
+
+    Causal in eval mode: the logits before a changed position do not move.
+
+    >>> lm = SpikingCharLM(vocab_size=10, context=6, dim=16, depth=1, num_heads=2, T=2,
+    ...                    lif_kwargs={"threshold": 0.1}).eval()
+    >>> x = torch.randint(0, 10, (2, 6), generator=torch.Generator().manual_seed(0))
+    >>> y = x.clone(); y[:, 4:] = (y[:, 4:] + 1) % 10
+    >>> torch.equal(lm(x)[:, :4], lm(y)[:, :4]), torch.equal(lm(x)[:, 4:], lm(y)[:, 4:])
+    (True, False)
     """
 
     def __init__(self, vocab_size: int, context: int, *, dim: int = 128, depth: int = 2, num_heads: int = 4,

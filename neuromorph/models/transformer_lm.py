@@ -33,7 +33,16 @@ from neuromorph.utils import check_positive_int
 
 
 class CausalSelfAttention(nn.Module):
-    """Causal softmax attention with a layer norm after each of the ``q, k, v, o`` projections, ``[B, N, D]``."""
+    """Causal softmax attention with a layer norm after each of the ``q, k, v, o`` projections, ``[B, N, D]``.
+
+    >>> import torch
+    >>> attn = CausalSelfAttention(dim=8, num_heads=2)
+    >>> x = torch.randn(1, 5, 8, generator=torch.Generator().manual_seed(0))
+    >>> changed = x.clone(); changed[:, 3:] += 1.0
+    >>> out = attn(x)
+    >>> out.shape, torch.allclose(out[:, :3], attn(changed)[:, :3], atol=1e-6)
+    (torch.Size([1, 5, 8]), True)
+    """
 
     def __init__(self, dim: int, num_heads: int = 4, head_windows: Sequence[int] | None = None) -> None:
         super().__init__()
@@ -65,7 +74,16 @@ class CausalSelfAttention(nn.Module):
 
 
 class TransformerLMBlock(nn.Module):
-    """``X <- X + Attn(X); X <- X + LN_2(W_2 GELU(LN_1(W_1 X + b_1)) + b_2)`` on ``[B, N, D]``."""
+    """``X <- X + Attn(X); X <- X + LN_2(W_2 GELU(LN_1(W_1 X + b_1)) + b_2)`` on ``[B, N, D]``.
+
+    With every head window 1, each position sees only itself, so it equals the block run on that position alone:
+
+    >>> import torch
+    >>> block = TransformerLMBlock(dim=8, num_heads=2, head_windows=[1, 1])
+    >>> x = torch.randn(1, 4, 8, generator=torch.Generator().manual_seed(0))
+    >>> torch.allclose(block(x)[:, 2], block(x[:, 2:3])[:, 0], atol=1e-6)
+    True
+    """
 
     def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0,
                  head_windows: Sequence[int] | None = None) -> None:
@@ -87,6 +105,13 @@ class TransformerCharLM(CharLMBase):
 
     Arguments as :class:`~neuromorph.models.spiking_lm.SpikingCharLM` without the spiking ones (``T``, ``scale``,
     ``lif_kwargs``); ``head_windows`` limits head ``h`` to the last ``w_h`` positions (0 = unlimited).
+
+    >>> import torch
+    >>> lm = TransformerCharLM(vocab_size=10, context=6, dim=16, depth=1, num_heads=2)
+    >>> x = torch.randint(0, 10, (2, 6), generator=torch.Generator().manual_seed(0))
+    >>> y = x.clone(); y[:, 4:] = (y[:, 4:] + 1) % 10
+    >>> lm(x).shape, torch.allclose(lm(x)[:, :4], lm(y)[:, :4], atol=1e-6)
+    (torch.Size([2, 6, 10]), True)
     """
 
     def __init__(self, vocab_size: int, context: int, *, dim: int = 128, depth: int = 2, num_heads: int = 4,
