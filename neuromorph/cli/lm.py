@@ -74,14 +74,16 @@ def _run(args: argparse.Namespace) -> int:
     if (args.wall_s is None) == (args.steps is None):
         raise SystemExit("neuromorph lm: give exactly one of --wall-s and --steps")
     torch.set_num_threads(args.threads)
-    windows = {}
-    for flag, key in (("--head-windows", "head_windows"), ("--transformer-head-windows", "transformer_head_windows")):
-        text = getattr(args, key)
+
+    def windows(flag: str, text: str | None) -> tuple[int, ...] | None:
         try:
-            windows[key] = None if text is None else tuple(int(w) for w in text.split(","))
+            return None if text is None else tuple(int(w) for w in text.split(","))
         except ValueError:
             raise SystemExit(f"neuromorph lm: {flag} must be comma-separated ints, got {text!r}") from None
-    config = LMConfig(**windows, dim=args.dim, depth=args.depth, num_heads=args.heads,
+
+    config = LMConfig(head_windows=windows("--head-windows", args.head_windows),
+                      transformer_head_windows=windows("--transformer-head-windows", args.transformer_head_windows),
+                      dim=args.dim, depth=args.depth, num_heads=args.heads,
                       context=args.context, T=args.T,
                       batch_size=args.batch_size, lr=args.lr, turn_s=args.turn_s, curve_points=args.curve_points,
                       curve_chars=args.curve_chars)

@@ -92,6 +92,8 @@ class CharLMBase(nn.Module):
     ValueError: x must hold ids in [0, 5), got range [1, 5]
     """
 
+    blocks: nn.ModuleList  # the transformer blocks, set by each model
+
     def __init__(self, vocab_size: int, context: int) -> None:
         super().__init__()
         self.vocab_size = check_positive_int("vocab_size", vocab_size)

@@ -302,11 +302,8 @@ class SequenceEmbedding(nn.Module):
         if patches == tokens:
             raise ValueError("give either in_features and num_patches (patch input) or vocab_size and max_len "
                              "(token input)")
-        length = num_patches if patches else max_len
-        width = in_features if patches else vocab_size
-        for name, value in (("in_features" if patches else "vocab_size", width),
-                            ("num_patches" if patches else "max_len", length)):
-            check_positive_int(name, value)
+        width = check_positive_int("in_features" if patches else "vocab_size", in_features if patches else vocab_size)
+        length = check_positive_int("num_patches" if patches else "max_len", num_patches if patches else max_len)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.mode = "patches" if patches else "tokens"

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -91,13 +91,14 @@ class LMConfig:
 def build_language_model(kind: str, vocab_size: int, config: LMConfig) -> CharLMBase:
     """``"spiking"`` -> :class:`SpikingCharLM`, ``"transformer"`` -> :class:`TransformerCharLM`, sized by
     ``config``."""
-    shared = {"dim": config.dim, "depth": config.depth, "num_heads": config.num_heads,
-              "mlp_ratio": config.mlp_ratio}
     if kind == "spiking":
-        return SpikingCharLM(vocab_size, config.context, T=config.T, scale=config.scale,
-                             head_windows=config.head_windows, **shared)
+        return SpikingCharLM(vocab_size, config.context, dim=config.dim, depth=config.depth,
+                             num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, T=config.T, scale=config.scale,
+                             head_windows=config.head_windows)
     if kind == "transformer":
-        return TransformerCharLM(vocab_size, config.context, head_windows=config.transformer_head_windows, **shared)
+        return TransformerCharLM(vocab_size, config.context, dim=config.dim, depth=config.depth,
+                                 num_heads=config.num_heads, mlp_ratio=config.mlp_ratio,
+                                 head_windows=config.transformer_head_windows)
     raise ValueError(f"model must be one of {LM_MODELS}, got {kind!r}")
 
 
@@ -169,9 +170,14 @@ def train_language_models(kinds: Sequence[str], corpus: CharCorpus, config: LMCo
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         runs[kind] = LMRun(kind, model, opt, torch.Generator().manual_seed(seed))
     curve_valid = corpus.valid[: config.curve_chars + 1]
+    by_time = wall_s is not None
+    budget = float(wall_s if wall_s is not None else cast(int, steps))   # seconds or steps
+
+    def used(run: LMRun) -> float:
+        return run.train_s if by_time else float(run.steps)
 
     def fraction(run: LMRun) -> float:
-        return run.train_s / wall_s if wall_s is not None else run.steps / steps
+        return used(run) / budget
 
     def record(run: LMRun) -> None:
         bpc = bits_per_token(run.model, curve_valid, batch_size=config.eval_batch_size)
@@ -185,12 +191,12 @@ def train_language_models(kinds: Sequence[str], corpus: CharCorpus, config: LMCo
     marks = {kind: 1 for kind in runs}
     # one round = one turn per model: TURN_STEPS steps, or turn_s seconds of training (at least; the last turn
     # stops at the budget), so ceil(budget / turn) rounds exhaust every budget.
-    turn = config.turn_s if wall_s is not None else TURN_STEPS
-    rounds = math.ceil((wall_s if wall_s is not None else steps) / turn)
+    turn = config.turn_s if by_time else TURN_STEPS
+    rounds = math.ceil(budget / turn)
     for _ in progress(range(rounds), desc="lm " + " + ".join(kinds), total=rounds, enable=show_progress):
         for kind, run in runs.items():
-            turn_start = run.train_s if wall_s is not None else run.steps
-            while fraction(run) < 1.0 and (run.train_s if wall_s is not None else run.steps) - turn_start < turn:
+            turn_start = used(run)
+            while fraction(run) < 1.0 and used(run) - turn_start < turn:
                 _train_step(run, corpus, config, fraction(run))
                 while marks[kind] < config.curve_points and fraction(run) >= marks[kind] / config.curve_points:
                     record(run)
@@ -228,7 +234,7 @@ def ngram_bits_per_char(train: torch.Tensor, test: torch.Tensor, order: int, voc
     return bits / (len(b) - order)
 
 
-def efficiency(model: CharLMBase, windows: torch.Tensor, batch_size: int = 16) -> dict[str, object]:
+def efficiency(model: CharLMBase, windows: torch.Tensor, batch_size: int = 16) -> dict[str, Any]:
     """Per-character synaptic operations of every weight layer (:func:`neuromorph.metrics.synaptic_operations`
     divided by the window length), the attention products (activation x activation, not counted there) and,
     for a spiking model, the firing rate of every LIF layer (:func:`neuromorph.metrics.spike_rates`)."""
@@ -241,11 +247,11 @@ def efficiency(model: CharLMBase, windows: torch.Tensor, batch_size: int = 16) -
     steps = getattr(model, "T", 1)
     attention = 0.0
     for block in model.blocks:
-        attn = block.attn
+        attn: Any = block.attn   # CausalSpikingSelfAttention or CausalSelfAttention: both carry these fields
         head_windows = attn.head_windows or (0,) * attn.num_heads
         # per query: (visible keys) x d for Q K^T and as many for (.) V, per head; averaged over the n queries
         attention += steps * 2 * attn.head_dim * float(head_window_mask(n, head_windows).sum()) / n
-    result: dict[str, object] = {"layers": per_char, "attention_products_per_char": attention,
+    result: dict[str, Any] = {"layers": per_char, "attention_products_per_char": attention,
                                  "window": n}
     if isinstance(model, SpikingCharLM):
         result["spike_rates"] = spike_rates(model, windows, batch_size=batch_size)
@@ -277,7 +283,7 @@ def run_char_lm(kinds: Sequence[str], corpus: CharCorpus, config: LMConfig, *, w
                 steps: Optional[int] = None, seed: int = 0, sample_chars: int = 0, temperature: float = 0.8,
                 prompt_chars: int = 40, efficiency_windows: int = 8, ngram_orders: Sequence[int] = (),
                 show_progress: Optional[bool] = None,
-                log: Optional[Callable[[str], None]] = None) -> tuple[dict[str, object], dict[str, LMRun]]:
+                log: Optional[Callable[[str], None]] = None) -> tuple[dict[str, Any], dict[str, LMRun]]:
     """Train (:func:`train_language_models`), then measure every model: parameters, steps, training seconds,
     throughput (training characters per second), bits/char on the whole validation and test blocks, the
     efficiency table (:func:`efficiency`, on the first ``efficiency_windows`` test windows) and, with

@@ -194,7 +194,7 @@ def build_text_model(kind: str, task: TextTask, vectors: Tensor, cfg: Transforme
 def _fit_with_curves(model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], *, lr: float, epochs: int,
                      batch_size: int, weight_decay: float, seed: int,
                      encode: Callable[[Tensor], Tensor] | None = None, stop_after: int | None = None,
-                     show_progress: bool | None = False) -> dict[str, list[float]]:
+                     show_progress: bool | None = False) -> dict[str, Any]:
     """Train with :func:`neuromorph.training.fit` (AdamW, cosine); validation and test accuracy after every epoch."""
     from neuromorph.metrics import evaluate
     from neuromorph.training import fit
@@ -248,6 +248,8 @@ class PopulationSpikes(nn.Module):
             raise ValueError(f"clip must be a finite number > 0, got {clip!r}")
         if mean.shape != std.shape or mean.dim() != 1 or not bool((std > 0).all()):
             raise ValueError("mean and std must be 1-d tensors of the same length with std > 0")
+        self.mean: Tensor
+        self.std: Tensor
         self.register_buffer("mean", mean.float())
         self.register_buffer("std", std.float())
         self.clip, self.T, self.generator = float(clip), T, generator
@@ -377,6 +379,7 @@ def run_comparison(store: ResultStore, datasets: Sequence[str], models: Sequence
                     if model_name == "tfidf_lr":
                         feats = tfidf_features(fold.task)
                     else:
+                        assert minilm is not None  # encoded above whenever a MiniLM row is asked for
                         feats = {s: minilm[idx].numpy() for s, idx in fold.indices.items()}
                     for rec in logistic_regression_grid(feats, _labels(fold.task)):
                         store.add({**base, "model": model_name, **rec})
@@ -386,6 +389,7 @@ def run_comparison(store: ResultStore, datasets: Sequence[str], models: Sequence
                         config = {"lr": lr, **asdict(pop)}
                         if store.has(model=model_name, config=config, **base):
                             continue
+                        assert minilm is not None
                         _, _, curves = train_population_readout(fold, minilm, pop, lr, seed=fold_id)
                     else:
                         shifts = cfg.time_shifts if model_name == "spikformer" else None
