@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from types import ModuleType
 
 import torch
 from torch import Tensor
@@ -99,7 +100,8 @@ def crossover_rates() -> dict[int, float]:
     return dict(_CROSSOVER)
 
 
-_NATIVE = []  # the module neuromorph.neurons.native once imported (importing it at load time is circular)
+# the module neuromorph.neurons.native once imported (importing it at load time is circular)
+_NATIVE: list[ModuleType] = []
 
 
 def _kernel():
