@@ -82,3 +82,26 @@ def check_positive_int(name: str, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+def check_per_head_ints(name: str, values: object, num_heads: int, meaning: str = "") -> tuple[int, ...] | None:
+    """``None``, or ``values`` as a tuple of ``num_heads`` non-negative ints (one per attention head, no bools);
+    else a ``ValueError`` naming ``name`` (``meaning`` is added to the message, e.g. ``"0 = unlimited"``).
+
+    >>> check_per_head_ints("time_shifts", [0, 1], 2)
+    (0, 1)
+    >>> try:
+    ...     check_per_head_ints("time_shifts", [0, -1], 2)
+    ... except ValueError as err:
+    ...     print(err)
+    time_shifts must be None or 2 non-negative ints (one per head), got [0, -1]
+    """
+    if values is None:
+        return None
+    items = tuple(values) if isinstance(values, (list, tuple, range)) else None
+    if items is None or len(items) != num_heads or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in items):
+        extra = f", {meaning}" if meaning else ""
+        raise ValueError(f"{name} must be None or {num_heads} non-negative ints (one per head{extra}), "
+                         f"got {values!r}")
+    return items

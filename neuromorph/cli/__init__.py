@@ -11,7 +11,7 @@ import importlib
 import sys
 from typing import Sequence
 
-SUBCOMMANDS: tuple[str, ...] = ("demo", "compress", "learn", "train", "lsm", "evolve", "build", "doctor")
+SUBCOMMANDS: tuple[str, ...] = ("demo", "compress", "learn", "train", "lm", "lsm", "evolve", "build", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 from neuromorph.neurons.base import reset as reset_states
 from neuromorph.neurons.lif import LIF
-from neuromorph.utils import check_positive_int
+from neuromorph.utils import check_per_head_ints, check_positive_int
 
 DEFAULT_LIF: dict[str, Any] = {"beta": 0.5, "threshold": 1.0, "reset": "zero", "detach_reset": True}
 
@@ -131,14 +131,8 @@ def shift_time(x: Tensor, shifts: Sequence[int], head_dim: int = 2) -> Tensor:
 
 
 def _check_shifts(time_shifts: Sequence[int] | None, num_heads: int) -> tuple[int, ...] | None:
-    if time_shifts is None:
-        return None
-    shifts = tuple(time_shifts)
-    if len(shifts) != num_heads or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                                           for d in shifts):
-        raise ValueError(f"time_shifts must be None or {num_heads} non-negative ints (one per head), "
-                         f"got {time_shifts!r}")
-    return shifts if any(shifts) else None
+    shifts = check_per_head_ints("time_shifts", time_shifts, num_heads)
+    return shifts if shifts is not None and any(shifts) else None
 
 
 class SpikingSelfAttention(nn.Module):
