@@ -45,6 +45,12 @@ _COLUMNS: dict[tuple, tuple] = {}  # int32 copy of the last synapse column index
 
 
 class SimulationResult(NamedTuple):
+    """What :func:`simulate` returns.
+
+    >>> SimulationResult._fields
+    ('state', 'counts_per_step', 'counts_per_neuron', 'spikes', 'backend')
+    """
+
     state: ReservoirState          # state after the last step
     counts_per_step: Tensor        # [steps, B] int64: spikes of all neurons in each step
     counts_per_neuron: Tensor      # [B, N] int64: spikes of each neuron over the run
@@ -83,6 +89,13 @@ def simulate(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: i
             ``min_neurons_per_thread`` neurons are used (below that the per-step barrier costs more than the
             split saves).
         backend: ``"auto"``, ``"native"`` (error when it cannot be built) or ``"torch"``.
+
+    >>> from neuromorph.models.reservoir import ReservoirParams, init_state, make_synapses
+    >>> syn = make_synapses(torch.tensor([0, 1]), torch.tensor([1, 0]), torch.tensor([0.5, 0.5]), 2, 2)
+    >>> p = ReservoirParams(torch.full((2,), 0.9), torch.ones(2), syn, refractory=2)
+    >>> out = simulate(torch.tensor([[1.2, 0.0]]), init_state(1, 2), p, steps=5, backend="torch")
+    >>> out.counts_per_neuron.tolist(), out.counts_per_step[:, 0].tolist(), out.spikes is None
+    ([[2, 0]], [1, 0, 0, 1, 0], True)
     """
     _check(x, state, params, steps, backend)
     threads = torch.get_num_threads() if threads is None else check_positive_int("threads", threads)
