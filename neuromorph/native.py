@@ -159,8 +159,8 @@ class NativeLibrary:
                       f"`neuromorph build` does it ahead of time), cache: {directory}", file=sys.stderr, flush=True)
                 self._compiled_here = True
             self._module = load_extension(name=self.extension_name(), sources=[str(copy)],
-                                          build_directory=str(directory), extra_cflags=self.extra_cflags,
-                                          extra_ldflags=self.extra_ldflags, verbose=False)
+                                          build_directory=str(directory), extra_cflags=list(self.extra_cflags),
+                                          extra_ldflags=list(self.extra_ldflags), verbose=False)  # torch edits them
         except Exception as err:  # no compiler, no ninja, ...: the callers run torch ops
             self._error = f"{type(err).__name__}: {err}".strip()
             warnings.warn(f"neuromorph: compiled {self.description} unavailable ({self._error}); "
