@@ -1,8 +1,9 @@
 """``neuromorph doctor``: what this installation runs on.
 
-Prints the Python and torch versions, the torch thread settings, the native LIF kernel's status
-(``built`` / ``cached`` / ``not built`` / ``fallback`` and why, with its cache path) and, for each optional
-extra of neuromorph, which of its packages are installed. Nothing is compiled or downloaded.
+Prints the Python and torch versions, the torch thread settings, the status of each native library (LIF kernel,
+reservoir simulator, LUT scan: ``built`` / ``cached`` / ``not built`` / ``fallback`` and why, with its cache
+path) and, for each optional extra of neuromorph, which of its packages are installed. Nothing is compiled or
+downloaded.
 
 Example::
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import torch
 
 import neuromorph
-from neuromorph.neurons import native
+from neuromorph.native import libraries
 
 _SELF = "neuromorph"
 
@@ -78,24 +79,24 @@ def report() -> dict:
         "cuda": torch.cuda.is_available(),
         "threads": {"torch_intra_op": torch.get_num_threads(), "torch_inter_op": torch.get_num_interop_threads(),
                     "cpu_count": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
-        "native_kernel": native.status(),
+        "native_libraries": {library.description: library.status() for library in libraries()},
         "extras": extras,
     }
 
 
 def format_report(info: dict) -> str:
     threads = info["threads"]
-    kernel = info["native_kernel"]
     lines = [
         f"neuromorph {info['neuromorph']}",
         f"python     {info['python']}",
         f"torch      {info['torch']} (CUDA {'available' if info['cuda'] else 'not available'})",
         f"threads    torch intra-op {threads['torch_intra_op']}, inter-op {threads['torch_inter_op']}, "
         f"CPU cores {threads['cpu_count']}, OMP_NUM_THREADS={threads['OMP_NUM_THREADS'] or 'unset'}",
-        f"native LIF kernel: {kernel['state']} ({kernel['reason']})" + (f", cache {kernel['path']}"
-                                                                        if kernel["path"] else ""),
-        "extras:",
     ]
+    for description, status in info["native_libraries"].items():
+        cache = f", cache {status['path']}" if status["path"] else ""
+        lines.append(f"{description}: {status['state']} ({status['reason']}){cache}")
+    lines.append("extras:")
     for extra, packages in info["extras"].items():
         present = sum(v is not None for v in packages.values())
         listed = ", ".join(f"{n} {v}" if v else f"{n} missing" for n, v in packages.items())
@@ -105,7 +106,7 @@ def format_report(info: dict) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("doctor", help="print versions, threads, native kernel status and installed extras",
+    p = subparsers.add_parser("doctor", help="print versions, threads, native library status and installed extras",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Any
+from types import ModuleType
 
 import torch
 from torch import Tensor
@@ -100,7 +100,8 @@ def crossover_rates() -> dict[int, float]:
     return dict(_CROSSOVER)
 
 
-_NATIVE: list[Any] = []  # the module neuromorph.neurons.native once imported (importing it at load time is circular)
+# the module neuromorph.neurons.native once imported (importing it at load time is circular)
+_NATIVE: list[ModuleType] = []
 
 
 def _kernel():

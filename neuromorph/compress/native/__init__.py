@@ -1,43 +1,21 @@
 """Optional compiled lookup-table scan for :class:`neuromorph.compress.rabitq.AsymmetricIndex`.
 
-``lut_scan.cpp`` is compiled on first use with ``torch.utils.cpp_extension.load`` (C++ compiler and ninja;
-cached under ``TORCH_EXTENSIONS_DIR``), per CPU type, and honours ``NEUROMORPH_NATIVE=0`` like the LIF
-kernels (:mod:`neuromorph.neurons.native`). When it cannot be built the index warns once and scans with torch
-ops instead (same results up to float rounding).
+``lut_scan.cpp`` is a :class:`neuromorph.native.NativeLibrary`: compiled on first use (or by ``neuromorph
+build``), cached per CPU type and source version, disabled by ``NEUROMORPH_NATIVE=0`` like the LIF kernels.
+When it cannot be built the index warns once and scans with torch ops instead (same results up to float
+rounding). :func:`load` is ``LUT_SCAN.load``.
+
+>>> LUT_SCAN.description
+'native LUT scan'
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from types import ModuleType
 
-from neuromorph.neurons.native import _cpu_tag, enabled
+from neuromorph.native import NativeLibrary
 
-_MODULE: ModuleType | None = None
-_TRIED = False
+__all__ = ["LUT_SCAN", "load"]
 
-
-def load() -> ModuleType | None:
-    """The compiled extension (built on first call), or ``None`` when disabled or unavailable.
-
-    >>> kernel = load()
-    >>> kernel is None or isinstance(kernel, ModuleType)
-    True
-    """
-    global _MODULE, _TRIED
-    if not enabled():
-        return None
-    if _TRIED:
-        return _MODULE
-    _TRIED = True
-    try:
-        from torch.utils.cpp_extension import load as load_extension
-
-        _MODULE = load_extension(name=f"neuromorph_lut_scan_{_cpu_tag()}",
-                                 sources=[str(Path(__file__).with_name("lut_scan.cpp"))],
-                                 extra_cflags=["-O3", "-march=native", "-fno-math-errno"], verbose=False)
-    except Exception as err:  # no compiler, no ninja, ...
-        warnings.warn(f"neuromorph: compiled LUT scan unavailable ({type(err).__name__}: {err}); using torch ops",
-                      RuntimeWarning, stacklevel=2)
-        _MODULE = None
-    return _MODULE
+LUT_SCAN = NativeLibrary("neuromorph_lut_scan", Path(__file__).with_name("lut_scan.cpp"),
+                         ["-O3", "-march=native", "-fno-math-errno"], description="native LUT scan")
+load = LUT_SCAN.load
