@@ -10,6 +10,7 @@ spike inputs, multiply-accumulates otherwise) of every Linear and Conv layer.
 >>> accuracy(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))
 0.5
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
@@ -47,8 +48,10 @@ def scores(out: Tensor, labels: Tensor) -> Tensor:
     if is_per_step(out, labels):
         return out.mean(0)
     if out.dim() != labels.dim() + 1:
-        raise ValueError(f"model output must be [B, C] or [T, B, C] for labels of shape {tuple(labels.shape)}, "
-                         f"got {tuple(out.shape)}")
+        raise ValueError(
+            f"model output must be [B, C] or [T, B, C] for labels of shape {tuple(labels.shape)}, "
+            f"got {tuple(out.shape)}"
+        )
     return out
 
 
@@ -92,10 +95,19 @@ def accuracy(score: Tensor, labels: Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000, encode: Optional[Encode] = None,
-             loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy, env: Any = None,
-             autocast: Optional[Callable[[], Any]] = None, show_progress: Optional[bool] = None,
-             desc: str = "eval") -> dict[str, float]:
+def evaluate(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    batch_size: int = 1000,
+    encode: Optional[Encode] = None,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
+    env: Any = None,
+    autocast: Optional[Callable[[], Any]] = None,
+    show_progress: Optional[bool] = None,
+    desc: str = "eval",
+) -> dict[str, float]:
     """``{"loss", "accuracy", "count"}`` of ``model`` on ``(x, y)``; neuron states are reset before every batch.
 
     ``x`` holds one example per row of its first dim; ``encode`` turns a batch of them into the model's input
@@ -126,7 +138,7 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000, 
     sums = torch.zeros(3, dtype=torch.float64, device=device)
     starts = range(0, len(rows), batch_size)
     for start in progress(starts, desc=desc, total=len(starts), enable=show_progress):
-        sel = rows[start:start + batch_size]
+        sel = rows[start : start + batch_size]
         xb, yb = x[sel].to(device), y[sel].to(device)
         if encode is not None:
             xb = encode(xb)
@@ -138,8 +150,13 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000, 
             out = model(xb)
         out = out.float()
         s = scores(out, yb)
-        sums += torch.stack([loss_of(loss_fn, out, yb).double() * len(yb), (s.argmax(-1) == yb).sum().double(),
-                             torch.tensor(float(len(yb)), dtype=torch.float64, device=device)])
+        sums += torch.stack(
+            [
+                loss_of(loss_fn, out, yb).double() * len(yb),
+                (s.argmax(-1) == yb).sum().double(),
+                torch.tensor(float(len(yb)), dtype=torch.float64, device=device),
+            ]
+        )
     reset(model)
     model.train(was_training)
     if env is not None:
@@ -150,8 +167,9 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int = 1000, 
     return {"loss": float(sums[0]) / count, "accuracy": float(sums[1]) / count, "count": float(sums[2])}
 
 
-def _run_with_hooks(model: nn.Module, x: Tensor, hooks: dict[nn.Module, Callable[..., None]], batch_size: int,
-                    encode: Optional[Encode]) -> None:
+def _run_with_hooks(
+    model: nn.Module, x: Tensor, hooks: dict[nn.Module, Callable[..., None]], batch_size: int, encode: Optional[Encode]
+) -> None:
     """Run ``model`` in eval mode over ``x`` in batches (states reset before each) with forward ``hooks``
     installed; hooks, states and the training flag are restored afterwards."""
     check_tensor("x", x, finite=True)
@@ -163,7 +181,7 @@ def _run_with_hooks(model: nn.Module, x: Tensor, hooks: dict[nn.Module, Callable
     model.eval()
     try:
         for start in range(0, x.shape[0], batch_size):
-            xb = x[start:start + batch_size]
+            xb = x[start : start + batch_size]
             reset(model)
             model(encode(xb) if encode is not None else xb)
     finally:
@@ -174,8 +192,9 @@ def _run_with_hooks(model: nn.Module, x: Tensor, hooks: dict[nn.Module, Callable
 
 
 @torch.no_grad()
-def spike_rates(model: nn.Module, x: Tensor, *, batch_size: int = 1000, encode: Optional[Encode] = None
-                ) -> dict[str, float]:
+def spike_rates(
+    model: nn.Module, x: Tensor, *, batch_size: int = 1000, encode: Optional[Encode] = None
+) -> dict[str, float]:
     """Firing rate (spikes per neuron per step) of every spiking neuron layer of ``model`` over ``x``, keyed by
     module name, plus ``"all"`` over every spiking neuron together. Works for any model (forward hooks).
     ``x`` holds one example per row of its first dim; ``encode`` turns a batch into the model's input.
@@ -197,6 +216,7 @@ def spike_rates(model: nn.Module, x: Tensor, *, batch_size: int = 1000, encode: 
             acc = totals.setdefault(name, [0.0, 0.0])
             acc[0] += float(out.sum())
             acc[1] += out.numel()
+
         return hook
 
     _run_with_hooks(model, x, {m: hook_for(name) for name, m in layers.items()}, batch_size, encode)
@@ -224,16 +244,19 @@ def _effective_operations(module: nn.Module, inp: Tensor, out: Tensor) -> tuple[
     conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[ones.dim() - 2]
     padding = module.padding
     if module.padding_mode != "zeros" or isinstance(padding, str):
-        raise ValueError(f"synaptic_operations supports zero padding given as numbers, got padding_mode="
-                         f"{module.padding_mode!r} padding={padding!r}")
+        raise ValueError(
+            f"synaptic_operations supports zero padding given as numbers, got padding_mode="
+            f"{module.padding_mode!r} padding={padding!r}"
+        )
     count = conv(nonzero, ones, None, module.stride, padding, module.dilation, module.groups).sum()
     dense = out.numel() * ones[0].numel()
     return float(dense), float(count)
 
 
 @torch.no_grad()
-def synaptic_operations(model: nn.Module, x: Tensor, *, batch_size: int = 1000, encode: Optional[Encode] = None
-                        ) -> dict[str, dict[str, float]]:
+def synaptic_operations(
+    model: nn.Module, x: Tensor, *, batch_size: int = 1000, encode: Optional[Encode] = None
+) -> dict[str, dict[str, float]]:
     """Synaptic operations per example of every ``nn.Linear`` / ``nn.Conv1d/2d/3d`` layer of ``model`` over
     ``x`` (the NeuroBench convention), keyed by module name, plus ``"total"``.
 
@@ -252,8 +275,7 @@ def synaptic_operations(model: nn.Module, x: Tensor, *, batch_size: int = 1000, 
     >>> ops["0"]["acs"], ops["0"]["dense"]      # binary input: 2 of 4 inputs active, 3 outputs each
     (6.0, 12.0)
     """
-    layers = {name: m for name, m in model.named_modules()
-              if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))}
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))}
     if not layers:
         raise ValueError(f"{type(model).__name__} has no nn.Linear or nn.Conv layer")
     keys = ("dense", "effective", "acs", "macs", "nonzero", "inputs")
@@ -270,6 +292,7 @@ def synaptic_operations(model: nn.Module, x: Tensor, *, batch_size: int = 1000, 
             acc["acs" if binary else "macs"] += effective
             acc["nonzero"] += float((inp != 0).sum())
             acc["inputs"] += inp.numel()
+
         return hook
 
     _run_with_hooks(model, x, {m: hook_for(name) for name, m in layers.items()}, batch_size, encode)

@@ -15,6 +15,7 @@ this module is shared by both, so it sits at the top of the package. :func:`libr
 >>> [library.description for library in libraries()]
 ['native LIF kernel', 'native reservoir simulator', 'native LUT scan']
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -73,8 +74,14 @@ class NativeLibrary:
     ('demo library', 0.0)
     """
 
-    def __init__(self, name: str, source: Path, extra_cflags: list[str], extra_ldflags: list[str] | None = None,
-                 description: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        source: Path,
+        extra_cflags: list[str],
+        extra_ldflags: list[str] | None = None,
+        description: str = "",
+    ) -> None:
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"name must be a Python identifier (it names the extension module), got {name!r}")
         self.name = name
@@ -155,16 +162,29 @@ class NativeLibrary:
             if not copy.is_file() or copy.read_bytes() != code:
                 copy.write_bytes(code)
             if not self.is_cached():
-                print(f"neuromorph: compiling the {self.description} (once per CPU type and source version; "
-                      f"`neuromorph build` does it ahead of time), cache: {directory}", file=sys.stderr, flush=True)
+                print(
+                    f"neuromorph: compiling the {self.description} (once per CPU type and source version; "
+                    f"`neuromorph build` does it ahead of time), cache: {directory}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 self._compiled_here = True
-            self._module = load_extension(name=self.extension_name(), sources=[str(copy)],
-                                          build_directory=str(directory), extra_cflags=list(self.extra_cflags),
-                                          extra_ldflags=list(self.extra_ldflags), verbose=False)  # torch edits them
+            self._module = load_extension(
+                name=self.extension_name(),
+                sources=[str(copy)],
+                build_directory=str(directory),
+                extra_cflags=list(self.extra_cflags),
+                extra_ldflags=list(self.extra_ldflags),
+                verbose=False,
+            )  # torch edits them
         except Exception as err:  # no compiler, no ninja, ...: the callers run torch ops
             self._error = f"{type(err).__name__}: {err}".strip()
-            warnings.warn(f"neuromorph: compiled {self.description} unavailable ({self._error}); "
-                          "using torch ops instead (same results, slower)", RuntimeWarning, stacklevel=4)
+            warnings.warn(
+                f"neuromorph: compiled {self.description} unavailable ({self._error}); "
+                "using torch ops instead (same results, slower)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
             self._module = None
         self.build_seconds = time.perf_counter() - start
         self._tried = True

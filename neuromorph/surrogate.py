@@ -11,6 +11,7 @@ derivative is zero almost everywhere, so training replaces ``dH/dx`` by a smooth
 Every surrogate exposes ``derivative(x)`` as a plain tensor function (used by the fused kernels and by
 online learning rules) and ``__call__(x)``, the Heaviside step with the surrogate in its backward pass.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,6 +70,7 @@ class ATan(Surrogate):
     >>> [round(g, 4) for g in x.grad.tolist()]
     [1.0, 0.092]
     """
+
     alpha: float = 2.0
 
     def __post_init__(self) -> None:
@@ -88,6 +90,7 @@ class FastSigmoid(Surrogate):
     >>> FastSigmoid(slope=1.0).derivative(torch.tensor([0.0, 1.0])).tolist()
     [1.0, 0.25]
     """
+
     slope: float = 25.0
 
     def __post_init__(self) -> None:
@@ -107,6 +110,7 @@ class Triangle(Surrogate):
     >>> Triangle(width=2.0).derivative(torch.tensor([0.0, 1.0, 3.0])).tolist()
     [0.5, 0.25, 0.0]
     """
+
     width: float = 1.0
 
     def __post_init__(self) -> None:
@@ -126,6 +130,7 @@ class Sigmoid(Surrogate):
     >>> Sigmoid(slope=4.0).derivative(torch.tensor([0.0])).tolist()
     [1.0]
     """
+
     slope: float = 5.0
 
     def __post_init__(self) -> None:

@@ -1,4 +1,5 @@
 """Small shared helpers: progress bars, argument checks, seeding."""
+
 from __future__ import annotations
 
 import random
@@ -11,8 +12,9 @@ import torch
 T = TypeVar("T")
 
 
-def progress(iterable: Iterable[T], desc: str = "", total: int | None = None, enable: bool | None = None,
-             **kwargs) -> Iterator[T]:
+def progress(
+    iterable: Iterable[T], desc: str = "", total: int | None = None, enable: bool | None = None, **kwargs
+) -> Iterator[T]:
     """Wrap ``iterable`` in a tqdm progress bar written to stderr.
 
     ``enable=None`` shows the bar when stderr is a terminal or ``NEUROMORPH_PROGRESS=1`` is set.
@@ -26,8 +28,7 @@ def progress(iterable: Iterable[T], desc: str = "", total: int | None = None, en
 
     if enable is None:
         enable = sys.stderr.isatty() or os.environ.get("NEUROMORPH_PROGRESS") == "1"
-    return iter(tqdm(iterable, desc=desc, total=total, disable=not enable, leave=False,
-                     dynamic_ncols=True, **kwargs))
+    return iter(tqdm(iterable, desc=desc, total=total, disable=not enable, leave=False, dynamic_ncols=True, **kwargs))
 
 
 def seed_everything(seed: int) -> None:
@@ -42,8 +43,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def check_tensor(name: str, value: object, *, ndim: int | tuple[int, ...] | None = None,
-                 floating: bool = False, finite: bool = False) -> torch.Tensor:
+def check_tensor(
+    name: str, value: object, *, ndim: int | tuple[int, ...] | None = None, floating: bool = False, finite: bool = False
+) -> torch.Tensor:
     """Validate a tensor argument; raise a ``TypeError``/``ValueError`` naming ``name`` otherwise.
 
     >>> check_tensor("x", torch.ones(2, 3), ndim=2, floating=True).shape
@@ -59,8 +61,9 @@ def check_tensor(name: str, value: object, *, ndim: int | tuple[int, ...] | None
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if value.dim() not in allowed:
-            raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimensions, "
-                             f"got shape {tuple(value.shape)}")
+            raise ValueError(
+                f"{name} must have {' or '.join(map(str, allowed))} dimensions, got shape {tuple(value.shape)}"
+            )
     if floating and not value.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
     if finite and not bool(torch.isfinite(value).all()):
@@ -99,9 +102,11 @@ def check_per_head_ints(name: str, values: object, num_heads: int, meaning: str 
     if values is None:
         return None
     items = tuple(values) if isinstance(values, (list, tuple, range)) else None
-    if items is None or len(items) != num_heads or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in items):
+    if (
+        items is None
+        or len(items) != num_heads
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in items)
+    ):
         extra = f", {meaning}" if meaning else ""
-        raise ValueError(f"{name} must be None or {num_heads} non-negative ints (one per head{extra}), "
-                         f"got {values!r}")
+        raise ValueError(f"{name} must be None or {num_heads} non-negative ints (one per head{extra}), got {values!r}")
     return items

@@ -4,6 +4,7 @@ Each subcommand lives in its own module ``neuromorph.cli.<name>`` exposing ``reg
 the module registers an ``argparse`` sub-parser and sets ``func`` (called with the parsed namespace,
 returning an exit code or ``None``).
 """
+
 from __future__ import annotations
 
 import argparse

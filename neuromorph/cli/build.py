@@ -10,6 +10,7 @@ Prints one status line per library (``built``, ``cached`` or ``fallback`` with t
 took) followed by its cache path; exits 1 when any library is not available (its torch-ops fallback will be
 used).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,12 @@ from neuromorph.native import enabled, libraries
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("build", help="compile the native C++ libraries ahead of time", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "build",
+        help="compile the native C++ libraries ahead of time",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--force", action="store_true", help="remove the cached builds first and compile again")
     p.set_defaults(func=run)
 

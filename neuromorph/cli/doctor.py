@@ -10,6 +10,7 @@ Example::
     neuromorph doctor
     neuromorph doctor --json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,8 +78,12 @@ def report() -> dict:
         "python": f"{platform.python_version()} ({sys.executable})",
         "torch": torch.__version__,
         "cuda": torch.cuda.is_available(),
-        "threads": {"torch_intra_op": torch.get_num_threads(), "torch_inter_op": torch.get_num_interop_threads(),
-                    "cpu_count": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
+        "threads": {
+            "torch_intra_op": torch.get_num_threads(),
+            "torch_inter_op": torch.get_num_interop_threads(),
+            "cpu_count": os.cpu_count(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        },
         "native_libraries": {library.description: library.status() for library in libraries()},
         "extras": extras,
     }
@@ -106,8 +111,12 @@ def format_report(info: dict) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("doctor", help="print versions, threads, native library status and installed extras",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "doctor",
+        help="print versions, threads, native library status and installed extras",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
 

@@ -1,12 +1,13 @@
 """``neuromorph learn``: online learning demos.
 
-    neuromorph learn online --dataset digits --steps 25 --epochs 10          # online vs BPTT accuracy
-    neuromorph learn online --dataset mnist --train-subset 20000 --epochs 3 --mode online
-    neuromorph learn cartpole --episodes 600                                  # three-factor SNN agent
-    neuromorph learn stdp --neurons 100 --epochs 2                            # STDP + WTA + readout
-    neuromorph learn flappy --env-steps 1000000 --seed 0 --json flappy.json   # single-lifetime Flappy Bird
-    neuromorph learn pong --env-steps 3000000 --seed 0 --json pong.json --resume
+neuromorph learn online --dataset digits --steps 25 --epochs 10          # online vs BPTT accuracy
+neuromorph learn online --dataset mnist --train-subset 20000 --epochs 3 --mode online
+neuromorph learn cartpole --episodes 600                                  # three-factor SNN agent
+neuromorph learn stdp --neurons 100 --epochs 2                            # STDP + WTA + readout
+neuromorph learn flappy --env-steps 1000000 --seed 0 --json flappy.json   # single-lifetime Flappy Bird
+neuromorph learn pong --env-steps 3000000 --seed 0 --json pong.json --resume
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,17 @@ def _run_online(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset).subset(args.train_subset, args.test_subset)
     modes = ("bptt", "online") if args.mode == "both" else (args.mode,)
-    compare_online_bptt(data, args.hidden, args.steps, args.epochs, args.batch_size, args.lr, args.seed, modes,
-                        report=lambda line: print(line, flush=True))
+    compare_online_bptt(
+        data,
+        args.hidden,
+        args.steps,
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        args.seed,
+        modes,
+        report=lambda line: print(line, flush=True),
+    )
     return 0
 
 
@@ -36,12 +46,21 @@ def _run_cartpole(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*CartPole-v0 is out of date.*")
-    result = train_cartpole(episodes=args.episodes, seed=args.seed, sim_steps=args.sim_steps, hidden=args.hidden,
-                            target=args.target, env_id=args.env, verbose=True,
-                            stop_when_solved=not args.no_stop)
+    result = train_cartpole(
+        episodes=args.episodes,
+        seed=args.seed,
+        sim_steps=args.sim_steps,
+        hidden=args.hidden,
+        target=args.target,
+        env_id=args.env,
+        verbose=True,
+        stop_when_solved=not args.no_stop,
+    )
     solved = f"episode {result.solved_at}" if result.solved_at else "not reached"
-    print(f"{args.env}: target avg(100) >= {args.target}: {solved}; best avg(100) {result.best_avg100:.1f}; "
-          f"episodes run {len(result.returns)} (budget {args.episodes}); {result.seconds:.0f}s")
+    print(
+        f"{args.env}: target avg(100) >= {args.target}: {solved}; best avg(100) {result.best_avg100:.1f}; "
+        f"episodes run {len(result.returns)} (budget {args.episodes}); {result.seconds:.0f}s"
+    )
     return 0 if result.solved_at else 1
 
 
@@ -51,23 +70,49 @@ def _run_stdp(args: argparse.Namespace) -> int:
     from neuromorph.tasks.stdp_digits import run_stdp_digits
 
     torch.set_num_threads(args.threads)
-    res = run_stdp_digits(n_neurons=args.neurons, steps=args.steps, epochs=args.epochs, seed=args.seed,
-                          prune_fraction=args.prune, verbose=True)
-    print(f"STDP+WTA ({args.neurons} neurons, no labels) -> logistic readout test accuracy "
-          f"{100 * res.readout_accuracy:.2f}% ({res.active_neurons} active neurons)")
+    res = run_stdp_digits(
+        n_neurons=args.neurons,
+        steps=args.steps,
+        epochs=args.epochs,
+        seed=args.seed,
+        prune_fraction=args.prune,
+        verbose=True,
+    )
+    print(
+        f"STDP+WTA ({args.neurons} neurons, no labels) -> logistic readout test accuracy "
+        f"{100 * res.readout_accuracy:.2f}% ({res.active_neurons} active neurons)"
+    )
     if res.pruned_readout_accuracy is not None:
-        print(f"after pruning {100 * args.prune:.0f}% of synapses by activity: "
-              f"{100 * res.pruned_readout_accuracy:.2f}%")
-    print(f"reference: logistic readout on raw pixels {100 * res.pixel_readout_accuracy:.2f}%  "
-          f"({res.seconds:.0f}s)")
+        print(
+            f"after pruning {100 * args.prune:.0f}% of synapses by activity: {100 * res.pruned_readout_accuracy:.2f}%"
+        )
+    print(f"reference: logistic readout on raw pixels {100 * res.pixel_readout_accuracy:.2f}%  ({res.seconds:.0f}s)")
     return 0
 
 
 # per-game defaults of the agent (docs/games.md)
-GAME_DEFAULTS = {"flappy": {"hidden": 128, "n_pop": 10, "sim_steps": 2, "gamma": 0.99, "lam": 0.8,
-                            "kappa_actor": 1.5, "kappa_critic": 1.0, "entropy": 0.01},
-                 "pong": {"hidden": 64, "n_pop": 4, "sim_steps": 1, "gamma": 0.99, "lam": 0.9,
-                          "kappa_actor": 3.0, "kappa_critic": 2.0, "entropy": 0.01}}
+GAME_DEFAULTS = {
+    "flappy": {
+        "hidden": 128,
+        "n_pop": 10,
+        "sim_steps": 2,
+        "gamma": 0.99,
+        "lam": 0.8,
+        "kappa_actor": 1.5,
+        "kappa_critic": 1.0,
+        "entropy": 0.01,
+    },
+    "pong": {
+        "hidden": 64,
+        "n_pop": 4,
+        "sim_steps": 1,
+        "gamma": 0.99,
+        "lam": 0.9,
+        "kappa_actor": 3.0,
+        "kappa_critic": 2.0,
+        "entropy": 0.01,
+    },
+}
 
 
 def _run_game(args: argparse.Namespace) -> int:
@@ -85,10 +130,17 @@ def _run_game(args: argparse.Namespace) -> int:
     agent_config = {"unit": args.unit, **{name: getattr(args, name) for name in GAME_DEFAULTS[game]}}
     if args.policy == "random":
         agent_config = {}
-    result = run_lifetime(game, args.env_steps, seed=args.seed, policy=args.policy,
-                          checkpoint=os.path.join(out, "checkpoint.npz"), resume=args.resume,
-                          checkpoint_every=args.checkpoint_every, agent_config=agent_config,
-                          show_progress=None if not args.progress else True)
+    result = run_lifetime(
+        game,
+        args.env_steps,
+        seed=args.seed,
+        policy=args.policy,
+        checkpoint=os.path.join(out, "checkpoint.npz"),
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        agent_config=agent_config,
+        show_progress=None if not args.progress else True,
+    )
     random_level = None
     if args.random_episodes:
         random_level = float(np.mean(random_policy_scores(game, args.random_episodes, seed=10_000 + args.seed)))
@@ -103,22 +155,28 @@ def _run_game(args: argparse.Namespace) -> int:
     with open(os.path.join(out, "curve.json"), "w") as f:
         json.dump(c, f)
     label = "random policy" if args.policy == "random" else f"{args.unit} agent"
-    png = plot_learning_curve({label: c}, os.path.join(out, "curve.png"), random_level,
-                              title=f"{game}: one lifetime, seed {args.seed}")
+    png = plot_learning_curve(
+        {label: c}, os.path.join(out, "curve.png"), random_level, title=f"{game}: one lifetime, seed {args.seed}"
+    )
     s = result.summary()
-    print(f"{game} {label} seed {args.seed}: {result.env_steps} env steps, {s['episodes']} episodes, "
-          f"mean of last 100 {s['mean_last_100']:.2f} (random {random_level}); {result.wall_s:.0f}s, "
-          f"{s['steps_per_s']:.0f} steps/s (agent alone {s['agent_steps_per_s']:.0f}, env alone "
-          f"{s['env_steps_per_s']:.0f}); peak RSS {s['peak_rss_mb']:.0f} MiB, growth from 100k "
-          f"{100 * s['rss_growth_from_100k']:.2f}%")
+    print(
+        f"{game} {label} seed {args.seed}: {result.env_steps} env steps, {s['episodes']} episodes, "
+        f"mean of last 100 {s['mean_last_100']:.2f} (random {random_level}); {result.wall_s:.0f}s, "
+        f"{s['steps_per_s']:.0f} steps/s (agent alone {s['agent_steps_per_s']:.0f}, env alone "
+        f"{s['env_steps_per_s']:.0f}); peak RSS {s['peak_rss_mb']:.0f} MiB, growth from 100k "
+        f"{100 * s['rss_growth_from_100k']:.2f}%"
+    )
     print(f"wrote {json_path}, {png}, {os.path.join(out, 'curve.json')}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("learn", help="online learning: e-prop/OTTT, three-factor RL, STDP",
-                                   description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "learn",
+        help="online learning: e-prop/OTTT, three-factor RL, STDP",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     modes = parser.add_subparsers(dest="learn_mode", metavar="MODE", required=True)
 
     online = modes.add_parser("online", help="online (eligibility traces) vs BPTT on digits / MNIST")
@@ -150,23 +208,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stdp.set_defaults(func=_run_stdp)
 
     games = []
-    for game, title in (("flappy", "Flappy Bird (FlappyBird-v0, 12 features)"),
-                        ("pong", "Pong (ALE/Pong-v5, 128 RAM bytes)")):
+    for game, title in (
+        ("flappy", "Flappy Bird (FlappyBird-v0, 12 features)"),
+        ("pong", "Pong (ALE/Pong-v5, 128 RAM bytes)"),
+    ):
         sub = modes.add_parser(game, help=f"single-lifetime streaming actor-critic: {title}")
         sub.add_argument("--env-steps", type=positive_int, default=1_000_000 if game == "flappy" else 3_000_000)
         sub.add_argument("--json", default=None, help="result JSON (default OUT/result.json)")
-        sub.add_argument("--out", default=None, help="folder for checkpoint.npz, curve.png, curve.json "
-                                                     "(default runs/GAME_POLICY_UNIT_seedS)")
+        sub.add_argument(
+            "--out",
+            default=None,
+            help="folder for checkpoint.npz, curve.png, curve.json (default runs/GAME_POLICY_UNIT_seedS)",
+        )
         sub.add_argument("--resume", action="store_true", help="continue the lifetime from OUT/checkpoint.npz")
         sub.add_argument("--policy", choices=("agent", "random"), default="agent")
-        sub.add_argument("--unit", choices=("lif", "tanh", "relu"), default="lif",
-                         help="hidden units: spiking LIF, or non-spiking baselines with the same rule and size")
+        sub.add_argument(
+            "--unit",
+            choices=("lif", "tanh", "relu"),
+            default="lif",
+            help="hidden units: spiking LIF, or non-spiking baselines with the same rule and size",
+        )
         for name, value in GAME_DEFAULTS[game].items():
-            sub.add_argument("--" + name.replace("_", "-"), type=positive_int if isinstance(value, int) else float,
-                             default=value)
+            sub.add_argument(
+                "--" + name.replace("_", "-"), type=positive_int if isinstance(value, int) else float, default=value
+            )
         sub.add_argument("--checkpoint-every", type=positive_int, default=50_000)
-        sub.add_argument("--random-episodes", type=int, default=100 if game == "flappy" else 10,
-                         help="episodes of a random policy measured for the curve's reference line (0: none)")
+        sub.add_argument(
+            "--random-episodes",
+            type=int,
+            default=100 if game == "flappy" else 10,
+            help="episodes of a random policy measured for the curve's reference line (0: none)",
+        )
         sub.add_argument("--progress", action="store_true", help="force the progress bar (default: on a terminal)")
         sub.set_defaults(func=_run_game)
         games.append(sub)

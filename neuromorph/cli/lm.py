@@ -9,6 +9,7 @@ for the same training wall time (``--wall-s``) or number of steps (``--steps``).
 (validation bits/char against step and wall time), ``OUT/result.json`` (or ``--json``), ``OUT/report.md``
 (markdown tables: summary, synaptic operations per layer, spike rates, samples) and prints a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,13 +21,17 @@ from neuromorph.cli._args import non_negative_int, positive_float, positive_int
 
 def format_table(result: dict) -> str:
     """The summary table (one row per model) of a :func:`neuromorph.tasks.char_lm.run_char_lm` result."""
-    lines = [f"{'model':<24} {'params':>8} {'steps':>7} {'train s':>8} {'chars/s':>8} {'valid bpc':>9} "
-             f"{'test bpc':>8} {'ACs/char':>10} {'MACs/char':>10}"]
+    lines = [
+        f"{'model':<24} {'params':>8} {'steps':>7} {'train s':>8} {'chars/s':>8} {'valid bpc':>9} "
+        f"{'test bpc':>8} {'ACs/char':>10} {'MACs/char':>10}"
+    ]
     for entry in result["models"].values():
         total = entry["efficiency"]["layers"]["total"]
-        lines.append(f"{entry['label']:<24} {entry['parameters']:>8d} {entry['steps']:>7d} {entry['train_s']:>8.0f} "
-                     f"{entry['chars_per_s']:>8.0f} {entry['valid_bpc']:>9.3f} {entry['test_bpc']:>8.3f} "
-                     f"{total['acs']:>10.0f} {total['macs']:>10.0f}")
+        lines.append(
+            f"{entry['label']:<24} {entry['parameters']:>8d} {entry['steps']:>7d} {entry['train_s']:>8.0f} "
+            f"{entry['chars_per_s']:>8.0f} {entry['valid_bpc']:>9.3f} {entry['test_bpc']:>8.3f} "
+            f"{total['acs']:>10.0f} {total['macs']:>10.0f}"
+        )
     return "\n".join(lines)
 
 
@@ -34,23 +39,32 @@ def format_markdown(result: dict) -> str:
     """Markdown tables of a :func:`neuromorph.tasks.char_lm.run_char_lm` result: the summary, the per-layer
     synaptic operations per character of each model, the spike rate of every LIF layer, and the samples."""
     models = result["models"]
-    rows = ["| model | parameters | training steps | training wall time (s) | characters/s | valid bits/char | "
-            "test bits/char | ACs / char | MACs / char | energy / char (45 nm est.) |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| model | parameters | training steps | training wall time (s) | characters/s | valid bits/char | "
+        "test bits/char | ACs / char | MACs / char | energy / char (45 nm est.) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for m in models.values():
         total = m["efficiency"]["layers"]["total"]
-        rows.append(f"| {m['label']} | {m['parameters']:,} | {m['steps']:,} | {m['train_s']:.0f} | "
-                    f"{m['chars_per_s']:.0f} | {m['valid_bpc']:.3f} | {m['test_bpc']:.3f} | {total['acs']:,.0f} | "
-                    f"{total['macs']:,.0f} | {1e6 * total['energy_uj']:,.0f} pJ |")
+        rows.append(
+            f"| {m['label']} | {m['parameters']:,} | {m['steps']:,} | {m['train_s']:.0f} | "
+            f"{m['chars_per_s']:.0f} | {m['valid_bpc']:.3f} | {m['test_bpc']:.3f} | {total['acs']:,.0f} | "
+            f"{total['macs']:,.0f} | {1e6 * total['energy_uj']:,.0f} pJ |"
+        )
     for m in models.values():
         eff = m["efficiency"]
-        rows += ["", f"**{m['label']}**: synaptic operations per character (window {eff['window']})", "",
-                 "| layer | input non-zero rate | ACs / char | MACs / char | dense / char |",
-                 "|---|---:|---:|---:|---:|"]
+        rows += [
+            "",
+            f"**{m['label']}**: synaptic operations per character (window {eff['window']})",
+            "",
+            "| layer | input non-zero rate | ACs / char | MACs / char | dense / char |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for name, r in eff["layers"].items():
             rows.append(f"| {name} | {r['input_rate']:.3f} | {r['acs']:,.0f} | {r['macs']:,.0f} | {r['dense']:,.0f} |")
-        rows.append(f"| attention products (activation x activation, dense) | | | | "
-                    f"{eff['attention_products_per_char']:,.0f} |")
+        rows.append(
+            f"| attention products (activation x activation, dense) | | | | {eff['attention_products_per_char']:,.0f} |"
+        )
         if "spike_rates" in eff:
             rows += ["", "| LIF layer | spike rate (spikes / neuron / step) |", "|---|---:|"]
             rows += [f"| {name} | {rate:.3f} |" for name, rate in eff["spike_rates"].items()]
@@ -60,8 +74,15 @@ def format_markdown(result: dict) -> str:
     for m in models.values():
         if "sample" in m:
             s = m["sample"]
-            rows += ["", f"**{m['label']}**, temperature {s['temperature']}, prompt = the first "
-                     f"{len(s['prompt'])} test characters:", "", "```", s["prompt"] + " | " + s["continuation"], "```"]
+            rows += [
+                "",
+                f"**{m['label']}**, temperature {s['temperature']}, prompt = the first "
+                f"{len(s['prompt'])} test characters:",
+                "",
+                "```",
+                s["prompt"] + " | " + s["continuation"],
+                "```",
+            ]
     return "\n".join(rows) + "\n"
 
 
@@ -81,23 +102,43 @@ def _run(args: argparse.Namespace) -> int:
         except ValueError:
             raise SystemExit(f"neuromorph lm: {flag} must be comma-separated ints, got {text!r}") from None
 
-    config = LMConfig(head_windows=windows("--head-windows", args.head_windows),
-                      transformer_head_windows=windows("--transformer-head-windows", args.transformer_head_windows),
-                      dim=args.dim, depth=args.depth, num_heads=args.heads,
-                      context=args.context, T=args.T,
-                      batch_size=args.batch_size, lr=args.lr, turn_s=args.turn_s, curve_points=args.curve_points,
-                      curve_chars=args.curve_chars)
+    config = LMConfig(
+        head_windows=windows("--head-windows", args.head_windows),
+        transformer_head_windows=windows("--transformer-head-windows", args.transformer_head_windows),
+        dim=args.dim,
+        depth=args.depth,
+        num_heads=args.heads,
+        context=args.context,
+        T=args.T,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        turn_s=args.turn_s,
+        curve_points=args.curve_points,
+        curve_chars=args.curve_chars,
+    )
     corpus = load_char_corpus(max_chars=args.max_chars)
     kinds = ("spiking", "transformer") if args.model == "both" else (args.model,)
     show = False if args.no_progress else None
-    result, _ = run_char_lm(kinds, corpus, config, wall_s=args.wall_s, steps=args.steps, seed=args.seed,
-                            sample_chars=args.sample, temperature=args.temperature, show_progress=show,
-                            ngram_orders=range(5) if args.ngram else (),
-                            log=lambda line: print(line, flush=True))
+    result, _ = run_char_lm(
+        kinds,
+        corpus,
+        config,
+        wall_s=args.wall_s,
+        steps=args.steps,
+        seed=args.seed,
+        sample_chars=args.sample,
+        temperature=args.temperature,
+        show_progress=show,
+        ngram_orders=range(5) if args.ngram else (),
+        log=lambda line: print(line, flush=True),
+    )
     out = args.out or os.path.join("runs", f"lm_{args.model}_seed{args.seed}")
     os.makedirs(out, exist_ok=True)
-    png = plot_learning_curves({k: m["curve"] for k, m in result["models"].items()}, os.path.join(out, "curve.png"),
-                               title=f"{corpus.name}: validation bits/char (seed {args.seed})")
+    png = plot_learning_curves(
+        {k: m["curve"] for k, m in result["models"].items()},
+        os.path.join(out, "curve.png"),
+        title=f"{corpus.name}: validation bits/char (seed {args.seed})",
+    )
     json_path = args.json or os.path.join(out, "result.json")
     os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
     with open(json_path, "w") as f:
@@ -114,12 +155,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("lm", help="character-level spiking transformer LM vs a same-size transformer",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "lm",
+        help="character-level spiking transformer LM vs a same-size transformer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", choices=("spiking", "transformer", "both"), default="both")
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--wall-s", dest="wall_s", type=positive_float, default=None,
-                        help="training wall time per model in seconds")
+    budget.add_argument(
+        "--wall-s", dest="wall_s", type=positive_float, default=None, help="training wall time per model in seconds"
+    )
     budget.add_argument("--steps", type=positive_int, default=None, help="training steps per model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="folder for curve.png and result.json (default runs/lm_MODEL_seedS)")
@@ -131,21 +177,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--heads", type=positive_int, default=4)
     p.add_argument("--context", type=positive_int, default=64)
     p.add_argument("--T", type=positive_int, default=2, help="time steps of the spiking model")
-    p.add_argument("--head-windows", dest="head_windows", default=None,
-                   help="spiking model: comma-separated attention window per head, 0 = unlimited (e.g. 2,4,16,0)")
-    p.add_argument("--transformer-head-windows", dest="transformer_head_windows", default=None,
-                   help="the same for the non-spiking model")
+    p.add_argument(
+        "--head-windows",
+        dest="head_windows",
+        default=None,
+        help="spiking model: comma-separated attention window per head, 0 = unlimited (e.g. 2,4,16,0)",
+    )
+    p.add_argument(
+        "--transformer-head-windows",
+        dest="transformer_head_windows",
+        default=None,
+        help="the same for the non-spiking model",
+    )
     p.add_argument("--batch-size", dest="batch_size", type=positive_int, default=32)
     p.add_argument("--lr", type=positive_float, default=2e-3)
-    p.add_argument("--turn-s", dest="turn_s", type=positive_float, default=5.0,
-                   help="seconds of training per model per turn (--wall-s)")
+    p.add_argument(
+        "--turn-s",
+        dest="turn_s",
+        type=positive_float,
+        default=5.0,
+        help="seconds of training per model per turn (--wall-s)",
+    )
     p.add_argument("--curve-points", dest="curve_points", type=positive_int, default=12)
-    p.add_argument("--curve-chars", dest="curve_chars", type=positive_int, default=20_000,
-                   help="validation characters scored for each learning-curve point")
-    p.add_argument("--max-chars", dest="max_chars", type=positive_int, default=None,
-                   help="use only the first that many characters of the corpus (quick runs)")
-    p.add_argument("--ngram", action="store_true",
-                   help="also score add-0.1 smoothed n-gram references (orders 0-4, fitted on the training block)")
+    p.add_argument(
+        "--curve-chars",
+        dest="curve_chars",
+        type=positive_int,
+        default=20_000,
+        help="validation characters scored for each learning-curve point",
+    )
+    p.add_argument(
+        "--max-chars",
+        dest="max_chars",
+        type=positive_int,
+        default=None,
+        help="use only the first that many characters of the corpus (quick runs)",
+    )
+    p.add_argument(
+        "--ngram",
+        action="store_true",
+        help="also score add-0.1 smoothed n-gram references (orders 0-4, fitted on the training block)",
+    )
     p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--no-progress", dest="no_progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_run)

@@ -13,6 +13,7 @@ FAISS's best x10 recall with x50 rescoring at ``>= speedup`` times that FAISS ro
 >>> budget_comparison(rows, budgets=(8,))[0]["met"]
 True
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -22,8 +23,9 @@ RECALL = "recall_at_10_rescored_x10"
 
 
 def _best(rows: Sequence[dict], family: str, budget: int) -> dict | None:
-    fitting = [r for r in rows if r["family"] == family and r["bytes_per_vector"] <= budget
-               and r["method"] != "float32"]
+    fitting = [
+        r for r in rows if r["family"] == family and r["bytes_per_vector"] <= budget and r["method"] != "float32"
+    ]
     return max(fitting, key=lambda r: r[RECALL], default=None)
 
 
@@ -47,9 +49,14 @@ def budget_comparison(rows: Sequence[dict], budgets: Sequence[int] = BUDGETS, sp
             if entry["gap"] >= 0:
                 entry["met"], entry["how"] = True, "recall"
             else:
-                fast = [r for r in rows if r["family"] == "neuromorph" and r["bytes_per_vector"] <= b
-                        and r.get("recall_at_10_rescored_x50", 0) >= theirs[RECALL]
-                        and r["qps_batch256"] >= speedup * theirs["qps_batch256"]]
+                fast = [
+                    r
+                    for r in rows
+                    if r["family"] == "neuromorph"
+                    and r["bytes_per_vector"] <= b
+                    and r.get("recall_at_10_rescored_x50", 0) >= theirs[RECALL]
+                    and r["qps_batch256"] >= speedup * theirs["qps_batch256"]
+                ]
                 entry["met"] = bool(fast)
                 entry["how"] = f"x50 at {speedup:g}x q/s: {fast[0]['method']}" if fast else ""
         elif ours is not None:
@@ -66,11 +73,15 @@ def format_budget_table(entries: Sequence[dict]) -> str:
     >>> print(format_budget_table(budget_comparison(rows, budgets=(8,))).splitlines()[0])
     | budget B | our best | bytes | R@10 x10 | FAISS best | bytes | R@10 x10 | gap | met |
     """
-    lines = ["| budget B | our best | bytes | R@10 x10 | FAISS best | bytes | R@10 x10 | gap | met |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| budget B | our best | bytes | R@10 x10 | FAISS best | bytes | R@10 x10 | gap | met |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for e in entries:
+
         def cells(r: dict | None) -> list[str]:
             return ["-", "-", "-"] if r is None else [r["method"], str(r["bytes_per_vector"]), f"{r[RECALL]:.3f}"]
+
         gap = "-" if e["gap"] is None else f"{e['gap']:+.3f}"
         met = "-" if e["met"] is None else ("met" if e["met"] else "missed") + (f" ({e['how']})" if e["how"] else "")
         lines.append("| " + " | ".join([str(e["budget"]), *cells(e["ours"]), *cells(e["faiss"]), gap, met]) + " |")
@@ -124,8 +135,14 @@ def plot_rows(rows: Sequence[dict], title: str, bytes_png: str, qps_png: str) ->
     for fam, col in colours.items():
         rs = [r for r in rows if r["family"] == fam]
         ax.scatter([r["bytes_per_vector"] for r in rs], [r[RECALL] for r in rs], c=col, label=f"{fam} (x10 rescored)")
-        ax.scatter([r["bytes_per_vector"] for r in rs], [r["recall_at_10"] for r in rs], c=col, marker="x",
-                   alpha=0.6, label=f"{fam} (no rescoring)")
+        ax.scatter(
+            [r["bytes_per_vector"] for r in rs],
+            [r["recall_at_10"] for r in rs],
+            c=col,
+            marker="x",
+            alpha=0.6,
+            label=f"{fam} (no rescoring)",
+        )
         for r in rs:
             ax.annotate(r["method"], (r["bytes_per_vector"], r[RECALL]), fontsize=6, alpha=0.7)
     for b in BUDGETS:
@@ -139,7 +156,15 @@ def plot_rows(rows: Sequence[dict], title: str, bytes_png: str, qps_png: str) ->
         ax.scatter(xs, ys, c=col, label=fam)
         ax.step(*zip(*pareto_front(pts)), where="post", c=col, alpha=0.6)
         for r in rs:
-            ax.annotate(f"{r['method']} ({r['bytes_per_vector']}B)", (r["qps_batch256"], r[RECALL]), fontsize=6,
-                        alpha=0.7)
-    _finish(ax, fig, plt, "queries/s, batch 256, 1 thread", "recall@10 (x10 float rescoring)",
-            f"{title}: recall vs speed (Pareto fronts)", qps_png)
+            ax.annotate(
+                f"{r['method']} ({r['bytes_per_vector']}B)", (r["qps_batch256"], r[RECALL]), fontsize=6, alpha=0.7
+            )
+    _finish(
+        ax,
+        fig,
+        plt,
+        "queries/s, batch 256, 1 thread",
+        "recall@10 (x10 float rescoring)",
+        f"{title}: recall vs speed (Pareto fronts)",
+        qps_png,
+    )

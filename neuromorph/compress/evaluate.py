@@ -17,6 +17,7 @@ Per method (one row, a dict with the keys of ``ROW_KEYS``):
   carries word vectors and the method can reconstruct vectors (``None`` otherwise). Evaluation words never
   sit in the fit split.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,20 @@ from neuromorph.compress.splits import Splits, unit_rows
 from neuromorph.data import embeddings as emb
 from neuromorph.utils import check_positive_int, progress
 
-ROW_KEYS = ("method", "family", "bytes_per_vector", "recall_at_10", "recall_at_10_rescored_x10",
-            "recall_at_10_rescored_x50", "qps_batch1", "qps_batch256", "build_s", "wordsim353", "simlex999",
-            "analogy")
+ROW_KEYS = (
+    "method",
+    "family",
+    "bytes_per_vector",
+    "recall_at_10",
+    "recall_at_10_rescored_x10",
+    "recall_at_10_rescored_x50",
+    "qps_batch1",
+    "qps_batch256",
+    "build_s",
+    "wordsim353",
+    "simlex999",
+    "analogy",
+)
 
 
 # -- word metrics -----------------------------------------------------------------------------------------
@@ -73,8 +85,9 @@ def distance_estimate(dec: torch.Tensor, metric: str, ia: torch.Tensor, ib: torc
     return (2 - 2 * cos).clamp_min(0).sqrt()
 
 
-def spearman(dec: torch.Tensor, metric: str, words: emb.WordVectors,
-             pairs: Sequence[tuple[str, str, float]]) -> tuple[float, int]:
+def spearman(
+    dec: torch.Tensor, metric: str, words: emb.WordVectors, pairs: Sequence[tuple[str, str, float]]
+) -> tuple[float, int]:
     """Spearman rho between human scores and the method similarity; returns ``(rho, pairs used)``.
 
     >>> vectors = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.5, 0.5], [0.0, 1.0]])
@@ -91,8 +104,7 @@ def spearman(dec: torch.Tensor, metric: str, words: emb.WordVectors,
     return float(spearmanr(human, sim.numpy()).statistic), len(kept)
 
 
-def analogy_questions(words: emb.WordVectors, vocab: int, max_questions: int | None,
-                      seed: int = 0) -> torch.Tensor:
+def analogy_questions(words: emb.WordVectors, vocab: int, max_questions: int | None, seed: int = 0) -> torch.Tensor:
     """Index rows ``[Q, 4]`` (a, b, c, d) of the analogies with all words among the first ``vocab`` words.
 
     >>> words = emb.WordVectors(["athens", "greece", "baghdad", "iraq"], torch.eye(4))
@@ -101,8 +113,7 @@ def analogy_questions(words: emb.WordVectors, vocab: int, max_questions: int | N
     (4, [0, 1, 2, 3])
     """
     idx = words.index
-    rows = [[idx[w] for w in qn[1:]] for qn in emb.load_analogies()
-            if all(w in idx and idx[w] < vocab for w in qn[1:])]
+    rows = [[idx[w] for w in qn[1:]] for qn in emb.load_analogies() if all(w in idx and idx[w] < vocab for w in qn[1:])]
     out = torch.tensor(rows, dtype=torch.int64).reshape(-1, 4)
     if max_questions is not None and out.shape[0] > max_questions:
         gen = torch.Generator().manual_seed(seed)
@@ -122,13 +133,12 @@ def analogy_accuracy(dec: torch.Tensor, questions: torch.Tensor, vocab: int, chu
     v = unit_rows(dec[:vocab].to(torch.float32))
     correct = 0
     for start in range(0, questions.shape[0], chunk):
-        qn = questions[start:start + chunk]
+        qn = questions[start : start + chunk]
         target = v[qn[:, 1]] - v[qn[:, 0]] + v[qn[:, 2]]
         scores = target @ v.T
         scores.scatter_(1, qn[:, :3], -torch.inf)
         correct += int((scores.argmax(1) == qn[:, 3]).sum())
     return correct / questions.shape[0]
-
 
 
 # -- search metrics ---------------------------------------------------------------------------------------
@@ -142,22 +152,39 @@ def queries_per_second(search, queries: np.ndarray, k: int, batch: int, max_quer
     q = queries if max_queries is None else queries[:max_queries]
     t0 = time.perf_counter()
     for start in range(0, q.shape[0], batch):
-        search(q[start:start + batch], k)
+        search(q[start : start + batch], k)
     return q.shape[0] / (time.perf_counter() - t0)
 
 
 def _word_subset(words: emb.WordVectors, vocab: int, sims: dict) -> emb.WordVectors:
     """The first ``vocab`` words (analogy search space) plus every other word of the similarity files."""
-    extra = sorted({words.index[w] for pairs in sims.values() for a, b, _ in pairs for w in (a, b)
-                    if w in words.index and words.index[w] >= vocab})
+    extra = sorted(
+        {
+            words.index[w]
+            for pairs in sims.values()
+            for a, b, _ in pairs
+            for w in (a, b)
+            if w in words.index and words.index[w] >= vocab
+        }
+    )
     keep = list(range(vocab)) + extra
     return emb.WordVectors([words.words[i] for i in keep], words.vectors[keep])
 
 
-def evaluate(splits: Splits, methods: Sequence[MethodSpec], k: int = 10, rescore_factors: Sequence[int] = (10, 50),
-             batch1_queries: int = 100, batch: int = 256, threads: int = 1, word_metrics: bool = True,
-             analogy_vocab: int = 30_000, max_analogies: int = 5000, seed: int = 0,
-             show_progress: bool | None = None) -> list[dict]:
+def evaluate(
+    splits: Splits,
+    methods: Sequence[MethodSpec],
+    k: int = 10,
+    rescore_factors: Sequence[int] = (10, 50),
+    batch1_queries: int = 100,
+    batch: int = 256,
+    threads: int = 1,
+    word_metrics: bool = True,
+    analogy_vocab: int = 30_000,
+    max_analogies: int = 5000,
+    seed: int = 0,
+    show_progress: bool | None = None,
+) -> list[dict]:
     """One row per method (module docstring); rows carry ``None`` where a metric does not apply.
 
     >>> from neuromorph.compress.methods import float_method, parse_methods
@@ -189,12 +216,16 @@ def evaluate(splits: Splits, methods: Sequence[MethodSpec], k: int = 10, rescore
     for spec in progress(methods, desc="methods", enable=show_progress):
         built = spec.build(splits.fit, splits.database)
         found = built.search(queries, depth)
-        row: dict = {"method": spec.name, "family": spec.family, "bytes_per_vector": int(built.bytes_per_vector),
-                     "recall_at_10": recall_at_k(found, truth, k)}
+        row: dict = {
+            "method": spec.name,
+            "family": spec.family,
+            "bytes_per_vector": int(built.bytes_per_vector),
+            "recall_at_10": recall_at_k(found, truth, k),
+        }
         for factor in rescore_factors:
-            cand = found[:, :min(n, factor * k)]
+            cand = found[:, : min(n, factor * k)]
             row[f"recall_at_10_rescored_x{factor}"] = recall_at_k(rescore(queries, db, cand, k), truth, k)
-        built.search(queries[:1], k)                     # warm-up: lazy loads must not count as search time
+        built.search(queries[:1], k)  # warm-up: lazy loads must not count as search time
         row["qps_batch1"] = queries_per_second(built.search, queries, k, 1, batch1_queries)
         row[f"qps_batch{batch}"] = queries_per_second(built.search, queries, k, batch)
         row["build_s"] = built.build_seconds
@@ -239,10 +270,20 @@ def read_json_rows(path: str) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-COLUMNS = (("method", "method"), ("family", "family"), ("bytes/vec", "bytes_per_vector"),
-           ("R@10", "recall_at_10"), ("R@10 x10", "recall_at_10_rescored_x10"),
-           ("R@10 x50", "recall_at_10_rescored_x50"), ("q/s b1", "qps_batch1"), ("q/s b256", "qps_batch256"),
-           ("build s", "build_s"), ("WS353", "wordsim353"), ("SimLex", "simlex999"), ("analogy", "analogy"))
+COLUMNS = (
+    ("method", "method"),
+    ("family", "family"),
+    ("bytes/vec", "bytes_per_vector"),
+    ("R@10", "recall_at_10"),
+    ("R@10 x10", "recall_at_10_rescored_x10"),
+    ("R@10 x50", "recall_at_10_rescored_x50"),
+    ("q/s b1", "qps_batch1"),
+    ("q/s b256", "qps_batch256"),
+    ("build s", "build_s"),
+    ("WS353", "wordsim353"),
+    ("SimLex", "simlex999"),
+    ("analogy", "analogy"),
+)
 
 
 def _cell(row: dict, key: str) -> str:

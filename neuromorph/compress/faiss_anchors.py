@@ -15,6 +15,7 @@ Names (``d`` = dimension):
 >>> spec.name, spec.family
 ('faiss IndexPQ 5x8', 'faiss')
 """
+
 from __future__ import annotations
 
 import time
@@ -90,7 +91,7 @@ def faiss_method(name: str, factory: Callable[..., Any], nprobe: int | None = No
         try:
             decode_words(fit[:2])
             decoder = decode_words
-        except RuntimeError:        # e.g. IndexLSH has no standalone decoder
+        except RuntimeError:  # e.g. IndexLSH has no standalone decoder
             decoder = None
         return Built(int(index.sa_code_size()), lambda q, k: index.search(q, k)[1], decoder, seconds)
 
@@ -104,16 +105,18 @@ def parse_faiss(spec: str) -> MethodSpec:
     ['faiss IndexPQ 8x8', 'faiss IndexRaBitQ 1b', 'faiss IndexIVFPQ 16x8 nprobe16']
     """
     faiss = _faiss()
-    body = spec[len("faiss-"):] if spec.startswith("faiss-") else ""
+    body = spec[len("faiss-") :] if spec.startswith("faiss-") else ""
 
     def number(prefix: str) -> int | None:
-        rest = body[len(prefix):]
+        rest = body[len(prefix) :]
         return int(rest) if body.startswith(prefix) and rest.isdigit() and int(rest) > 0 else None
 
     if (m := number("ivfpq")) is not None:
+
         def ivf(d: int, n_fit: int, m: int = m):
             nlist = int(min(1024, max(16, n_fit // 39)))
             return faiss.IndexIVFPQ(faiss.IndexFlatL2(d), d, nlist, m, 8)
+
         return faiss_method(f"faiss IndexIVFPQ {m}x8 nprobe16", ivf, nprobe=16)
     if (m := number("pq")) is not None:
         return faiss_method(f"faiss IndexPQ {m}x8", lambda d, n, m=m: faiss.IndexPQ(d, m, 8))
@@ -125,7 +128,10 @@ def parse_faiss(spec: str) -> MethodSpec:
         return faiss_method(f"faiss IndexLSH {m}b", lambda d, n, m=m: faiss.IndexLSH(d, m, True, True))
     if body in ("sq8", "sq4"):
         kind = faiss.ScalarQuantizer.QT_8bit if body == "sq8" else faiss.ScalarQuantizer.QT_4bit
-        return faiss_method(f"faiss IndexScalarQuantizer {body[2]}b",
-                            lambda d, n, kind=kind: faiss.IndexScalarQuantizer(d, kind))
-    raise ValueError(f"unknown FAISS anchor {spec!r}; known: faiss-pqM, faiss-rabitq, faiss-rabitqB, faiss-lshM, "
-                     "faiss-sq8, faiss-sq4, faiss-ivfpqM")
+        return faiss_method(
+            f"faiss IndexScalarQuantizer {body[2]}b", lambda d, n, kind=kind: faiss.IndexScalarQuantizer(d, kind)
+        )
+    raise ValueError(
+        f"unknown FAISS anchor {spec!r}; known: faiss-pqM, faiss-rabitq, faiss-rabitqB, faiss-lshM, "
+        "faiss-sq8, faiss-sq4, faiss-ivfpqM"
+    )

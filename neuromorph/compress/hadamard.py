@@ -4,6 +4,7 @@
 ``H_1 = [1]``, ``H_{2n} = [[H_n, H_n], [H_n, -H_n]] / sqrt(2)``, so ``H @ H = I``. ``D`` is a diagonal of random
 signs. Inputs of dimension ``d`` are zero-padded to the next power of two ``n >= d``.
 """
+
 from __future__ import annotations
 
 import math

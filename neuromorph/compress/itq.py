@@ -15,6 +15,7 @@ from a random orthogonal start. The code of ``x`` is ``b = [(x - mu) W R >= 0]``
 >>> q.encode(x[:2]).shape, q.bytes_per_vector
 (torch.Size([2, 8]), 1)
 """
+
 from __future__ import annotations
 
 import torch
@@ -95,7 +96,7 @@ class ITQQuantizer(BinaryQuantizer):
             raise ValueError(f"iterations must be >= 0, got {iterations}")
         self.bits, self.iterations, self.seed = num_bits, iterations, seed
         self.mu: torch.Tensor | None = None
-        self.projection: torch.Tensor | None = None      # W R, [D, m]
+        self.projection: torch.Tensor | None = None  # W R, [D, m]
         self.history: list[float] = []
 
     def _fit(self, x: torch.Tensor) -> None:

@@ -19,6 +19,7 @@ prefix lengths ``m`` with weights ``c_m``::
 neighbours, which is what recall@k measures. Prefix ``m`` of the packed code is its first ``ceil(m/8)`` bytes
 (for ``m`` a multiple of 8 exactly the first ``m/8`` bytes; :class:`MatryoshkaPrefix` packs any ``m``).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,14 @@ def ste_sign(f: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
     return t + (torch.where(f >= 0, 1.0, -1.0).to(f.dtype) - t).detach()
 
 
-def matryoshka_loss(x: torch.Tensor, signs: torch.Tensor, prefixes: Sequence[int],
-                    weights: Sequence[float], kl_weight: float = 1.0, tau: float = 0.05) -> torch.Tensor:
+def matryoshka_loss(
+    x: torch.Tensor,
+    signs: torch.Tensor,
+    prefixes: Sequence[int],
+    weights: Sequence[float],
+    kl_weight: float = 1.0,
+    tau: float = 0.05,
+) -> torch.Tensor:
     """The loss of the module docstring for unit rows ``x [B, D]`` and ``signs [B, M]`` in {-1, +1}.
 
     >>> x = torch.nn.functional.normalize(torch.randn(8, 4), dim=1)
@@ -77,10 +84,20 @@ class MatryoshkaBinary(BinaryQuantizer):
 
     name = "matryoshka"
 
-    def __init__(self, prefixes: Sequence[int] = (64, 128, 256, 512), prefix_weights: Sequence[float] | None = None,
-                 steps: int = 400, batch_size: int = 512, lr: float = 2e-3, kl_weight: float = 1.0,
-                 tau: float = 0.05, beta: float = 3.0, init: str = "identity", seed: int = 0,
-                 show_progress: bool | None = None) -> None:
+    def __init__(
+        self,
+        prefixes: Sequence[int] = (64, 128, 256, 512),
+        prefix_weights: Sequence[float] | None = None,
+        steps: int = 400,
+        batch_size: int = 512,
+        lr: float = 2e-3,
+        kl_weight: float = 1.0,
+        tau: float = 0.05,
+        beta: float = 3.0,
+        init: str = "identity",
+        seed: int = 0,
+        show_progress: bool | None = None,
+    ) -> None:
         super().__init__()
         prefixes = tuple(int(m) for m in prefixes)
         if not prefixes or any(m < 1 for m in prefixes) or list(prefixes) != sorted(set(prefixes)):
@@ -112,9 +129,9 @@ class MatryoshkaBinary(BinaryQuantizer):
         x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
         self.mu = x.mean(0)
         xc = x - self.mu
-        xt = xc / xc.norm(dim=1, keepdim=True).clamp_min(1e-12)   # targets: cosines of the centred inputs
+        xt = xc / xc.norm(dim=1, keepdim=True).clamp_min(1e-12)  # targets: cosines of the centred inputs
         n, d = x.shape
-        weight = torch.randn(self.prefixes[-1], d, generator=gen) / d ** 0.5
+        weight = torch.randn(self.prefixes[-1], d, generator=gen) / d**0.5
         if self.init == "identity":
             r = min(d, self.prefixes[-1])
             weight[:r] = torch.eye(d)[:r]
@@ -127,10 +144,15 @@ class MatryoshkaBinary(BinaryQuantizer):
         for _ in progress(range(self.steps), desc="matryoshka", enable=self.show_progress):
             idx = torch.randperm(n, generator=gen)[:batch]
             f = xc[idx] @ weight.T + bias
-            g = f / f.std(0, keepdim=True).detach().clamp_min(1e-6)     # per-bit batch standardisation
+            g = f / f.std(0, keepdim=True).detach().clamp_min(1e-6)  # per-bit batch standardisation
             signs, soft = ste_sign(g, self.beta), torch.tanh(self.beta * g)
-            loss = cast(torch.Tensor, sum(matryoshka_loss(xt[idx], code, self.prefixes, self.prefix_weights,
-                                                          self.kl_weight, self.tau) for code in (signs, soft)))
+            loss = cast(
+                torch.Tensor,
+                sum(
+                    matryoshka_loss(xt[idx], code, self.prefixes, self.prefix_weights, self.kl_weight, self.tau)
+                    for code in (signs, soft)
+                ),
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -18,6 +18,7 @@ and every ``faiss-...`` anchor of :mod:`neuromorph.compress.faiss_anchors`.
 >>> [m.name for m in parse_methods(["sign", "rabitq2-48-itq", "faiss-pq8"], dim=384)]
 ['sign', 'rabitq 2b x 48 itq', 'faiss IndexPQ 8x8']
 """
+
 from __future__ import annotations
 
 import time
@@ -30,8 +31,14 @@ from neuromorph.compress.faiss_anchors import Built, MethodSpec, parse_faiss
 from neuromorph.compress.itq import ITQQuantizer
 from neuromorph.compress.matryoshka import MatryoshkaBinary
 from neuromorph.compress.population_code import PopulationCodeQuantizer, SpikeCountQuantizer
-from neuromorph.compress.quantize import (Quantizer, ScalarQuantizer, SignQuantizer, SimHashQuantizer,
-                                          TernaryQuantizer, ThermometerQuantizer)
+from neuromorph.compress.quantize import (
+    Quantizer,
+    ScalarQuantizer,
+    SignQuantizer,
+    SimHashQuantizer,
+    TernaryQuantizer,
+    ThermometerQuantizer,
+)
 from neuromorph.compress.rabitq import AsymmetricIndex, RaBitQQuantizer
 from neuromorph.compress.search import BinaryIndex, _faiss, distance_search
 from neuromorph.compress.sigma_delta import SigmaDeltaQuantizer
@@ -53,11 +60,14 @@ def float_method() -> MethodSpec:
     >>> built.bytes_per_vector, built.search(np.eye(4, dtype="float32")[2:3], 1).tolist()
     (16, [[2]])
     """
+
     def build(fit: torch.Tensor, database: torch.Tensor) -> Built:
         t0 = time.perf_counter()
         index = _float_index(database)
-        return Built(4 * database.shape[1], lambda q, k: index.search(q, k)[1], lambda x: (x, "cosine"),
-                     time.perf_counter() - t0)
+        return Built(
+            4 * database.shape[1], lambda q, k: index.search(q, k)[1], lambda x: (x, "cosine"), time.perf_counter() - t0
+        )
+
     return MethodSpec("float32", "neuromorph", build)
 
 
@@ -91,7 +101,8 @@ def quantizer_method(name: str, fit_quantizer: Callable[[torch.Tensor], Quantize
         else:
             flat = _float_index(unit_rows(quant.decode(quant.encode(database))))
             search = lambda q, k: flat.search(
-                np.ascontiguousarray(unit_rows(quant.decode(quant.encode(torch.from_numpy(q)))).numpy()), k)[1]
+                np.ascontiguousarray(unit_rows(quant.decode(quant.encode(torch.from_numpy(q)))).numpy()), k
+            )[1]
         return Built(quant.bytes_per_vector, search, decode_words, time.perf_counter() - t0)
 
     return MethodSpec(name, "neuromorph", build)
@@ -110,6 +121,7 @@ class _SharedMatryoshka:
             if key not in self.cache:
                 self.cache[key] = MatryoshkaBinary(self.prefixes, **self.kwargs).fit(x)
             return self.cache[key].prefix(m)
+
         return fit
 
 
@@ -139,6 +151,7 @@ def parse_methods(names: Sequence[str], dim: int, seed: int = 0, matryoshka_step
         # factories are called without arguments; lambdas bind the loop's values as defaults, hence `...`
         def q(factory: Callable[..., Quantizer], label: str = name) -> MethodSpec:
             return quantizer_method(label, lambda x: factory().fit(x))
+
         if name.startswith("faiss-"):
             out.append(parse_faiss(name))
         elif name == "float":
@@ -158,8 +171,9 @@ def parse_methods(names: Sequence[str], dim: int, seed: int = 0, matryoshka_step
         elif name.startswith("simhash") and name[7:].isdigit():
             out.append(q(lambda m=int(name[7:]): SimHashQuantizer(m, seed=seed)))
         elif name.startswith("csimhash") and name[8:].isdigit():
-            out.append(q(lambda m=int(name[8:]): SimHashQuantizer(m, center=True, seed=seed),
-                         f"simhash{name[8:]} centred"))
+            out.append(
+                q(lambda m=int(name[8:]): SimHashQuantizer(m, center=True, seed=seed), f"simhash{name[8:]} centred")
+            )
         elif name.startswith("itq") and name[3:].isdigit():
             out.append(q(lambda m=int(name[3:]): ITQQuantizer(m, seed=seed), f"itq {name[3:]}b"))
         elif name.startswith("rabitq"):
@@ -170,49 +184,124 @@ def parse_methods(names: Sequence[str], dim: int, seed: int = 0, matryoshka_step
             parts = parts[:-1] if rotation == "itq" else parts
             form = "rabitqB-M[-itq][-f8] (B bits, M dimensions, ITQ rotation, 1-byte factor)"
             bits, dims = _ints(parts if len(parts) == 2 else [], name, form)
-            out.append(q(lambda b=bits, m=dims, r=rotation, f=factor_bits: RaBitQQuantizer(
-                b, m, r, seed=seed, factor_bits=f), f"rabitq {bits}b x {dims} {rotation}"
-                + (" f8" if factor_bits == 8 else "")))
+            out.append(
+                q(
+                    lambda b=bits, m=dims, r=rotation, f=factor_bits: RaBitQQuantizer(
+                        b, m, r, seed=seed, factor_bits=f
+                    ),
+                    f"rabitq {bits}b x {dims} {rotation}" + (" f8" if factor_bits == 8 else ""),
+                )
+            )
         elif name.startswith("sd") and "-" in name:
             gaussian = name.startswith("sdg")
-            order, bits = _ints(name[3 if gaussian else 2:].split("-", 1), name, "sdR-M / sdgR-M (R in 1..3, M bits)")
+            order, bits = _ints(name[3 if gaussian else 2 :].split("-", 1), name, "sdR-M / sdgR-M (R in 1..3, M bits)")
             if order not in SD_BLOCKS:
                 raise ValueError(f"Sigma-Delta methods are named sdR-M / sdgR-M (R in 1..3, M bits), got {name!r}")
             if gaussian:
-                out.append(q(lambda r=order, m=bits: SigmaDeltaQuantizer(
-                    r, m, SD_BLOCKS[r], frame="gaussian", clip_quantile=0.999, seed=seed),
-                    f"sigma-delta r{order} gauss {bits}b"))
+                out.append(
+                    q(
+                        lambda r=order, m=bits: SigmaDeltaQuantizer(
+                            r, m, SD_BLOCKS[r], frame="gaussian", clip_quantile=0.999, seed=seed
+                        ),
+                        f"sigma-delta r{order} gauss {bits}b",
+                    )
+                )
             else:
-                out.append(q(lambda r=order, m=bits: SigmaDeltaQuantizer(
-                    r, m, frame="repeat", clip_quantile=0.99, seed=seed), f"sigma-delta r{order} {bits}b"))
+                out.append(
+                    q(
+                        lambda r=order, m=bits: SigmaDeltaQuantizer(
+                            r, m, frame="repeat", clip_quantile=0.99, seed=seed
+                        ),
+                        f"sigma-delta r{order} {bits}b",
+                    )
+                )
         elif name.startswith("matryoshka"):
             parts = name.split("-")[1:]
-            prefixes = (tuple(_ints(parts, name, "matryoshka-P1-P2 (prefix bits)")) if parts
-                        else matryoshka_prefixes(dim))
-            weights = (3.0,) + (1.0,) * (len(prefixes) - 1)      # emphasise the shortest prefix
+            prefixes = (
+                tuple(_ints(parts, name, "matryoshka-P1-P2 (prefix bits)")) if parts else matryoshka_prefixes(dim)
+            )
+            weights = (3.0,) + (1.0,) * (len(prefixes) - 1)  # emphasise the shortest prefix
             shared = _SharedMatryoshka(prefixes, prefix_weights=weights, steps=matryoshka_steps, seed=seed)
             out += [quantizer_method(f"matryoshka {m}b", shared.fitter(m)) for m in prefixes]
         elif name.startswith(("population", "spikecount")):
             spiking = name.startswith("population")
             n, t = _ints(name[10:].split("x"), name, "populationNxT / spikecountNxT")
             cls = PopulationCodeQuantizer if spiking else SpikeCountQuantizer
-            out.append(q(lambda n=n, t=t, cls=cls: cls(n, t, seed=seed),
-                         f"{'population' if spiking else 'spike count'} {n}x{t}"))
+            out.append(
+                q(
+                    lambda n=n, t=t, cls=cls: cls(n, t, seed=seed),
+                    f"{'population' if spiking else 'spike count'} {n}x{t}",
+                )
+            )
         else:
-            raise ValueError(f"unknown method {name!r}; known: float, int8, scalarK, ternary, thermoL, sign, signraw, "
-                             "simhashM, csimhashM, itqM, rabitqB-M[-itq], sdR-M, sdgR-M, matryoshka[-P1-P2], "
-                             "populationNxT, spikecountNxT, faiss-...")
+            raise ValueError(
+                f"unknown method {name!r}; known: float, int8, scalarK, ternary, thermoL, sign, signraw, "
+                "simhashM, csimhashM, itqM, rabitqB-M[-itq], sdR-M, sdgR-M, matryoshka[-P1-P2], "
+                "populationNxT, spikecountNxT, faiss-..."
+            )
     return out
 
 
 DEFAULT_METHODS = {
-    "glove": ("float", "int8", "sign", "itq48", "matryoshka", "rabitq1-48-itq", "rabitq1-50-itq", "rabitq2-50-itq",
-              "rabitq2-50", "rabitq4-50", "population4x1", "population8x4", "spikecount4x2", "spikecount8x4",
-              "faiss-pq5", "faiss-pq10", "faiss-pq25", "faiss-pq50", "faiss-rabitq", "faiss-rabitq2", "faiss-lsh64",
-              "faiss-lsh128", "faiss-lsh256", "faiss-lsh384", "faiss-sq4", "faiss-sq8", "faiss-ivfpq10"),
-    "minilm": ("float", "int8", "sign", "itq64", "itq128", "itq256", "itq384", "matryoshka", "rabitq1-48-itq",
-               "rabitq1-112-itq", "rabitq2-56-itq", "rabitq1-240-itq", "rabitq2-120-itq", "rabitq1-368-itq",
-               "rabitq2-184-itq", "rabitq4-92", "population4x1", "spikecount4x2",
-               "faiss-pq8", "faiss-pq16", "faiss-pq32", "faiss-pq48", "faiss-rabitq", "faiss-lsh64", "faiss-lsh128",
-               "faiss-lsh256", "faiss-lsh384", "faiss-sq4", "faiss-sq8", "faiss-ivfpq16"),
+    "glove": (
+        "float",
+        "int8",
+        "sign",
+        "itq48",
+        "matryoshka",
+        "rabitq1-48-itq",
+        "rabitq1-50-itq",
+        "rabitq2-50-itq",
+        "rabitq2-50",
+        "rabitq4-50",
+        "population4x1",
+        "population8x4",
+        "spikecount4x2",
+        "spikecount8x4",
+        "faiss-pq5",
+        "faiss-pq10",
+        "faiss-pq25",
+        "faiss-pq50",
+        "faiss-rabitq",
+        "faiss-rabitq2",
+        "faiss-lsh64",
+        "faiss-lsh128",
+        "faiss-lsh256",
+        "faiss-lsh384",
+        "faiss-sq4",
+        "faiss-sq8",
+        "faiss-ivfpq10",
+    ),
+    "minilm": (
+        "float",
+        "int8",
+        "sign",
+        "itq64",
+        "itq128",
+        "itq256",
+        "itq384",
+        "matryoshka",
+        "rabitq1-48-itq",
+        "rabitq1-112-itq",
+        "rabitq2-56-itq",
+        "rabitq1-240-itq",
+        "rabitq2-120-itq",
+        "rabitq1-368-itq",
+        "rabitq2-184-itq",
+        "rabitq4-92",
+        "population4x1",
+        "spikecount4x2",
+        "faiss-pq8",
+        "faiss-pq16",
+        "faiss-pq32",
+        "faiss-pq48",
+        "faiss-rabitq",
+        "faiss-lsh64",
+        "faiss-lsh128",
+        "faiss-lsh256",
+        "faiss-lsh384",
+        "faiss-sq4",
+        "faiss-sq8",
+        "faiss-ivfpq16",
+    ),
 }

@@ -15,6 +15,7 @@ Layouts (all little-endian within a byte, row-major over vectors):
   the Hamming distance between two thermometer codes equals ``|c - c'|``, so the Hamming distance of whole
   vectors equals the L1 distance of their integer codes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -89,8 +90,7 @@ def check_packed(name: str, packed: object, num_bits: int) -> np.ndarray:
         raise ValueError(f"{name} must be 2-D [num_vectors, num_bytes], got shape {packed.shape}")
     expected = packed_bytes(num_bits)
     if packed.shape[1] != expected:
-        raise ValueError(f"{name} must have {expected} bytes per vector for {num_bits} bits, "
-                         f"got {packed.shape[1]}")
+        raise ValueError(f"{name} must have {expected} bytes per vector for {num_bits} bits, got {packed.shape[1]}")
     return packed
 
 
@@ -104,9 +104,9 @@ def pack_uint(codes: np.ndarray | torch.Tensor, bits: int) -> np.ndarray:
     if not 1 <= bits <= 16:
         raise ValueError(f"bits must be in [1, 16], got {bits}")
     arr = _as_numpy_ints("codes", codes).astype(np.int64)
-    if (arr < 0).any() or (arr >= 2 ** bits).any():
-        raise ValueError(f"codes must lie in [0, {2 ** bits - 1}] for {bits}-bit packing")
-    if 8 % bits == 0:                                  # whole values per byte: shift-and-add, same layout
+    if (arr < 0).any() or (arr >= 2**bits).any():
+        raise ValueError(f"codes must lie in [0, {2**bits - 1}] for {bits}-bit packing")
+    if 8 % bits == 0:  # whole values per byte: shift-and-add, same layout
         per_byte = 8 // bits
         n, d = arr.shape
         padded = np.zeros((n, -(-d // per_byte) * per_byte), dtype=np.int64)
@@ -114,7 +114,7 @@ def pack_uint(codes: np.ndarray | torch.Tensor, bits: int) -> np.ndarray:
         shifts = np.arange(per_byte, dtype=np.int64) * bits
         return (padded.reshape(n, -1, per_byte) << shifts).sum(axis=2).astype(np.uint8)
     shifts = np.arange(bits, dtype=np.int64)
-    planes = (arr[:, :, None] >> shifts) & 1          # [N, D, bits], LSB first
+    planes = (arr[:, :, None] >> shifts) & 1  # [N, D, bits], LSB first
     return pack_bits(planes.reshape(arr.shape[0], -1).astype(np.uint8))
 
 
@@ -139,7 +139,7 @@ def byte_table(bits: int) -> np.ndarray:
     if bits not in (1, 2, 4, 8):
         raise ValueError(f"bits must be 1, 2, 4 or 8, got {bits}")
     shifts = np.arange(8 // bits) * bits
-    return ((np.arange(256)[:, None] >> shifts) & (2 ** bits - 1)).astype(np.uint8)
+    return ((np.arange(256)[:, None] >> shifts) & (2**bits - 1)).astype(np.uint8)
 
 
 def pack_trits(trits: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -170,8 +170,7 @@ def unpack_trits(packed: np.ndarray, dim: int) -> np.ndarray:
     if not isinstance(packed, np.ndarray) or packed.dtype != np.uint8 or packed.ndim != 2:
         raise TypeError("packed must be a 2-D numpy.ndarray of uint8")
     if packed.shape[1] != (dim + 4) // 5:
-        raise ValueError(f"packed must have {(dim + 4) // 5} bytes per vector for dim={dim}, "
-                         f"got {packed.shape[1]}")
+        raise ValueError(f"packed must have {(dim + 4) // 5} bytes per vector for dim={dim}, got {packed.shape[1]}")
     vals = packed.astype(np.int64)[:, :, None] // (3 ** np.arange(5, dtype=np.int64)) % 3
     return (vals.reshape(packed.shape[0], -1)[:, :dim] - 1).astype(np.int8)
 

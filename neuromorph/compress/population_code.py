@@ -10,6 +10,7 @@ values: ``x_hat_d = sum_i c_di p_i / sum_i c_di``.
 ``ceil(log2(T + 1))`` bits per neuron, ``D * N * ceil(log2(T + 1))`` bits per vector (same spikes, same
 decoded vectors, fewer bytes than the raster when ``T > 1``).
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,16 @@ class PopulationCodeQuantizer(Quantizer):
     (48, torch.Size([2, 48]), torch.Size([2, 4]))
     """
 
-    def __init__(self, num_neurons: int = 8, num_steps: int = 4, clip_quantile: float = 0.001,
-                 sigma: float | None = None, r_max: float = 1.0, seed: int = 0, chunk: int = 8192) -> None:
+    def __init__(
+        self,
+        num_neurons: int = 8,
+        num_steps: int = 4,
+        clip_quantile: float = 0.001,
+        sigma: float | None = None,
+        r_max: float = 1.0,
+        seed: int = 0,
+        chunk: int = 8192,
+    ) -> None:
         super().__init__()
         check_positive_int("num_steps", num_steps)
         if not 0.0 <= clip_quantile < 0.5:
@@ -45,7 +54,7 @@ class PopulationCodeQuantizer(Quantizer):
         self.encoder: PopulationEncoder | None = None
 
     def _fit(self, x: torch.Tensor) -> None:
-        flat = x.flatten().to(torch.float64)[: 2 ** 24]
+        flat = x.flatten().to(torch.float64)[: 2**24]
         low = float(torch.quantile(flat, self.clip_quantile))
         high = float(torch.quantile(flat, 1 - self.clip_quantile))
         self.encoder = PopulationEncoder(self.num_neurons, low, high, sigma=self.sigma, r_max=self.r_max)
@@ -55,7 +64,7 @@ class PopulationCodeQuantizer(Quantizer):
         gen = torch.Generator().manual_seed(self.seed)
         out = []
         for start in range(0, x.shape[0], self.chunk):
-            spikes = self.encoder.encode(x[start:start + self.chunk].to(torch.float32), self.num_steps, gen)
+            spikes = self.encoder.encode(x[start : start + self.chunk].to(torch.float32), self.num_steps, gen)
             out.append(spikes.to(torch.uint8).permute(1, 0, 2, 3).reshape(spikes.shape[1], -1))
         return torch.cat(out)
 

@@ -22,6 +22,7 @@ Formulas (``x`` one embedding, ``mu`` the calibration mean when centring is on):
   ``log2(3) = 1.58`` bits/dim of information, stored five trits per byte. ``gamma`` is not stored: every
   similarity used here is scale-invariant (cosine), so ``decode`` returns ``t``.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,12 +32,22 @@ from abc import ABC, abstractmethod
 import numpy as np
 import torch
 
-from neuromorph.compress.packing import (check_packed, pack_bits, pack_trits, pack_uint, packed_bytes,
-                                         thermometer, unpack_bits, unpack_trits, unpack_uint)
+from neuromorph.compress.packing import (
+    check_packed,
+    pack_bits,
+    pack_trits,
+    pack_uint,
+    packed_bytes,
+    thermometer,
+    unpack_bits,
+    unpack_trits,
+    unpack_uint,
+)
 from neuromorph.utils import check_tensor
 
 
 QuantizerT = TypeVar("QuantizerT", bound="Quantizer")
+
 
 def check_embeddings(name: str, x: object, dim: int | None = None) -> torch.Tensor:
     """Require a finite 2-D float32/float64 tensor ``[N, D]`` (``D == dim`` when given).
@@ -116,8 +127,8 @@ class Quantizer(ABC):
     """
 
     name: str = "quantizer"
-    metric: str = "cosine"      # how decoded vectors are compared: "cosine", "hamming", "l1" or "euclidean"
-    hamming: bool = False       # packed codes are bit strings searched by Hamming distance
+    metric: str = "cosine"  # how decoded vectors are compared: "cosine", "hamming", "l1" or "euclidean"
+    hamming: bool = False  # packed codes are bit strings searched by Hamming distance
 
     def __init__(self) -> None:
         self.dim: int | None = None
@@ -285,7 +296,7 @@ class ScalarQuantizer(Quantizer):
         if not 0.0 <= clip_quantile < 0.5:
             raise ValueError(f"clip_quantile must be in [0, 0.5), got {clip_quantile}")
         self.k, self.clip_quantile = bits, clip_quantile
-        self.levels = 2 ** bits
+        self.levels = 2**bits
         self.name = "int8" if bits == 8 else f"scalar{bits}"
         self.lo: torch.Tensor | None = None
         self.hi: torch.Tensor | None = None

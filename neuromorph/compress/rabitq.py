@@ -34,6 +34,7 @@ Storage: ``ceil(m B / 8) + factor_bits / 8`` bytes per vector.
 >>> ids.shape
 (3, 5)
 """
+
 from __future__ import annotations
 
 import math
@@ -61,8 +62,16 @@ class RaBitQQuantizer(Quantizer):
 
     metric = "inner"
 
-    def __init__(self, bits_per_dim: int = 1, num_dims: int | None = None, rotation: str = "random",
-                 itq_iterations: int = 50, seed: int = 0, chunk: int = 8192, factor_bits: int = 16) -> None:
+    def __init__(
+        self,
+        bits_per_dim: int = 1,
+        num_dims: int | None = None,
+        rotation: str = "random",
+        itq_iterations: int = 50,
+        seed: int = 0,
+        chunk: int = 8192,
+        factor_bits: int = 16,
+    ) -> None:
         super().__init__()
         if bits_per_dim not in (1, 2, 4, 8):
             raise ValueError(f"bits_per_dim must be 1, 2, 4 or 8, got {bits_per_dim!r}")
@@ -76,10 +85,10 @@ class RaBitQQuantizer(Quantizer):
         self.log_range: tuple[float, float] | None = None
         self.level_bits, self.num_dims, self.rotation = bits_per_dim, num_dims, rotation
         self.itq_iterations, self.seed, self.chunk = itq_iterations, seed, chunk
-        self.levels = 2 ** bits_per_dim
+        self.levels = 2**bits_per_dim
         self.name = f"rabitq{bits_per_dim}b-{rotation}"
         self.center: torch.Tensor | None = None
-        self.projection: torch.Tensor | None = None     # P, [m, D] float64
+        self.projection: torch.Tensor | None = None  # P, [m, D] float64
 
     @property
     def code_dims(self) -> int:
@@ -102,9 +111,9 @@ class RaBitQQuantizer(Quantizer):
         self.projection = (basis @ rot).T.contiguous()
         if self.factor_bits == 8:
             self.log_range = None
-            log_s = torch.cat([self._factors(x[i:i + self.chunk])[1] for i in range(0, x.shape[0], self.chunk)])
+            log_s = torch.cat([self._factors(x[i : i + self.chunk])[1] for i in range(0, x.shape[0], self.chunk)])
             log_s = log_s[torch.isfinite(log_s)].log()
-            lo, hi = torch.quantile(log_s[:2 ** 24], torch.tensor([0.0005, 0.9995], dtype=log_s.dtype)).tolist()
+            lo, hi = torch.quantile(log_s[: 2**24], torch.tensor([0.0005, 0.9995], dtype=log_s.dtype)).tolist()
             self.log_range = (lo, max(hi, lo + 1e-6))
 
     def rotate(self, x: torch.Tensor) -> torch.Tensor:
@@ -118,7 +127,7 @@ class RaBitQQuantizer(Quantizer):
             return (y >= 0).to(torch.int64)
         top = self.levels - 1
         delta = (SCALE_GRID[None, :, None] * y.abs().amax(1)[:, None, None] / top).clamp_min(1e-12)
-        u = torch.round((y[:, None, :] / delta + top) / 2).clamp(0, top)        # [n, grid, m]
+        u = torch.round((y[:, None, :] / delta + top) / 2).clamp(0, top)  # [n, grid, m]
         v = 2 * u - top
         cos = (v * y[:, None, :]).sum(2) / v.norm(dim=2).clamp_min(1e-12)
         best = cos.argmax(1)
@@ -154,7 +163,7 @@ class RaBitQQuantizer(Quantizer):
         """``[N, m + 1]`` int64: the levels ``u`` and, last, the stored factor (:meth:`factor_code`)."""
         out = []
         for start in range(0, x.shape[0], self.chunk):
-            u, s = self._factors(x[start:start + self.chunk])
+            u, s = self._factors(x[start : start + self.chunk])
             out.append(torch.cat([u, self.factor_code(s)[:, None]], 1))
         return torch.cat(out)
 
@@ -186,17 +195,22 @@ class RaBitQQuantizer(Quantizer):
 
     def packed_factors(self, packed: np.ndarray) -> torch.Tensor:
         """The factors ``s`` (float32 ``[N]``) stored after the code bytes of ``packed``."""
-        raw = np.ascontiguousarray(packed[:, self.code_bytes:])
+        raw = np.ascontiguousarray(packed[:, self.code_bytes :])
         stored = raw.view(np.int16).reshape(-1) if self.factor_bits == 16 else raw.reshape(-1)
         return self.factor_value(torch.from_numpy(stored.astype(np.int64)))
 
     def unpack(self, packed: np.ndarray) -> torch.Tensor:
         check_packed("packed", packed, self.num_bits)
-        u = byte_table(self.level_bits)[packed[:, :self.code_bytes]].reshape(packed.shape[0], -1)
-        raw = np.ascontiguousarray(packed[:, self.code_bytes:])
+        u = byte_table(self.level_bits)[packed[:, : self.code_bytes]].reshape(packed.shape[0], -1)
+        raw = np.ascontiguousarray(packed[:, self.code_bytes :])
         stored = raw.view(np.int16) if self.factor_bits == 16 else raw
-        return torch.cat([torch.from_numpy(u[:, :self.code_dims].astype(np.int64)),
-                          torch.from_numpy(stored.reshape(-1, 1).astype(np.int64))], 1)
+        return torch.cat(
+            [
+                torch.from_numpy(u[:, : self.code_dims].astype(np.int64)),
+                torch.from_numpy(stored.reshape(-1, 1).astype(np.int64)),
+            ],
+            1,
+        )
 
 
 class AsymmetricIndex:
@@ -221,7 +235,7 @@ class AsymmetricIndex:
         self.quantizer, self.chunk, self.lut_below = quantizer, chunk, lut_below
         self.per_byte = 8 // quantizer.level_bits
         levels = byte_table(quantizer.level_bits).astype(np.float32)
-        self.values = torch.from_numpy(2 * levels - (quantizer.levels - 1))       # [256, per_byte]
+        self.values = torch.from_numpy(2 * levels - (quantizer.levels - 1))  # [256, per_byte]
         self.bit_weights = 2.0 ** (1 + torch.arange(quantizer.level_bits, dtype=torch.float32))
         self.codes = np.zeros((0, quantizer.code_bytes), dtype=np.uint8)
         self.factors = torch.zeros(0, dtype=torch.float32)
@@ -237,7 +251,7 @@ class AsymmetricIndex:
     def add_packed(self, packed: np.ndarray) -> "AsymmetricIndex":
         q = self.quantizer
         check_packed("packed", packed, q.num_bits)
-        self.codes = np.concatenate([self.codes, np.ascontiguousarray(packed[:, :q.code_bytes])])
+        self.codes = np.concatenate([self.codes, np.ascontiguousarray(packed[:, : q.code_bytes])])
         self.factors = torch.cat([self.factors, q.packed_factors(packed)])
         return self
 
@@ -269,25 +283,29 @@ class AsymmetricIndex:
         if module is not None:
             scores, ids = module.lut_topk(lut, torch.from_numpy(self.codes), self.factors, k)
             return scores, ids
+
         def block_scores(block: np.ndarray) -> torch.Tensor:
-            idx = torch.from_numpy(block.astype(np.int64)).T                      # [bytes, n]
-            return torch.stack([torch.gather(t, 1, idx).sum(0) for t in lut])    # [Q, n]
+            idx = torch.from_numpy(block.astype(np.int64)).T  # [bytes, n]
+            return torch.stack([torch.gather(t, 1, idx).sum(0) for t in lut])  # [Q, n]
+
         return self._scan(z.shape[0], k, block_scores)
 
     def _search_matmul(self, z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        weights = (z[:, :, None] * self.bit_weights).reshape(z.shape[0], -1)      # [Q, bytes * 8]
+        weights = (z[:, :, None] * self.bit_weights).reshape(z.shape[0], -1)  # [Q, bytes * 8]
         bias = (self.quantizer.levels - 1) * z.sum(1, keepdim=True)
+
         def block_scores(block: np.ndarray) -> torch.Tensor:
             bits = torch.from_numpy(np.unpackbits(block, axis=1, bitorder="little")).to(torch.float32)
             return weights @ bits.T - bias
+
         return self._scan(z.shape[0], k, block_scores)
 
     def _scan(self, num_queries: int, k: int, block_scores) -> tuple[torch.Tensor, torch.Tensor]:
         best_s = torch.full((num_queries, k), -torch.inf)
         best_i = torch.zeros((num_queries, k), dtype=torch.int64)
         for start in range(0, self.ntotal, self.chunk):
-            block = self.codes[start:start + self.chunk]
-            scores = block_scores(block) * self.factors[start:start + self.chunk]
+            block = self.codes[start : start + self.chunk]
+            scores = block_scores(block) * self.factors[start : start + self.chunk]
             top_s, top_i = torch.topk(torch.cat([best_s, scores], 1), k, dim=1)
             all_i = torch.cat([best_i, torch.arange(start, start + block.shape[0]).expand(num_queries, -1)], 1)
             best_s, best_i = top_s, torch.gather(all_i, 1, top_i)

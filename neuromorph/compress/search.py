@@ -10,6 +10,7 @@
 * :func:`distance_search`: brute-force top-k by L1 or L2 distance (the Sigma-Delta estimators).
 * :func:`recall_at_k`: ``|found_i & true_i| / k`` averaged over queries.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,9 @@ def _faiss():
     try:
         import faiss
     except ModuleNotFoundError:
-        raise ModuleNotFoundError("search needs faiss: install it with `pip install faiss-cpu` "
-                                  "(or `pip install 'neuromorph[compress]'`)") from None
+        raise ModuleNotFoundError(
+            "search needs faiss: install it with `pip install faiss-cpu` (or `pip install 'neuromorph[compress]'`)"
+        ) from None
     return faiss
 
 
@@ -63,8 +65,10 @@ class BinaryIndex:
 
     def __init__(self, num_bits: int, kind: str = "flat", hnsw_m: int = 32, ef_search: int = 64) -> None:
         if isinstance(num_bits, bool) or not isinstance(num_bits, int):
-            raise TypeError(f"num_bits must be an int (the code length in bits; add the codes with .add()), got "
-                            f"{type(num_bits).__name__}")
+            raise TypeError(
+                f"num_bits must be an int (the code length in bits; add the codes with .add()), got "
+                f"{type(num_bits).__name__}"
+            )
         if num_bits < 8 or num_bits % 8:
             raise ValueError(f"num_bits must be a positive multiple of 8 for FAISS binary indexes, got {num_bits}")
         faiss = _faiss()
@@ -128,11 +132,11 @@ def rescore(queries: object, database: object, candidates: np.ndarray, k: int, c
         raise ValueError("candidates contains ids outside the database (only -1, FAISS's 'no result', is allowed)")
     out = np.empty((q.shape[0], k), dtype=candidates.dtype)
     for start in range(0, q.shape[0], chunk):
-        cand = candidates[start:start + chunk]
-        scores = np.einsum("qd,qcd->qc", q[start:start + chunk], db[np.maximum(cand, 0)])
+        cand = candidates[start : start + chunk]
+        scores = np.einsum("qd,qcd->qc", q[start : start + chunk], db[np.maximum(cand, 0)])
         scores[cand < 0] = -np.inf
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        out[start:start + chunk] = np.take_along_axis(cand, order, axis=1)
+        out[start : start + chunk] = np.take_along_axis(cand, order, axis=1)
     return out
 
 
@@ -149,7 +153,7 @@ def distance_search(queries: object, database: object, k: int, p: float = 1.0, c
     _check_k(k, db.shape[0])
     out = []
     for start in range(0, q.shape[0], chunk):
-        dist = torch.cdist(q[start:start + chunk], db, p=p)
+        dist = torch.cdist(q[start : start + chunk], db, p=p)
         out.append(torch.topk(dist, k, dim=1, largest=False).indices)
     return torch.cat(out).numpy()
 

@@ -30,6 +30,7 @@ Distance estimate (Gaussian frame): the ``m`` bits are cut into ``p = m / lambda
 estimate and measures Euclidean distance. Neither code is Hamming-searchable: the estimators need the weighted
 condensation first.
 """
+
 from __future__ import annotations
 
 import math
@@ -101,7 +102,7 @@ def sigma_delta_quantize(y: torch.Tensor, order: int) -> tuple[torch.Tensor, tor
     check_tensor("y", y, ndim=2, floating=True, finite=True)
     taps = _taps(order)
     coeffs = filter_coefficients(taps)
-    yt = y.T.contiguous()                      # [m, N]: one contiguous row per step
+    yt = y.T.contiguous()  # [m, N]: one contiguous row per step
     q = torch.empty_like(yt)
     v = torch.empty_like(yt)
     for i in range(yt.shape[0]):
@@ -169,8 +170,16 @@ class SigmaDeltaQuantizer(Quantizer):
 
     hamming = False
 
-    def __init__(self, order: int, num_bits: int, block: int | None = None, frame: str = "gaussian",
-                 density: float = 1.0, clip_quantile: float = 1.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        order: int,
+        num_bits: int,
+        block: int | None = None,
+        frame: str = "gaussian",
+        density: float = 1.0,
+        clip_quantile: float = 1.0,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         _taps(order)
         if frame not in ("gaussian", "repeat"):
@@ -181,11 +190,12 @@ class SigmaDeltaQuantizer(Quantizer):
             if block is None:  # the longest standard block (at least order + 1) that divides num_bits
                 block = next((b for b in (16, 12, 10, 8, 6, 5, 4, 3, 2) if num_bits % b == 0 and b > order), None)
                 if block is None:
-                    raise ValueError(f"no block length in (16, 12, 10, 8, 6, 5, 4, 3, 2) above order={order} divides "
-                                     f"num_bits={num_bits}; pass block= explicitly")
+                    raise ValueError(
+                        f"no block length in (16, 12, 10, 8, 6, 5, 4, 3, 2) above order={order} divides "
+                        f"num_bits={num_bits}; pass block= explicitly"
+                    )
             if num_bits % block:
-                raise ValueError(f"num_bits must be a multiple of block={block} for the Gaussian frame, "
-                                 f"got {num_bits}")
+                raise ValueError(f"num_bits must be a multiple of block={block} for the Gaussian frame, got {num_bits}")
             self.weights = condensation_weights(order, block)
         if not 0.0 < density <= 1.0:
             raise ValueError(f"density must be in (0, 1], got {density}")
@@ -205,8 +215,10 @@ class SigmaDeltaQuantizer(Quantizer):
         n = self.rht.size
         if self.frame == "repeat":
             if self.bits % n or self.bits // n < self.order + 1:
-                raise ValueError(f"num_bits must be a multiple of {n} (the padded dimension) and at least "
-                                 f"{(self.order + 1) * n} for the repeat frame of order {self.order}, got {self.bits}")
+                raise ValueError(
+                    f"num_bits must be a multiple of {n} (the padded dimension) and at least "
+                    f"{(self.order + 1) * n} for the repeat frame of order {self.order}, got {self.bits}"
+                )
             self.block = self.bits // n
             self.weights = condensation_weights(self.order, self.block)
             self.matrix = None
@@ -238,8 +250,8 @@ class SigmaDeltaQuantizer(Quantizer):
 
     def _encode(self, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
         out = []
-        for start in range(0, x.shape[0], chunk):   # bounded memory: y is [chunk, num_bits]
-            q, _ = sigma_delta_quantize(self.embed(x[start:start + chunk]).to(torch.float32), self.order)
+        for start in range(0, x.shape[0], chunk):  # bounded memory: y is [chunk, num_bits]
+            q, _ = sigma_delta_quantize(self.embed(x[start : start + chunk]).to(torch.float32), self.order)
             out.append((q > 0).to(torch.uint8))
         return torch.cat(out)
 

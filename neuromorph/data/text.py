@@ -39,6 +39,7 @@ one -- ``<pad>``, ``<unk>`` and the most frequent GloVe 6B words -- with its 50-
 >>> len(train), len(val), len(test)
 (120, 40, 40)
 """
+
 from __future__ import annotations
 
 import io
@@ -120,8 +121,12 @@ class _BunchUnpickler(pickle.Unpickler):
             return dict
         if (module, name) in {("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor")}:
             return copyreg._reconstructor  # type: ignore[attr-defined]  # private, missing from typeshed
-        if (module, name) in {("__builtin__", "dict"), ("builtins", "dict"), ("__builtin__", "object"),
-                              ("builtins", "object")}:
+        if (module, name) in {
+            ("__builtin__", "dict"),
+            ("builtins", "dict"),
+            ("__builtin__", "object"),
+            ("builtins", "object"),
+        }:
             return dict if name == "dict" else object
         if module in {"numpy.core.multiarray", "numpy._core.multiarray"} and name == "_reconstruct":
             try:
@@ -154,10 +159,10 @@ def _load_polarity(data_dir: str) -> tuple[list[str], list[int], list[str]]:
             if not line:
                 continue
             tag, _, text = line.partition(" ")
-            if not tag.startswith("__label__") or tag[len("__label__"):] not in names:
+            if not tag.startswith("__label__") or tag[len("__label__") :] not in names:
                 raise ValueError(f"{path}: unexpected label {tag!r}")
             texts.append(text)
-            labels.append(names.index(tag[len("__label__"):]))
+            labels.append(names.index(tag[len("__label__") :]))
     return texts, labels, names
 
 
@@ -174,8 +179,9 @@ def load_text_corpus(name: str, data_dir: str | None = None) -> tuple[list[str],
     return loaders[name](data_dir or gensim_test_data_dir())
 
 
-def fold_splits(labels: Sequence[int], num_folds: int = 5, fold: int = 0,
-                seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fold_splits(
+    labels: Sequence[int], num_folds: int = 5, fold: int = 0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stratified ``(train_idx, val_idx, test_idx)`` (sorted) for fold ``fold`` of ``num_folds`` (module docstring).
 
     >>> [len(part) for part in fold_splits([0, 1] * 10, num_folds=5, fold=2)]
@@ -195,8 +201,11 @@ def fold_splits(labels: Sequence[int], num_folds: int = 5, fold: int = 0,
             raise ValueError(f"class {cls} has {len(idx)} documents, fewer than num_folds={num_folds}")
         assignment[idx[rng.permutation(len(idx))]] = np.arange(len(idx)) % num_folds
     val_fold = (fold + 1) % num_folds
-    return (np.flatnonzero((assignment != fold) & (assignment != val_fold)), np.flatnonzero(assignment == val_fold),
-            np.flatnonzero(assignment == fold))
+    return (
+        np.flatnonzero((assignment != fold) & (assignment != val_fold)),
+        np.flatnonzero(assignment == val_fold),
+        np.flatnonzero(assignment == fold),
+    )
 
 
 def glove_vocabulary(num_words: int = 50_000) -> tuple[list[str], Tensor]:
@@ -343,9 +352,18 @@ def split_indices(labels: Sequence[int], test_fraction: float, seed: int) -> tup
     return np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(test, dtype=np.int64))
 
 
-def load_text_task(name: str = "newsgroups", max_len: int = 128, min_count: int = 2, max_vocab: int | None = 5000,
-                   test_fraction: float = 0.25, split_seed: int = 0, data_dir: str | None = None,
-                   num_folds: int | None = None, fold: int = 0, vocab: Sequence[str] | None = None) -> TextTask:
+def load_text_task(
+    name: str = "newsgroups",
+    max_len: int = 128,
+    min_count: int = 2,
+    max_vocab: int | None = 5000,
+    test_fraction: float = 0.25,
+    split_seed: int = 0,
+    data_dir: str | None = None,
+    num_folds: int | None = None,
+    fold: int = 0,
+    vocab: Sequence[str] | None = None,
+) -> TextTask:
     """Load the text task ``name`` (see the module docstring for the files, cleaning, tokenisation and split).
 
     With ``num_folds`` the split is train / validation / test by :func:`fold_splits` (``test_fraction`` is then
@@ -371,12 +389,29 @@ def load_text_task(name: str = "newsgroups", max_len: int = 128, min_count: int 
     y = torch.tensor(labels, dtype=torch.long)
     encoded = {split: encode([docs[i] for i in idx], vocab, max_len) for split, idx in parts.items()}
     source = "mini_newsgroup" if name == "newsgroups" else "pang_lee_polarity.cor"
-    info = {"source": "gensim/test/test_data/" + source,
-            "num_docs": len(texts), "mean_tokens": float(np.mean([len(d) for d in docs])),
-            "max_len": max_len, "min_count": min_count, "test_fraction": test_fraction, "split_seed": split_seed,
-            "num_folds": num_folds, "fold": fold if num_folds is not None else None}
+    info = {
+        "source": "gensim/test/test_data/" + source,
+        "num_docs": len(texts),
+        "mean_tokens": float(np.mean([len(d) for d in docs])),
+        "max_len": max_len,
+        "min_count": min_count,
+        "test_fraction": test_fraction,
+        "split_seed": split_seed,
+        "num_folds": num_folds,
+        "fold": fold if num_folds is not None else None,
+    }
     val = {}
     if "val" in parts:
         val = {"x_val": encoded["val"][0], "len_val": encoded["val"][1], "y_val": y[parts["val"]]}
-    return TextTask(name, *encoded["train"], y[train_idx], *encoded["test"], y[test_idx], list(vocab), class_names,
-                    info, texts={split: [texts[i] for i in idx] for split, idx in parts.items()}, **val)
+    return TextTask(
+        name,
+        *encoded["train"],
+        y[train_idx],
+        *encoded["test"],
+        y[test_idx],
+        list(vocab),
+        class_names,
+        info,
+        texts={split: [texts[i] for i in idx] for split, idx in parts.items()},
+        **val,
+    )

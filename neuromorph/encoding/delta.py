@@ -13,6 +13,7 @@ integrates the quanta: ``x_hat[t] = r_0 + theta * sum_{k <= t} (on[k] - off[k])`
 encoder's reference. While the signal changes by at most ``theta`` per step, ``|x[t] - x_hat[t]| < theta``
 after the first crossing; faster changes are followed at one quantum per step (slew-rate limit).
 """
+
 from __future__ import annotations
 
 import torch
@@ -34,8 +35,9 @@ def _initial(name: str, initial: Tensor | None, like: Tensor) -> Tensor:
     try:
         return torch.broadcast_to(initial.to(like.dtype), like.shape).clone()
     except RuntimeError as err:
-        raise ValueError(f"{name} of shape {tuple(initial.shape)} does not broadcast to one step "
-                         f"{tuple(like.shape)}") from err
+        raise ValueError(
+            f"{name} of shape {tuple(initial.shape)} does not broadcast to one step {tuple(like.shape)}"
+        ) from err
 
 
 def delta_encode(x_seq: Tensor, threshold: float, initial: Tensor | None = None) -> Tensor:

@@ -6,6 +6,7 @@
 >>> direct_encode(torch.tensor([[0.5, 1.0]]), 3).shape
 torch.Size([3, 1, 2])
 """
+
 from __future__ import annotations
 
 from torch import Tensor

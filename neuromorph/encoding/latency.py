@@ -9,6 +9,7 @@ The log variant spends more time resolution on small intensities. Decoding inver
 first-spike step: ``x_hat = 1 - t_f / (T - 1)`` (linear) or ``x_hat = threshold ** (t_f / (T - 1))`` (log);
 silent elements decode to 0. With rounding, the linear round-trip error is at most ``1 / (2 (T - 1))``.
 """
+
 from __future__ import annotations
 
 import math

@@ -20,6 +20,7 @@ Directions (angles, unit vectors): neurons with preferred unit directions ``d_i`
 :class:`CircularPopulationEncoder` uses von Mises tuning ``r_i = r_max exp(kappa (cos(theta - theta_i) - 1))``
 on ``N`` evenly spaced angles and decodes ``theta_hat = atan2(sum c_i sin theta_i, sum c_i cos theta_i)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,7 +69,7 @@ def gaussian_rates(x: Tensor, preferred: Tensor, sigma: float, r_max: float = 1.
     for name, value in (("sigma", sigma), ("r_max", r_max)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
             raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return r_max * torch.exp(-(x.unsqueeze(-1) - preferred) ** 2 / (2.0 * sigma * sigma))
+    return r_max * torch.exp(-((x.unsqueeze(-1) - preferred) ** 2) / (2.0 * sigma * sigma))
 
 
 def centre_of_mass(counts: Tensor, preferred: Tensor, fallback: float) -> Tensor:
@@ -95,8 +96,9 @@ def population_vector_decode(counts: Tensor, directions: Tensor, normalize: bool
     check_tensor("counts", counts, floating=True)
     check_tensor("directions", directions, ndim=2, floating=True)
     if counts.shape[-1] != directions.shape[0]:
-        raise ValueError(f"counts last dim ({counts.shape[-1]}) must equal the number of directions "
-                         f"({directions.shape[0]})")
+        raise ValueError(
+            f"counts last dim ({counts.shape[-1]}) must equal the number of directions ({directions.shape[0]})"
+        )
     v = counts @ directions.to(counts.dtype)
     if normalize:
         v = v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
@@ -120,10 +122,16 @@ def reconstruction_error(x: Tensor, x_hat: Tensor) -> dict[str, float]:
     if x.numel() == 0:
         raise ValueError("x must not be empty")
     diff = (x_hat - x).double()
-    mse = float((diff ** 2).mean())
-    cosine = float(torch.nn.functional.cosine_similarity(x.double().reshape(-1, x.shape[-1]),
-                                                         x_hat.double().reshape(-1, x.shape[-1]),
-                                                         dim=-1).mean()) if x.dim() else float("nan")
+    mse = float((diff**2).mean())
+    cosine = (
+        float(
+            torch.nn.functional.cosine_similarity(
+                x.double().reshape(-1, x.shape[-1]), x_hat.double().reshape(-1, x.shape[-1]), dim=-1
+            ).mean()
+        )
+        if x.dim()
+        else float("nan")
+    )
     return {"mse": mse, "rmse": math.sqrt(mse), "max_abs": float(diff.abs().max()), "cosine": cosine}
 
 
@@ -144,10 +152,11 @@ class PopulationEncoder(nn.Module):
     (torch.Size([2, 9]), [0.252, 0.5])
     """
 
-    preferred: Tensor        # buffer (registered in __init__)
+    preferred: Tensor  # buffer (registered in __init__)
 
-    def __init__(self, num_neurons: int, low: float, high: float, sigma: float | None = None,
-                 r_max: float = 1.0) -> None:
+    def __init__(
+        self, num_neurons: int, low: float, high: float, sigma: float | None = None, r_max: float = 1.0
+    ) -> None:
         super().__init__()
         self.num_neurons = _check_num_neurons(num_neurons, 2)
         self.low, self.high = _num("low", low), _num("high", high)
@@ -178,14 +187,16 @@ class PopulationEncoder(nn.Module):
         """Centre of mass ``[..., D]`` of counts or rates ``[..., D, N]`` (sum spikes over time first)."""
         check_tensor("counts_or_rates", counts_or_rates, floating=True)
         if counts_or_rates.dim() < 1 or counts_or_rates.shape[-1] != self.num_neurons:
-            raise ValueError(f"counts_or_rates must be [..., {self.num_neurons}], got shape "
-                             f"{tuple(counts_or_rates.shape)}")
-        return centre_of_mass(counts_or_rates, self.preferred.to(counts_or_rates.dtype),
-                              0.5 * (self.low + self.high))
+            raise ValueError(
+                f"counts_or_rates must be [..., {self.num_neurons}], got shape {tuple(counts_or_rates.shape)}"
+            )
+        return centre_of_mass(counts_or_rates, self.preferred.to(counts_or_rates.dtype), 0.5 * (self.low + self.high))
 
     def extra_repr(self) -> str:
-        return (f"num_neurons={self.num_neurons}, low={self.low}, high={self.high}, sigma={self.sigma:.4g}, "
-                f"r_max={self.r_max}")
+        return (
+            f"num_neurons={self.num_neurons}, low={self.low}, high={self.high}, sigma={self.sigma:.4g}, "
+            f"r_max={self.r_max}"
+        )
 
 
 class CircularPopulationEncoder(nn.Module):
@@ -199,7 +210,7 @@ class CircularPopulationEncoder(nn.Module):
     [0.5, -2.0]
     """
 
-    preferred: Tensor        # buffers (registered in __init__)
+    preferred: Tensor  # buffers (registered in __init__)
     directions: Tensor
 
     def __init__(self, num_neurons: int, kappa: float = 2.0, r_max: float = 1.0) -> None:

@@ -11,6 +11,7 @@ step ``dt`` and keeps at most one spike per step:
 
 Decoding is the empirical rate ``r = (1/T) * sum_t s[t]`` (an unbiased estimate of ``p``).
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,8 +28,9 @@ def _positive_float(name: str, value: object) -> float:
     return float(value)
 
 
-def rate_probability(x: Tensor, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0,
-                     clip: bool = False) -> Tensor:
+def rate_probability(
+    x: Tensor, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0, clip: bool = False
+) -> Tensor:
     """Per-step spike probability of each element of ``x`` (see the module docstring).
 
     Bernoulli coding needs ``gain * x`` in ``[0, 1]``: values outside raise a ``ValueError`` unless ``clip=True``
@@ -52,15 +54,24 @@ def rate_probability(x: Tensor, gain: float = 1.0, method: str = "bernoulli", dt
         low, high = float(scaled.min()), float(scaled.max())
         if low < 0 or (method == "bernoulli" and high > 1):
             bound = "[0, 1]" if method == "bernoulli" else ">= 0"
-            raise ValueError(f"gain * x must lie in {bound} for {method} rate coding, got values in "
-                             f"[{low:.4g}, {high:.4g}] (gain={gain}); rescale x or pass clip=True")
+            raise ValueError(
+                f"gain * x must lie in {bound} for {method} rate coding, got values in "
+                f"[{low:.4g}, {high:.4g}] (gain={gain}); rescale x or pass clip=True"
+            )
     if method == "bernoulli":
         return scaled.clamp(0.0, 1.0)
     return -torch.expm1(-scaled.clamp_min(0.0) * dt)
 
 
-def rate_encode(x: Tensor, num_steps: int, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0,
-                generator: torch.Generator | None = None, clip: bool = False) -> Tensor:
+def rate_encode(
+    x: Tensor,
+    num_steps: int,
+    gain: float = 1.0,
+    method: str = "bernoulli",
+    dt: float = 1.0,
+    generator: torch.Generator | None = None,
+    clip: bool = False,
+) -> Tensor:
     """Sample a spike train ``[T, ...]`` from intensities ``x`` (any shape; ``gain * x`` in ``[0, 1]`` for
     Bernoulli coding, see :func:`rate_probability`).
 
@@ -93,8 +104,9 @@ class RateEncoder(nn.Module):
     (torch.Size([1000, 1, 2]), [0.1, 0.9])
     """
 
-    def __init__(self, num_steps: int, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0,
-                 clip: bool = False) -> None:
+    def __init__(
+        self, num_steps: int, gain: float = 1.0, method: str = "bernoulli", dt: float = 1.0, clip: bool = False
+    ) -> None:
         super().__init__()
         self.clip = bool(clip)
         self.num_steps = check_positive_int("num_steps", num_steps)

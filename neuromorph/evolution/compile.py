@@ -12,6 +12,7 @@ Class scores after ``T`` steps (:func:`run_evolved`): ``score_k = count_k + clip
 for output ``k`` (spike count plus the fraction of the way to the next spike, a tie-breaker); the prediction is
 ``argmax_k score_k``.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -36,15 +37,16 @@ class EvolvedParams(NamedTuple):
     >>> p.n_inputs, p.n_outputs, p.in_w.shape, p.rec_w.shape
     (2, 1, torch.Size([2]), torch.Size([0]))
     """
+
     n_inputs: int
-    beta: Tensor          # [n] decay of the non-input neurons (outputs first, then hidden)
-    threshold: Tensor     # [n]
-    in_src: Tensor        # [E_in] input channel of each input synapse
-    in_dst: Tensor        # [E_in] target neuron index
-    in_w: Tensor          # [E_in]
-    rec_src: Tensor       # [E_rec] presynaptic neuron index
-    rec_dst: Tensor       # [E_rec]
-    rec_w: Tensor         # [E_rec]
+    beta: Tensor  # [n] decay of the non-input neurons (outputs first, then hidden)
+    threshold: Tensor  # [n]
+    in_src: Tensor  # [E_in] input channel of each input synapse
+    in_dst: Tensor  # [E_in] target neuron index
+    in_w: Tensor  # [E_in]
+    rec_src: Tensor  # [E_rec] presynaptic neuron index
+    rec_dst: Tensor  # [E_rec]
+    rec_w: Tensor  # [E_rec]
     n_outputs: int
     ids: tuple[int, ...]  # genome id of every non-input neuron, in index order
 
@@ -55,7 +57,8 @@ class EvolvedState(NamedTuple):
     >>> EvolvedState(torch.zeros(2, 3), torch.zeros(2, 3)).v.shape
     torch.Size([2, 3])
     """
-    v: Tensor       # [B, n]
+
+    v: Tensor  # [B, n]
     spikes: Tensor  # [B, n] last step's spikes
 
 
@@ -82,11 +85,18 @@ def compile_genome(g: Genome, dtype: torch.dtype = torch.float32) -> EvolvedPara
         return torch.tensor(vals, dtype=dt)
 
     return EvolvedParams(
-        len(inputs), torch.exp(-1.0 / t([n.tau for n in body], dtype)), t([n.threshold for n in body], dtype),
-        t([in_index[s.pre] for s in ins], torch.long), t([index[s.post] for s in ins], torch.long),
+        len(inputs),
+        torch.exp(-1.0 / t([n.tau for n in body], dtype)),
+        t([n.threshold for n in body], dtype),
+        t([in_index[s.pre] for s in ins], torch.long),
+        t([index[s.post] for s in ins], torch.long),
         t([s.weight for s in ins], dtype),
-        t([index[s.pre] for s in recs], torch.long), t([index[s.post] for s in recs], torch.long),
-        t([s.weight for s in recs], dtype), g.n_outputs, tuple(n.id for n in body))
+        t([index[s.pre] for s in recs], torch.long),
+        t([index[s.post] for s in recs], torch.long),
+        t([s.weight for s in recs], dtype),
+        g.n_outputs,
+        tuple(n.id for n in body),
+    )
 
 
 def evolved_step(x: Tensor, state: EvolvedState, params: EvolvedParams) -> tuple[Tensor, EvolvedState]:

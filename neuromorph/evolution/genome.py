@@ -29,6 +29,7 @@ cannot matter (no incoming or no outgoing synapse, repeated to a fixed point) an
 counts from an evaluation, hidden neurons that never spiked (their synapses never transmitted anything, so on
 that data the network's outputs are unchanged).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,6 +47,7 @@ class NeuronGene(NamedTuple):
     >>> NeuronGene(3, "hidden")
     NeuronGene(id=3, kind='hidden', tau=5.0, threshold=1.0)
     """
+
     id: int
     kind: str
     tau: float = 5.0
@@ -58,6 +60,7 @@ class SynapseGene(NamedTuple):
     >>> SynapseGene(0, 2, 0.5)
     SynapseGene(pre=0, post=2, weight=0.5, enabled=True)
     """
+
     pre: int
     post: int
     weight: float
@@ -74,6 +77,7 @@ class Genome:
     >>> Genome.from_dict(g.to_dict()) == g
     True
     """
+
     n_inputs: int
     n_outputs: int
     neurons: tuple[NeuronGene, ...]
@@ -96,15 +100,23 @@ class Genome:
         return len(self.hidden), self.num_enabled
 
     def to_dict(self) -> dict:
-        return {"n_inputs": self.n_inputs, "n_outputs": self.n_outputs, "next_id": self.next_id,
-                "neurons": [list(n) for n in self.neurons], "synapses": [list(s) for s in self.synapses]}
+        return {
+            "n_inputs": self.n_inputs,
+            "n_outputs": self.n_outputs,
+            "next_id": self.next_id,
+            "neurons": [list(n) for n in self.neurons],
+            "synapses": [list(s) for s in self.synapses],
+        }
 
     @staticmethod
     def from_dict(d: Mapping) -> "Genome":
-        return Genome(int(d["n_inputs"]), int(d["n_outputs"]),
-                      tuple(NeuronGene(int(i), str(k), float(t), float(th)) for i, k, t, th in d["neurons"]),
-                      tuple(SynapseGene(int(a), int(b), float(w), bool(e)) for a, b, w, e in d["synapses"]),
-                      int(d["next_id"]))
+        return Genome(
+            int(d["n_inputs"]),
+            int(d["n_outputs"]),
+            tuple(NeuronGene(int(i), str(k), float(t), float(th)) for i, k, t, th in d["neurons"]),
+            tuple(SynapseGene(int(a), int(b), float(w), bool(e)) for a, b, w, e in d["synapses"]),
+            int(d["next_id"]),
+        )
 
 
 def validate(g: Genome) -> None:
@@ -130,8 +142,9 @@ def validate(g: Genome) -> None:
         if n.kind not in KINDS:
             raise ValueError(f"neuron kind must be one of {KINDS}, got {n.kind!r}")
         if n.kind != "input" and not (n.tau > 0 and n.threshold > 0 and math.isfinite(n.tau + n.threshold)):
-            raise ValueError(f"neuron {n.id}: tau and threshold must be positive and finite, got {n.tau}, "
-                             f"{n.threshold}")
+            raise ValueError(
+                f"neuron {n.id}: tau and threshold must be positive and finite, got {n.tau}, {n.threshold}"
+            )
     counts = [sum(1 for n in g.neurons if n.kind == k) for k in ("input", "output")]
     if counts != [g.n_inputs, g.n_outputs]:
         raise ValueError(f"genome must hold {g.n_inputs} input and {g.n_outputs} output neurons, got {counts}")
@@ -148,8 +161,15 @@ def validate(g: Genome) -> None:
         seen.add((s.pre, s.post))
 
 
-def minimal_genome(n_inputs: int, n_outputs: int, rng: np.random.Generator, connect_prob: float = 0.5,
-                   init_std: float = 1.0, tau: float = 5.0, threshold: float = 1.0) -> Genome:
+def minimal_genome(
+    n_inputs: int,
+    n_outputs: int,
+    rng: np.random.Generator,
+    connect_prob: float = 0.5,
+    init_std: float = 1.0,
+    tau: float = 5.0,
+    threshold: float = 1.0,
+) -> Genome:
     """Inputs and outputs only; each input -> output synapse present with prob. ``connect_prob``,
     weight ``N(0, init_std^2)``.
 
@@ -163,8 +183,12 @@ def minimal_genome(n_inputs: int, n_outputs: int, rng: np.random.Generator, conn
         raise ValueError(f"connect_prob must lie in [0, 1], got {connect_prob}")
     neurons = [NeuronGene(i, "input") for i in range(n_inputs)]
     neurons += [NeuronGene(n_inputs + j, "output", tau, threshold) for j in range(n_outputs)]
-    syn = [SynapseGene(i, n_inputs + j, float(rng.normal(0.0, init_std)))
-           for i in range(n_inputs) for j in range(n_outputs) if rng.random() < connect_prob]
+    syn = [
+        SynapseGene(i, n_inputs + j, float(rng.normal(0.0, init_std)))
+        for i in range(n_inputs)
+        for j in range(n_outputs)
+        if rng.random() < connect_prob
+    ]
     return Genome(n_inputs, n_outputs, tuple(neurons), tuple(syn), n_inputs + n_outputs)
 
 
@@ -176,6 +200,7 @@ class MutationConfig:
     >>> cfg.add_neuron, cfg.tau_range
     (1.0, (1.0, 50.0))
     """
+
     weight_rate: float = 0.2
     weight_sigma: float = 0.3
     weight_reset: float = 0.1
@@ -194,8 +219,15 @@ class MutationConfig:
     hidden_threshold: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("weight_rate", "weight_reset", "param_prob", "add_synapse", "remove_synapse", "add_neuron",
-                     "remove_neuron"):
+        for name in (
+            "weight_rate",
+            "weight_reset",
+            "param_prob",
+            "add_synapse",
+            "remove_synapse",
+            "add_neuron",
+            "remove_neuron",
+        ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {v}")
@@ -220,8 +252,11 @@ def mutate(g: Genome, rng: np.random.Generator, cfg: MutationConfig = MutationCo
     # weights
     for i, s in enumerate(syn):
         if s.enabled and rng.random() < cfg.weight_rate:
-            w = rng.normal(0.0, cfg.init_std) if rng.random() < cfg.weight_reset else \
-                s.weight + rng.normal(0.0, cfg.weight_sigma)
+            w = (
+                rng.normal(0.0, cfg.init_std)
+                if rng.random() < cfg.weight_reset
+                else s.weight + rng.normal(0.0, cfg.weight_sigma)
+            )
             syn[i] = s._replace(weight=float(np.clip(w, -cfg.weight_max, cfg.weight_max)))
     # neuron time constant / threshold
     body = [i for i, n in enumerate(neurons) if n.kind != "input"]

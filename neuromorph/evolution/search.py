@@ -8,6 +8,7 @@ picked by a size-``tournament`` tournament; children are pruned (weak synapses, 
 neurons), the ``mu`` best of parents and children survive (so the best fitness never decreases; on ties
 children win, allowing neutral drift across plateaus).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class EvolutionConfig:
     >>> EvolutionConfig(mu=4, lam=8, generations=2).tournament
     3
     """
+
     mu: int = 10
     lam: int = 30
     generations: int = 60
@@ -89,6 +91,7 @@ class EvolutionResult:
     >>> isinstance(result.best, Genome), sorted(result.history)[:2]
     (True, ['best', 'best_acc'])
     """
+
     best: Genome
     best_fitness: float
     train_accuracy: float
@@ -103,8 +106,13 @@ def _evaluate(g: Genome, x: Tensor, y: Tensor, size_penalty: float) -> tuple[flo
     return fit, acc, counts.sum(0), p
 
 
-def evolve(task: Task, cfg: EvolutionConfig = EvolutionConfig(), seed: int = 0, show_progress: bool | None = None,
-           callback: Optional[Callable[[int, dict], None]] = None) -> EvolutionResult:
+def evolve(
+    task: Task,
+    cfg: EvolutionConfig = EvolutionConfig(),
+    seed: int = 0,
+    show_progress: bool | None = None,
+    callback: Optional[Callable[[int, dict], None]] = None,
+) -> EvolutionResult:
     """Run (mu + lambda) evolution on ``task``; deterministic for a given ``seed``. See the module docstring.
 
     >>> import torch
@@ -130,8 +138,7 @@ def evolve(task: Task, cfg: EvolutionConfig = EvolutionConfig(), seed: int = 0, 
             fit, acc, _, _ = _evaluate(pruned, x, y, cfg.size_penalty)
         return fit, acc, pruned
 
-    pop = [assess(minimal_genome(n_in, n_out, rng, cfg.connect_prob, cfg.mutation.init_std))
-           for _ in range(cfg.mu)]
+    pop = [assess(minimal_genome(n_in, n_out, rng, cfg.connect_prob, cfg.mutation.init_std)) for _ in range(cfg.mu)]
     history: dict[str, list[float]] = {"best": [], "mean": [], "best_acc": [], "hidden": [], "synapses": []}
     for gen in progress(range(cfg.generations), desc="evolve", total=cfg.generations, enable=show_progress):
         children = []
@@ -141,7 +148,7 @@ def evolve(task: Task, cfg: EvolutionConfig = EvolutionConfig(), seed: int = 0, 
             children.append(assess(mutate(parent, rng, cfg.mutation)))
         # stable sort with children listed first: on equal fitness a child replaces its parent (neutral drift,
         # which lets structure accumulate across fitness plateaus)
-        pop = sorted(children + pop, key=lambda e: -e[0])[:cfg.mu]
+        pop = sorted(children + pop, key=lambda e: -e[0])[: cfg.mu]
         best = pop[0]
         history["best"].append(best[0])
         history["mean"].append(float(np.mean([e[0] for e in pop])))

@@ -11,6 +11,7 @@ neuromorphic hardware toolchains.
 >>> type(from_nir(to_nir(net, torch.zeros(1, 3)))).__name__
 'GraphNet'
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,6 +30,7 @@ def to_nir(model: Any, sample_input: Any, dt: float = 1e-3) -> Any:
     ['Affine', 'Input', 'LIF', 'Output']
     """
     from neuromorph.interop.nir_exchange import to_nir as _to_nir
+
     return _to_nir(model, sample_input, dt=dt)
 
 
@@ -42,6 +44,7 @@ def from_nir(graph: Any, dt: float | None = None) -> GraphNet:
     torch.Size([4, 1, 2])
     """
     from neuromorph.interop.nir_exchange import from_nir as _from_nir
+
     return _from_nir(graph, dt=dt)
 
 

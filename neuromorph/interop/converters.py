@@ -22,6 +22,7 @@ penalty cannot be written and raises ``ValueError``. On import a node whose inpu
 ``w_in dt/tau_syn`` for CubaLIF) is not 1 becomes ``Sequential(Scale(gain), neuron)``, which is exact;
 ``v_leak != 0`` or ``v_reset != 0`` raise.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -40,8 +41,9 @@ from neuromorph.synapses.linear import SpikeLinear
 try:
     import nir
 except ModuleNotFoundError as err:  # pragma: no cover - exercised only without the extra
-    raise ModuleNotFoundError("NIR exchange needs the 'nir' package: pip install 'neuromorph[interop]' "
-                              "(or pip install nir==1.0.8)") from err
+    raise ModuleNotFoundError(
+        "NIR exchange needs the 'nir' package: pip install 'neuromorph[interop]' (or pip install nir==1.0.8)"
+    ) from err
 
 Shape = tuple[int, ...]
 Exporter = Callable[[Any, Shape, float], list]
@@ -64,10 +66,12 @@ def register_exporter(*classes: type) -> Callable[[Exporter], Exporter]:
     True
     >>> del EXPORTERS[Double]
     """
+
     def wrap(fn: Exporter) -> Exporter:
         for cls in classes:
             EXPORTERS[cls] = fn
         return fn
+
     return wrap
 
 
@@ -83,10 +87,12 @@ def register_importer(*classes: type) -> Callable[[Importer], Importer]:
     True
     >>> del IMPORTERS[TaggedScale]
     """
+
     def wrap(fn: Importer) -> Importer:
         for cls in classes:
             IMPORTERS[cls] = fn
         return fn
+
     return wrap
 
 
@@ -126,7 +132,8 @@ def _check_zero_reset(module: Any) -> None:
         raise ValueError(
             f"reset={module.reset_mode!r} cannot be written to NIR 1.0.8: its LIF/CubaLIF nodes reset the "
             "membrane to v_reset after a spike (reset='zero'); a subtractive or absent reset has no NIR "
-            "encoding. Build the layer with reset='zero' to export it")
+            "encoding. Build the layer with reset='zero' to export it"
+        )
 
 
 def _neuron_shape(node: Any, fields: list[str]) -> Shape:
@@ -155,8 +162,10 @@ def _neuron_kwargs(shape: Shape, **params: np.ndarray) -> dict[str, Any]:
 def _require_zero(node: Any, field: str) -> None:
     value = getattr(node, field)
     if value is not None and not np.allclose(as_array(value), 0.0, rtol=0.0, atol=0.0):
-        raise ValueError(f"{field} = {np.unique(as_array(value)).tolist()[:5]} is not supported (neuromorph "
-                         f"neurons have {field} = 0)")
+        raise ValueError(
+            f"{field} = {np.unique(as_array(value)).tolist()[:5]} is not supported (neuromorph "
+            f"neurons have {field} = 0)"
+        )
 
 
 def _with_gain(gain: np.ndarray, shape: Shape, neuron: nn.Module) -> nn.Module:
@@ -194,18 +203,35 @@ def _export_conv2d(module: nn.Conv2d, in_shape: Shape, dt: float) -> list:
     if len(in_shape) != 3:
         raise ValueError(f"Conv2d expects a [C, H, W] step shape, got {in_shape}")
     bias = _weight(module, "bias") if module.bias is not None else np.zeros(module.out_channels, np.float32)
-    return [nir.Conv2d(input_shape=tuple(in_shape[1:]), weight=_weight(module, "weight"), stride=module.stride,
-                       padding=module.padding, dilation=module.dilation, groups=module.groups, bias=bias)]
+    return [
+        nir.Conv2d(
+            input_shape=tuple(in_shape[1:]),
+            weight=_weight(module, "weight"),
+            stride=module.stride,
+            padding=module.padding,
+            dilation=module.dilation,
+            groups=module.groups,
+            bias=bias,
+        )
+    ]
 
 
 @register_importer(nir.Conv2d)
 def _import_conv2d(node: Any, dt: float) -> nn.Module:
     weight = as_array(node.weight, np.float32)
     padding = node.padding if isinstance(node.padding, str) else tuple(int(p) for p in np.atleast_1d(node.padding))
-    geometry: dict[str, Any] = dict(stride=tuple(int(s) for s in np.atleast_1d(node.stride)), padding=padding,
-                                    dilation=tuple(int(d) for d in np.atleast_1d(node.dilation)))
-    module = nn.Conv2d(weight.shape[1] * int(node.groups), weight.shape[0], tuple(weight.shape[2:]), **geometry,
-                       groups=int(node.groups))
+    geometry: dict[str, Any] = dict(
+        stride=tuple(int(s) for s in np.atleast_1d(node.stride)),
+        padding=padding,
+        dilation=tuple(int(d) for d in np.atleast_1d(node.dilation)),
+    )
+    module = nn.Conv2d(
+        weight.shape[1] * int(node.groups),
+        weight.shape[0],
+        tuple(weight.shape[2:]),
+        **geometry,
+        groups=int(node.groups),
+    )
     assert module.bias is not None  # bias=True
     with torch.no_grad():
         module.weight.copy_(torch.from_numpy(weight))
@@ -219,8 +245,13 @@ def _export_flatten(module: nn.Flatten, in_shape: Shape, dt: float) -> list:
     start, end = module.start_dim, module.end_dim
     if start == 0 or end == 0:
         raise ValueError("a Flatten over the batch dim (dim 0) has no NIR encoding")
-    return [nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=start - 1 if start > 0 else start,
-                        end_dim=end - 1 if end > 0 else end)]
+    return [
+        nir.Flatten(
+            input_type={"input": np.array(in_shape)},
+            start_dim=start - 1 if start > 0 else start,
+            end_dim=end - 1 if end > 0 else end,
+        )
+    ]
 
 
 @register_importer(nir.Flatten)
@@ -231,8 +262,11 @@ def _import_flatten(node: Any, dt: float) -> nn.Module:
 
 def _pool_fields(kernel_size: Any, stride: Any, padding: Any) -> dict[str, np.ndarray]:
     pair = lambda v: np.array(nn.modules.utils._pair(v), dtype=np.int64)  # noqa: E731
-    return {"kernel_size": pair(kernel_size), "stride": pair(stride if stride is not None else kernel_size),
-            "padding": pair(padding)}
+    return {
+        "kernel_size": pair(kernel_size),
+        "stride": pair(stride if stride is not None else kernel_size),
+        "padding": pair(padding),
+    }
 
 
 @register_exporter(SumPool2d)
@@ -251,8 +285,10 @@ def _export_avgpool(module: nn.AvgPool2d, in_shape: Shape, dt: float) -> list:
 
 
 def _pool_args(node: Any) -> dict[str, Any]:
-    return {k: tuple(int(v) for v in np.broadcast_to(as_array(getattr(node, k), np.int64), (2,)))
-            for k in ("kernel_size", "stride", "padding")}
+    return {
+        k: tuple(int(v) for v in np.broadcast_to(as_array(getattr(node, k), np.int64), (2,)))
+        for k in ("kernel_size", "stride", "padding")
+    }
 
 
 @register_importer(nir.SumPool2d)
@@ -287,8 +323,15 @@ def _export_lif(module: LIF, in_shape: Shape, dt: float) -> list:
     beta = per_neuron(module.beta(), in_shape, "beta")
     tau, r = decay_to_nir(beta, dt)
     zeros = np.zeros(in_shape)
-    nodes = [nir.LIF(tau=tau, r=r, v_leak=zeros, v_threshold=per_neuron(module.threshold(), in_shape, "threshold"),
-                     v_reset=zeros.copy())]
+    nodes = [
+        nir.LIF(
+            tau=tau,
+            r=r,
+            v_leak=zeros,
+            v_threshold=per_neuron(module.threshold(), in_shape, "threshold"),
+            v_reset=zeros.copy(),
+        )
+    ]
     if module.delay:
         nodes.append(nir.Delay(delay=np.full(in_shape, dt)))
     return nodes
@@ -324,9 +367,17 @@ def _export_cuba(module: SynapticLIF, in_shape: Shape, dt: float) -> list:
     tau_syn, w_in = decay_to_nir(per_neuron(module.alpha(), in_shape, "alpha"), dt)
     tau_mem, r = decay_to_nir(per_neuron(module.beta(), in_shape, "beta"), dt)
     zeros = np.zeros(in_shape)
-    return [nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=r, v_leak=zeros,
-                        v_threshold=per_neuron(module.threshold(), in_shape, "threshold"), v_reset=zeros.copy(),
-                        w_in=w_in)]
+    return [
+        nir.CubaLIF(
+            tau_syn=tau_syn,
+            tau_mem=tau_mem,
+            r=r,
+            v_leak=zeros,
+            v_threshold=per_neuron(module.threshold(), in_shape, "threshold"),
+            v_reset=zeros.copy(),
+            w_in=w_in,
+        )
+    ]
 
 
 @register_importer(nir.CubaLIF)

@@ -12,6 +12,7 @@ module runs on all ``T*B`` rows at once.
 >>> net(torch.ones(5, 4, 3)).shape
 torch.Size([5, 4, 2])
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -54,8 +55,10 @@ def topological_order(names: Iterable[str], edges: Iterable[tuple[str, str]]) ->
             if not sinks:
                 break
             cyclic -= sinks
-        raise ValueError(f"the graph has a cycle (recurrent connection) through nodes {sorted(cyclic)}; only "
-                         "feed-forward graphs are supported")
+        raise ValueError(
+            f"the graph has a cycle (recurrent connection) through nodes {sorted(cyclic)}; only "
+            "feed-forward graphs are supported"
+        )
     return order
 
 
@@ -95,13 +98,17 @@ class GraphNet(nn.Module):
     (['a', 'b', 'lif'], torch.Size([5, 4, 2]))
     """
 
-    def __init__(self, layers: Mapping[str, nn.Module], edges: Iterable[tuple[str, str]],
-                 input_name: str = "input", output_name: str = "output") -> None:
+    def __init__(
+        self,
+        layers: Mapping[str, nn.Module],
+        edges: Iterable[tuple[str, str]],
+        input_name: str = "input",
+        output_name: str = "output",
+    ) -> None:
         super().__init__()
         edges = [(str(a), str(b)) for a, b in edges]
         if input_name in layers or output_name in layers:
-            raise ValueError(f"layer names must differ from input_name {input_name!r} and output_name "
-                             f"{output_name!r}")
+            raise ValueError(f"layer names must differ from input_name {input_name!r} and output_name {output_name!r}")
         for name, module in layers.items():
             if not isinstance(module, nn.Module):
                 raise TypeError(f"layer {name!r} must be an nn.Module, got {type(module).__name__}")

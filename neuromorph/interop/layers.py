@@ -1,4 +1,5 @@
 """Stateless layers that NIR has and torch lacks: an elementwise :class:`Scale` and a :class:`SumPool2d`."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401 - used by the doctests
@@ -15,7 +16,7 @@ class Scale(nn.Module):
     [2.0, 0.5]
     """
 
-    scale: Tensor            # buffer (registered in __init__)
+    scale: Tensor  # buffer (registered in __init__)
 
     def __init__(self, scale: Tensor) -> None:
         super().__init__()
@@ -36,8 +37,12 @@ class SumPool2d(nn.Module):
     [4.0, 4.0, 4.0, 4.0]
     """
 
-    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-                 padding: int | tuple[int, int] = 0) -> None:
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
         super().__init__()
         self.kernel_size = _pair(kernel_size)
         self.stride = _pair(stride) if stride is not None else self.kernel_size
@@ -49,8 +54,9 @@ class SumPool2d(nn.Module):
             raise ValueError(f"padding must be ints >= 0, got {self.padding!r}")
 
     def forward(self, x: Tensor) -> Tensor:
-        return nn.functional.avg_pool2d(x, self.kernel_size, self.stride, self.padding, count_include_pad=True,
-                                        divisor_override=1)
+        return nn.functional.avg_pool2d(
+            x, self.kernel_size, self.stride, self.padding, count_include_pad=True, divisor_override=1
+        )
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -24,6 +24,7 @@ All arithmetic is done in float64.
 >>> round(float(beta), 12), round(float(gain), 12)
 (0.9, 1.0)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -79,9 +80,11 @@ def nir_to_decay(tau: np.ndarray | float, r: np.ndarray | float, dt: float) -> t
         raise ValueError(f"tau must be finite and > 0, got {tau.tolist()}")
     beta = 1.0 - dt / tau
     if not bool(np.all((beta > 0) & (beta < 1))):
-        raise ValueError(f"beta = 1 - dt/tau must lie in (0, 1), got {np.unique(beta).tolist()[:5]} for "
-                         f"dt={dt} and tau={np.unique(tau).tolist()[:5]}: the time step is not smaller than the "
-                         "time constant (pass the dt the graph was written with)")
+        raise ValueError(
+            f"beta = 1 - dt/tau must lie in (0, 1), got {np.unique(beta).tolist()[:5]} for "
+            f"dt={dt} and tau={np.unique(tau).tolist()[:5]}: the time step is not smaller than the "
+            "time constant (pass the dt the graph was written with)"
+        )
     return beta, r * dt / tau
 
 

@@ -19,6 +19,7 @@ nothing is approximated.
 >>> torch.allclose(back(x), net(x), atol=1e-5)
 True
 """
+
 from __future__ import annotations
 
 import os
@@ -122,8 +123,10 @@ def to_nir(model: nn.Module, sample_input: Tensor, dt: float = 1e-3) -> Any:
             module = modules[name]
             exporter = EXPORTERS.get(type(module))
             if exporter is None:
-                raise TypeError(f"layer {name!r} ({type(module).__name__}) has no NIR converter; supported: "
-                                f"{_supported(EXPORTERS)}, nn.Sequential, GraphNet")
+                raise TypeError(
+                    f"layer {name!r} ({type(module).__name__}) has no NIR converter; supported: "
+                    f"{_supported(EXPORTERS)}, nn.Sequential, GraphNet"
+                )
             try:
                 exported = exporter(module, tuple(x.shape[1:]), dt)
             except ValueError as err:
@@ -149,8 +152,10 @@ def _fold_delays(nodes: dict[str, Any], edges: list[tuple[str, str]], dt: float 
         only_child = src is not None and [b for a, b in edges if a == src] == [name]
         one_step = dt is not None and np.allclose(as_array(nodes[name].delay), dt, rtol=1e-6, atol=0.0)
         if not (src is not None and isinstance(nodes[src], nir.LIF) and only_child and one_step):
-            raise ValueError(f"NIR node {name!r} (Delay): only a delay of exactly one step (dt={dt}) directly "
-                             "after a LIF node can be expressed (as LIF(delay=True))")
+            raise ValueError(
+                f"NIR node {name!r} (Delay): only a delay of exactly one step (dt={dt}) directly "
+                "after a LIF node can be expressed (as LIF(delay=True))"
+            )
         delayed.add(src)
         del nodes[name]
         edges[:] = [(src, b) if a == name else (a, b) for a, b in edges if b != name]
@@ -192,28 +197,35 @@ def from_nir(graph: Any, dt: float | None = None) -> GraphNet:
     nodes = dict(graph.nodes)
     timed = sorted(n for n, node in nodes.items() if isinstance(node, _TIMED))
     if dt is None and timed:
-        raise ValueError(f"the graph has neuron/delay nodes {timed[:5]} but no 'dt' in its metadata: pass "
-                         "from_nir(graph, dt=...) with the time step it was exported with")
+        raise ValueError(
+            f"the graph has neuron/delay nodes {timed[:5]} but no 'dt' in its metadata: pass "
+            "from_nir(graph, dt=...) with the time step it was exported with"
+        )
     if dt is not None:
         dt = check_dt(dt)
     edges = [(str(a), str(b)) for a, b in graph.edges]
     inputs = sorted(n for n, node in nodes.items() if isinstance(node, nir.Input))
     outputs = sorted(n for n, node in nodes.items() if isinstance(node, nir.Output))
     if len(inputs) != 1 or len(outputs) != 1:
-        raise ValueError(f"the graph must have exactly one Input and one Output node, got inputs {inputs} and "
-                         f"outputs {outputs}")
+        raise ValueError(
+            f"the graph must have exactly one Input and one Output node, got inputs {inputs} and outputs {outputs}"
+        )
     delayed = _fold_delays(nodes, edges, dt)
     layers: dict[str, nn.Module] = {}
     for name, node in nodes.items():
         if name in inputs or name in outputs:
             continue
         if isinstance(node, nir.NIRGraph):
-            raise ValueError(f"NIR node {name!r} is a nested subgraph (e.g. a recurrent layer); only flat "
-                             "feed-forward graphs are supported")
+            raise ValueError(
+                f"NIR node {name!r} is a nested subgraph (e.g. a recurrent layer); only flat "
+                "feed-forward graphs are supported"
+            )
         importer = IMPORTERS.get(type(node))
         if importer is None:
-            raise ValueError(f"NIR node {name!r} has type {type(node).__name__}, which neuromorph cannot "
-                             f"express; supported: {_supported(IMPORTERS)}, Delay (one step after a LIF)")
+            raise ValueError(
+                f"NIR node {name!r} has type {type(node).__name__}, which neuromorph cannot "
+                f"express; supported: {_supported(IMPORTERS)}, Delay (one step after a LIF)"
+            )
         try:
             layers[name] = importer(node, cast(float, dt))  # None only when no node is timed (none reads it)
         except (ValueError, TypeError) as err:

@@ -54,6 +54,7 @@ network runs in numpy at batch 1, which is several times faster per step than th
 >>> action in (0, 1)
 True
 """
+
 from __future__ import annotations
 
 import math
@@ -160,23 +161,23 @@ class AgentConfig:
 
     n_features: int
     n_actions: int
-    hidden: int = 128            # units per population (actor and critic each)
-    unit: str = "lif"            # "lif" (spiking), "tanh" or "relu" (non-spiking, same rule and size)
-    n_pop: int = 10              # receptive fields per feature
-    sim_steps: int = 2           # network steps per env step
-    beta: float = 0.8            # LIF membrane decay per sim step
-    readout_beta: float = 0.5    # readout integrator decay per sim step
+    hidden: int = 128  # units per population (actor and critic each)
+    unit: str = "lif"  # "lif" (spiking), "tanh" or "relu" (non-spiking, same rule and size)
+    n_pop: int = 10  # receptive fields per feature
+    sim_steps: int = 2  # network steps per env step
+    beta: float = 0.8  # LIF membrane decay per sim step
+    readout_beta: float = 0.5  # readout integrator decay per sim step
     threshold: float = 1.0
-    obs_clip: float = 3.0        # c: standard scores clipped to [-c, c], field centres span it
+    obs_clip: float = 3.0  # c: standard scores clipped to [-c, c], field centres span it
     gamma: float = 0.99
     lam: float = 0.8
     lr: float = 1.0
     kappa_actor: float = 3.0
     kappa_critic: float = 2.0
-    entropy: float = 0.01        # tau
-    init_scale: float = 1.0      # input weights ~ U(-s, s) * sqrt(3 / active inputs)
-    init_density: float = 1.0    # fraction of non-zero input weights at initialisation
-    scale_reward: bool = False   # divide rewards by the running std of the discounted return (Elsayed et al.)
+    entropy: float = 0.01  # tau
+    init_scale: float = 1.0  # input weights ~ U(-s, s) * sqrt(3 / active inputs)
+    init_density: float = 1.0  # fraction of non-zero input weights at initialisation
+    scale_reward: bool = False  # divide rewards by the running std of the discounted return (Elsayed et al.)
 
     def check(self) -> "AgentConfig":
         for name in ("n_features", "hidden", "n_pop", "sim_steps"):
@@ -224,8 +225,7 @@ class StreamingActorCritic:
     True
     """
 
-    def __init__(self, n_features: int, n_actions: int, seed: int = 0, dtype: Any = np.float32,
-                 **config: Any) -> None:
+    def __init__(self, n_features: int, n_actions: int, seed: int = 0, dtype: Any = np.float32, **config: Any) -> None:
         self.config = AgentConfig(n_features=n_features, n_actions=n_actions, **config).check()
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {type(seed).__name__}")
@@ -244,21 +244,25 @@ class StreamingActorCritic:
         w1 = self.rng.uniform(-bound, bound, (2 * H, self.n_in))
         w1 *= self.rng.random((2 * H, self.n_in)) < cfg.init_density
         self.params: dict[str, np.ndarray] = {
-            "w1": w1.astype(self.dtype), "b1": np.zeros(2 * H, self.dtype),
-            "w_pi": np.zeros((n_actions, H), self.dtype), "b_pi": np.zeros(n_actions, self.dtype),
-            "w_v": np.zeros((1, H), self.dtype), "b_v": np.zeros(1, self.dtype)}
+            "w1": w1.astype(self.dtype),
+            "b1": np.zeros(2 * H, self.dtype),
+            "w_pi": np.zeros((n_actions, H), self.dtype),
+            "b_pi": np.zeros(n_actions, self.dtype),
+            "w_v": np.zeros((1, H), self.dtype),
+            "b_v": np.zeros(1, self.dtype),
+        }
         self.traces = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._scal, self._axpy, self._ger = get_blas_funcs(("scal", "axpy", "ger"), (self.params["w1"],))
         self.state: dict[str, Any] = {}
         K = cfg.sim_steps
         self._ks = np.arange(1, K + 1, dtype=self.dtype)[:, None]
-        self._pow_h = (cfg.beta ** np.arange(K - 1, -1, -1)).astype(self.dtype)    # beta^(K-1-k)
+        self._pow_h = (cfg.beta ** np.arange(K - 1, -1, -1)).astype(self.dtype)  # beta^(K-1-k)
         self._pow_o = (cfg.readout_beta ** np.arange(K - 1, -1, -1)).astype(self.dtype)
-        self._decay_h, self._sum_h = cfg.beta ** K, float(self._pow_h.sum())
-        self._decay_o, self._sum_o = cfg.readout_beta ** K, float(self._pow_o.sum())
+        self._decay_h, self._sum_h = cfg.beta**K, float(self._pow_h.sum())
+        self._decay_o, self._sum_o = cfg.readout_beta**K, float(self._pow_o.sum())
         self.steps = 0
-        self._pending = False           # a transition waiting for its TD error
-        self._value = 0.0               # V(S_t) of the pending transition
+        self._pending = False  # a transition waiting for its TD error
+        self._value = 0.0  # V(S_t) of the pending transition
         self.last_delta = 0.0
         self.begin_episode()
 
@@ -275,7 +279,7 @@ class StreamingActorCritic:
         z = self.norm.normalize(obs)
         d = z[:, None] - self.centres
         d *= d
-        d *= -0.5 / self.sigma ** 2
+        d *= -0.5 / self.sigma**2
         return np.exp(d, out=d).astype(self.dtype).reshape(-1)
 
     def input_spikes(self, rates: np.ndarray) -> np.ndarray:
@@ -352,22 +356,33 @@ class StreamingActorCritic:
         H, st = self.config.hidden, self.state
         s_hat, c_o = st["s_hat"], st["c_o"]
         e = self.hidden_signal(g_logits, g_value)
-        return {"w1": np.outer(e, st["x_hat"]), "b1": e * st["c_h"],
-                "w_pi": np.outer(g_logits, s_hat[:H]), "b_pi": g_logits * c_o,
-                "w_v": (g_value * s_hat[H:])[None, :], "b_v": np.array([g_value * c_o], self.dtype)}
+        return {
+            "w1": np.outer(e, st["x_hat"]),
+            "b1": e * st["c_h"],
+            "w_pi": np.outer(g_logits, s_hat[:H]),
+            "b_pi": g_logits * c_o,
+            "w_v": (g_value * s_hat[H:])[None, :],
+            "b_v": np.array([g_value * c_o], self.dtype),
+        }
 
     # ------------------------------------------------------------------------------------ learning
     def begin_episode(self) -> None:
         """Zero neuron states, presynaptic and eligibility traces (weights and statistics are kept)."""
         H, dt = self.config.hidden, self.dtype
-        self.state = {"phase": np.zeros(self.n_in, dt), "v": np.zeros(2 * H, dt), "x_hat": np.zeros(self.n_in, dt),
-                      "c_h": 0.0, "s_hat": np.zeros(2 * H, dt), "c_o": 0.0,
-                      "y": np.zeros(self.config.n_actions + 1, dt)}
+        self.state = {
+            "phase": np.zeros(self.n_in, dt),
+            "v": np.zeros(2 * H, dt),
+            "x_hat": np.zeros(self.n_in, dt),
+            "c_h": 0.0,
+            "s_hat": np.zeros(2 * H, dt),
+            "c_o": 0.0,
+            "y": np.zeros(self.config.n_actions + 1, dt),
+        }
         for z in self.traces.values():
             z[...] = 0.0
         if self.reward_scaler is not None:
             self.reward_scaler.begin_episode()
-        self._l1 = [0.0, 0.0]     # upper bounds of ||z_pi||_1 and ||z_V||_1
+        self._l1 = [0.0, 0.0]  # upper bounds of ||z_pi||_1 and ||z_V||_1
         self._pending = False
 
     def _policy(self, logits: np.ndarray) -> np.ndarray:
@@ -451,8 +466,14 @@ class StreamingActorCritic:
             H, st = self.config.hidden, self.state
             log_pi = np.log(np.maximum(pi, 1e-12))
             g_h = (-pi * (log_pi + float(-(pi * log_pi).sum()))).astype(self.dtype)
-            self._entropy_terms = (self.hidden_signal(g_h, 0.0)[:H], st["x_hat"].copy(), st["c_h"], g_h,
-                                   st["s_hat"][:H].copy(), st["c_o"])
+            self._entropy_terms = (
+                self.hidden_signal(g_h, 0.0)[:H],
+                st["x_hat"].copy(),
+                st["c_h"],
+                g_h,
+                st["s_hat"][:H].copy(),
+                st["c_o"],
+            )
         self._value = value
         self._pending = True
         self.steps += 1

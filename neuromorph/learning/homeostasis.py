@@ -14,6 +14,7 @@
 
 Rates are spike counts divided by the number of steps (and batch), shaped ``[out]``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -66,8 +67,9 @@ def normalize_weights(weight: Tensor, total: float) -> Tensor:
     return weight * (total / weight.abs().sum(1, keepdim=True).clamp_min(1e-12))
 
 
-def homeostatic_threshold(threshold: Tensor, rates: Tensor, target_rate: float, eta: float = 0.05,
-                          theta_min: float = 1e-3) -> Tensor:
+def homeostatic_threshold(
+    threshold: Tensor, rates: Tensor, target_rate: float, eta: float = 0.05, theta_min: float = 1e-3
+) -> Tensor:
     """New thresholds ``max(theta_min, theta + eta * (rates - target_rate))``.
 
     >>> theta = homeostatic_threshold(torch.tensor([1.0, 1.0]), torch.tensor([0.3, 0.0]), target_rate=0.1, eta=1.0)
@@ -77,15 +79,17 @@ def homeostatic_threshold(threshold: Tensor, rates: Tensor, target_rate: float, 
     check_tensor("threshold", threshold, floating=True)
     check_tensor("rates", rates, floating=True)
     if threshold.shape != rates.shape:
-        raise ValueError(f"threshold and rates must have the same shape, got {tuple(threshold.shape)} and "
-                         f"{tuple(rates.shape)}")
+        raise ValueError(
+            f"threshold and rates must have the same shape, got {tuple(threshold.shape)} and {tuple(rates.shape)}"
+        )
     target_rate, eta = _positive("target_rate", target_rate), _positive("eta", eta)
     return (threshold + eta * (rates - target_rate)).clamp_min(_positive("theta_min", theta_min))
 
 
 @torch.no_grad()
-def adapt_threshold(layer: nn.Module, rates: Tensor, target_rate: float, eta: float = 0.05,
-                    theta_min: float = 1e-3) -> Tensor:
+def adapt_threshold(
+    layer: nn.Module, rates: Tensor, target_rate: float, eta: float = 0.05, theta_min: float = 1e-3
+) -> Tensor:
     """Apply :func:`homeostatic_threshold` in place to ``layer.threshold`` (a per-neuron
     :class:`~neuromorph.neurons.parametrize.Positive`, e.g. ``LIF(num_neurons=N)``); returns the new values.
 
@@ -96,12 +100,13 @@ def adapt_threshold(layer: nn.Module, rates: Tensor, target_rate: float, eta: fl
     """
     param = getattr(layer, "threshold", None)
     if not isinstance(param, Positive):
-        raise TypeError(f"layer must have a Positive 'threshold' (LIF, ALIF, SynapticLIF), got "
-                        f"{type(layer).__name__}")
+        raise TypeError(f"layer must have a Positive 'threshold' (LIF, ALIF, SynapticLIF), got {type(layer).__name__}")
     current = param()
     if current.shape != rates.shape:
-        raise ValueError(f"layer needs per-neuron thresholds of shape {tuple(rates.shape)} "
-                         f"(num_neurons=...), got {tuple(current.shape)}")
+        raise ValueError(
+            f"layer needs per-neuron thresholds of shape {tuple(rates.shape)} "
+            f"(num_neurons=...), got {tuple(current.shape)}"
+        )
     new = homeostatic_threshold(current, rates, target_rate, eta, theta_min)
     if param.learnable:
         param.raw.copy_(Positive._inverse(new))

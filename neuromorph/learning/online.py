@@ -39,6 +39,7 @@ parameters downstream of every neuron (readouts) get their exact per-step gradie
 >>> [type(s).__name__ + "->" + type(n).__name__ for s, n in find_synapses(model, x)]
 ['Linear->LIF', 'Linear->LeakyIntegrator']
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -55,9 +56,21 @@ from neuromorph.utils import check_tensor
 
 SYNAPSE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 # autograd nodes that only move values around: a synapse may reach its neuron through them
-_SHAPE_OPS = frozenset({"ViewBackward0", "ReshapeAliasBackward0", "UnsafeViewBackward0", "PermuteBackward0",
-                        "TransposeBackward0", "CloneBackward0", "SqueezeBackward0", "SqueezeBackward1",
-                        "UnsqueezeBackward0", "ContiguousBackward0", "AliasBackward0"})
+_SHAPE_OPS = frozenset(
+    {
+        "ViewBackward0",
+        "ReshapeAliasBackward0",
+        "UnsafeViewBackward0",
+        "PermuteBackward0",
+        "TransposeBackward0",
+        "CloneBackward0",
+        "SqueezeBackward0",
+        "SqueezeBackward1",
+        "UnsqueezeBackward0",
+        "ContiguousBackward0",
+        "AliasBackward0",
+    }
+)
 
 
 # ------------------------------------------------------------------------------------------- dataflow
@@ -86,11 +99,11 @@ def find_synapses(model: nn.Module, sample: Tensor) -> list[tuple[nn.Module, Neu
     check_tensor("sample", sample, floating=True)
     names = _module_names(model)
     param_owner = {p: names[m] for m in model.modules() for p in m.parameters(recurse=False)}
-    produced_by: dict[Any, nn.Module] = {}      # autograd node of a module output -> module
+    produced_by: dict[Any, nn.Module] = {}  # autograd node of a module output -> module
     neuron_nodes: set[Any] = set()
     neuron_inputs: list[tuple[Neuron, Tensor]] = []
     module_inputs: dict[nn.Module, list[Tensor]] = {}
-    keep: list[Tensor] = []                     # keeps the recorded tensors (and their nodes) alive
+    keep: list[Tensor] = []  # keeps the recorded tensors (and their nodes) alive
 
     def hook(module: nn.Module, args: tuple, out: Any) -> None:
         if not isinstance(out, Tensor):
@@ -114,9 +127,11 @@ def find_synapses(model: nn.Module, sample: Tensor) -> list[tuple[nn.Module, Neu
             try:
                 model(sample)
             except (RuntimeError, ValueError, TypeError) as err:
-                raise ValueError(f"model(sample) failed while finding the synapses ({type(err).__name__}: {err}); "
-                                 f"sample must be one chunk [K, B, ...] of the model's input, got shape "
-                                 f"{tuple(sample.shape)}") from err
+                raise ValueError(
+                    f"model(sample) failed while finding the synapses ({type(err).__name__}: {err}); "
+                    f"sample must be one chunk [K, B, ...] of the model's input, got shape "
+                    f"{tuple(sample.shape)}"
+                ) from err
     finally:
         for h in handles:
             h.remove()
@@ -147,7 +162,8 @@ def find_synapses(model: nn.Module, sample: Tensor) -> list[tuple[nn.Module, Neu
                     raise ValueError(
                         f"parameter of module {param_owner[variable]!r} reaches {consumer} through a plain function "
                         "call, not through a module call: online learning cannot pair it with a neuron. Use it via "
-                        "a module (e.g. nn.Linear) whose output feeds the neuron")
+                        "a module (e.g. nn.Linear) whose output feeds the neuron"
+                    )
                 continue
             name = type(node).__name__
             step_ops = ops if name in _SHAPE_OPS else ops + [name]
@@ -159,22 +175,28 @@ def find_synapses(model: nn.Module, sample: Tensor) -> list[tuple[nn.Module, Neu
         for module, ops in reached(x, consumer):
             what = f"module {names[module]!r} ({type(module).__name__})"
             if ops:
-                raise ValueError(f"{what} feeds {consumer} through {sorted(set(ops))}: presynaptic traces can carry "
-                                 "its weight gradient through time only when its output reaches the neuron "
-                                 "unchanged (e.g. move Dropout/BatchNorm before the synapse or drop it)")
+                raise ValueError(
+                    f"{what} feeds {consumer} through {sorted(set(ops))}: presynaptic traces can carry "
+                    "its weight gradient through time only when its output reaches the neuron "
+                    "unchanged (e.g. move Dropout/BatchNorm before the synapse or drop it)"
+                )
             if not isinstance(module, SYNAPSE_TYPES):
-                raise ValueError(f"{what} has parameters and feeds {consumer}; online learning supports affine "
-                                 f"synapses {[t.__name__ for t in SYNAPSE_TYPES]} there (BatchNorm in training mode "
-                                 "rescales by each step's batch statistics, which a presynaptic trace cannot follow)")
+                raise ValueError(
+                    f"{what} has parameters and feeds {consumer}; online learning supports affine "
+                    f"synapses {[t.__name__ for t in SYNAPSE_TYPES]} there (BatchNorm in training mode "
+                    "rescales by each step's batch statistics, which a presynaptic trace cannot follow)"
+                )
             if (module, neuron) not in pairs:
                 pairs.append((module, neuron))
     for module, _ in list(pairs):
         for x in module_inputs.get(module, []):
             consumer = f"synapse {names[module]!r} ({type(module).__name__})"
             for upstream, _ops in reached(x, consumer):
-                raise ValueError(f"module {names[upstream]!r} ({type(upstream).__name__}) feeds {consumer} with no "
-                                 "neuron in between, so its gradient would need the synapse's history; merge the two "
-                                 "layers or put a neuron between them")
+                raise ValueError(
+                    f"module {names[upstream]!r} ({type(upstream).__name__}) feeds {consumer} with no "
+                    "neuron in between, so its gradient would need the synapse's history; merge the two "
+                    "layers or put a neuron between them"
+                )
     return pairs
 
 
@@ -184,8 +206,13 @@ class _InstantNeuron(torch.autograd.Function):
     ``dL/dp = sum g * d_out * du/dp``."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, run: Callable[[Tensor], tuple], names: tuple[str, ...],  # type: ignore[override]
-                *leaves: Tensor) -> Tensor:
+    def forward(
+        ctx,
+        x: Tensor,
+        run: Callable[[Tensor], tuple],
+        names: tuple[str, ...],  # type: ignore[override]
+        *leaves: Tensor,
+    ) -> Tensor:
         out, d_out, du_dp = run(x)
         ctx.d_out, ctx.du = d_out, [du_dp[n] for n in names]
         ctx.shapes = [p.shape for p in leaves]
@@ -202,8 +229,14 @@ class _TracedLinear(torch.autograd.Function):
     """``F.linear(x, W, b)`` whose weight and bias gradients use the presynaptic traces ``x_hat``, ``c_hat``."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, x_hat: Tensor, c_hat: Tensor, weight: Tensor,  # type: ignore[override]
-                bias: Optional[Tensor]) -> Tensor:
+    def forward(
+        ctx,
+        x: Tensor,
+        x_hat: Tensor,
+        c_hat: Tensor,
+        weight: Tensor,  # type: ignore[override]
+        bias: Optional[Tensor],
+    ) -> Tensor:
         ctx.save_for_backward(x_hat, c_hat, weight)
         ctx.has_bias = bias is not None
         return F.linear(x, weight, bias)
@@ -258,8 +291,10 @@ class _SynapseUse:
         for k, lam in enumerate(decays):
             lam_t = torch.tensor(lam, dtype=x.dtype, device=x.device)
             if self.z and self.z[k].shape != z.shape[1:]:
-                raise ValueError(f"synapse input shape changed from {tuple(self.z[k].shape)} to "
-                                 f"{tuple(z.shape[1:])} within a sequence; call reset() between sequences")
+                raise ValueError(
+                    f"synapse input shape changed from {tuple(self.z[k].shape)} to "
+                    f"{tuple(z.shape[1:])} within a sequence; call reset() between sequences"
+                )
             z0 = self.z[k] if self.z else z.new_zeros(()).expand(z.shape[1:])
             c0 = self.c[k] if self.c else c.new_zeros(())
             z = leaky_filter(z, z0, lam_t)
@@ -296,14 +331,16 @@ class OnlineLearner:
     (2, torch.Size([8, 4]))
     """
 
-    def __init__(self, model: nn.Module, sample: Tensor | None = None,
-                 synapses: Sequence[tuple[nn.Module, Neuron]] | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, sample: Tensor | None = None, synapses: Sequence[tuple[nn.Module, Neuron]] | None = None
+    ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
         self.neurons = [m for m in model.modules() if isinstance(m, Neuron)]
-        other = [type(m).__name__ for m in model.modules() if isinstance(m, SpikingModule)
-                 and not isinstance(m, Neuron)]
+        other = [
+            type(m).__name__ for m in model.modules() if isinstance(m, SpikingModule) and not isinstance(m, Neuron)
+        ]
         if other:
             raise TypeError(f"model contains stateful layers that do not implement the neuron protocol: {other}")
         if not self.neurons:
@@ -316,8 +353,12 @@ class OnlineLearner:
             synapses = find_synapses(model, sample)
         self.uses: dict[nn.Module, list[_SynapseUse]] = {}
         for i, pair in enumerate(synapses):
-            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], SYNAPSE_TYPES)
-                    and isinstance(pair[1], Neuron)):
+            if not (
+                isinstance(pair, tuple)
+                and len(pair) == 2
+                and isinstance(pair[0], SYNAPSE_TYPES)
+                and isinstance(pair[1], Neuron)
+            ):
                 raise TypeError(f"synapses[{i}] must be a (Linear/Conv module, neuron layer) pair, got {pair!r}")
             self.uses.setdefault(pair[0], []).append(_SynapseUse(pair[1]))
         self._calls: dict[nn.Module, int] = {}
@@ -382,23 +423,29 @@ class OnlineLearner:
         def forward(x: Tensor) -> Tensor:
             check_tensor(f"input of {type(layer).__name__}", x, floating=True)
             if x.dim() < 3:
-                raise ValueError(f"{type(layer).__name__} in online mode expects a chunk [K, B, ...], "
-                                 f"got shape {tuple(x.shape)}")
+                raise ValueError(
+                    f"{type(layer).__name__} in online mode expects a chunk [K, B, ...], got shape {tuple(x.shape)}"
+                )
             params = layer.params()
-            learn = tuple(n for n in type(layer).learnable
-                          if isinstance(getattr(params, n), Tensor) and getattr(params, n).requires_grad)
+            learn = tuple(
+                n
+                for n in type(layer).learnable
+                if isinstance(getattr(params, n), Tensor) and getattr(params, n).requires_grad
+            )
             state = self._states.get(layer)
             if state is not None and state[0].shape != x.shape[1:]:
-                raise ValueError(f"{type(layer).__name__}: input step shape {tuple(x.shape[1:])} differs from the "
-                                 f"state shape {tuple(state[0].shape)}; call learner.reset() between sequences")
+                raise ValueError(
+                    f"{type(layer).__name__}: input step shape {tuple(x.shape[1:])} differs from the "
+                    f"state shape {tuple(state[0].shape)}; call learner.reset() between sequences"
+                )
             if state is None:
                 state = layer.init_state(x[0])
 
             def run(x_in: Tensor) -> tuple:
-                out, new_state, d_out, du, traces = layer.online_sequence(x_in.detach(), state,
-                                                                          self._traces.get(layer, {}), learn)
-                self._states[layer] = type(new_state)(*(s.detach() if isinstance(s, Tensor) else s
-                                                        for s in new_state))
+                out, new_state, d_out, du, traces = layer.online_sequence(
+                    x_in.detach(), state, self._traces.get(layer, {}), learn
+                )
+                self._states[layer] = type(new_state)(*(s.detach() if isinstance(s, Tensor) else s for s in new_state))
                 self._traces[layer] = traces
                 return out, d_out, du
 
@@ -418,8 +465,10 @@ class OnlineLearner:
             use = uses[count % len(uses)]
             steps = self._steps
             if steps is None or x.shape[0] % steps:
-                raise ValueError(f"synapse {type(syn).__name__} got input of shape {tuple(x.shape)}: expected "
-                                 f"[K, ...] or [K * B, ...] rows for the chunk length K={steps}")
+                raise ValueError(
+                    f"synapse {type(syn).__name__} got input of shape {tuple(x.shape)}: expected "
+                    f"[K, ...] or [K * B, ...] rows for the chunk length K={steps}"
+                )
             x_hat, c_hat = use.update(x.reshape(steps, -1, *x.shape[1:]) if x.shape[0] != steps else x)
             x_hat = x_hat.reshape(x.shape)
             if isinstance(syn, nn.Linear):

@@ -37,6 +37,7 @@ The same model trains with BPTT by the ``mode`` switch of :class:`OnlineTrainer`
 fused multi-step kernels and back-propagates through all ``T`` steps) with the same objective
 ``L = (1/T) sum_t loss_fn(out_t, target)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -105,8 +106,9 @@ def state_tensors(state: Any) -> list[int]:
     return [i for i, s in enumerate(state) if isinstance(s, Tensor)]
 
 
-def trace_step(kernel: Any, x: Tensor, state: Any, params: Any,
-               traces: dict[str, list[Tensor | None]]) -> dict[str, list[Tensor | None]]:
+def trace_step(
+    kernel: Any, x: Tensor, state: Any, params: Any, traces: dict[str, list[Tensor | None]]
+) -> dict[str, list[Tensor | None]]:
     """One step of ``d state[k] / d p`` (spikes constant) for every learnable field ``p``, by autograd of one
     step of the pure kernel with every parameter broadcast to the state shape (elementwise neurons).
 
@@ -139,7 +141,7 @@ def trace_step(kernel: Any, x: Tensor, state: Any, params: Any,
                     out[n][k] = torch.zeros(shape, dtype=state[k].dtype, device=state[k].device)
                 continue
             grads = torch.autograd.grad(h.sum(), inputs + params_list, allow_unused=True, retain_graph=True)
-            d_state, d_param = grads[:len(inputs)], grads[len(inputs):]
+            d_state, d_param = grads[: len(inputs)], grads[len(inputs) :]
             for n, g_p in zip(names, d_param):
                 e = torch.zeros_like(h) if g_p is None else g_p.detach().clone()
                 previous = traces.get(n)
@@ -156,8 +158,14 @@ class _TracedLinear(torch.autograd.Function):
     """``F.linear(x, W, b)`` whose weight/bias gradients use the presynaptic traces."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, x_hat: Tensor, c_hat: float, weight: Tensor,  # type: ignore[override]
-                bias: Tensor | None) -> Tensor:
+    def forward(
+        ctx,
+        x: Tensor,
+        x_hat: Tensor,
+        c_hat: float,
+        weight: Tensor,  # type: ignore[override]
+        bias: Tensor | None,
+    ) -> Tensor:
         ctx.save_for_backward(x_hat, weight)
         ctx.c_hat, ctx.has_bias = c_hat, bias is not None
         return F.linear(x, weight, bias)
@@ -220,8 +228,10 @@ class _SynapseTrace:
         for k, lam in enumerate(decays):
             prev = self.x_hat[k]
             if prev is not None and prev.shape != z.shape:
-                raise ValueError(f"synapse input shape changed from {tuple(prev.shape)} to {tuple(z.shape)} "
-                                 "without OnlineLearner.reset()")
+                raise ValueError(
+                    f"synapse input shape changed from {tuple(prev.shape)} to {tuple(z.shape)} "
+                    "without OnlineLearner.reset()"
+                )
             z = z if prev is None else lam * prev + z
             c = lam * self.c_hat[k] + c
             self.x_hat[k], self.c_hat[k] = z, c
@@ -257,8 +267,11 @@ class OnlineLearner:
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
         self.neurons = [m for m in model.modules() if isinstance(m, NEURON_TYPES)]
-        unsupported = [type(m).__name__ for m in model.modules()
-                       if isinstance(m, SpikingModule) and not isinstance(m, NEURON_TYPES)]
+        unsupported = [
+            type(m).__name__
+            for m in model.modules()
+            if isinstance(m, SpikingModule) and not isinstance(m, NEURON_TYPES)
+        ]
         if unsupported:
             raise TypeError(f"model contains spiking layers without eligibility traces: {unsupported}")
         if not self.neurons:
@@ -267,12 +280,19 @@ class OnlineLearner:
             kernel_and_params(layer)  # validates (e.g. rejects LIF(delay=True))
         if synapses is None:
             from neuromorph.learning.online import find_synapses
-            raise ValueError("the reference learner needs explicit synapses; get them with "
-                             f"{find_synapses.__module__}.find_synapses(model, x_seq)")
+
+            raise ValueError(
+                "the reference learner needs explicit synapses; get them with "
+                f"{find_synapses.__module__}.find_synapses(model, x_seq)"
+            )
         pairs = list(synapses)
         for i, pair in enumerate(pairs):
-            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], nn.Module)
-                    and isinstance(pair[1], NEURON_TYPES)):
+            if not (
+                isinstance(pair, tuple)
+                and len(pair) == 2
+                and isinstance(pair[0], nn.Module)
+                and isinstance(pair[1], NEURON_TYPES)
+            ):
                 raise TypeError(f"synapses[{i}] must be a (nn.Module, neuron layer) pair, got {pair!r}")
         self.uses: dict[nn.Module, list[_SynapseTrace]] = {}
         for syn, neuron in pairs:
@@ -390,14 +410,20 @@ class OnlineTrainer:
     (True, torch.Size([3, 2, 2]))
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
-                 loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None, mode: str = "online",
-                 update_every: int | None = None,
-                 synapses: Sequence[tuple[nn.Module, Neuron]] | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
+        mode: str = "online",
+        update_every: int | None = None,
+        synapses: Sequence[tuple[nn.Module, Neuron]] | None = None,
+    ) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        if update_every is not None and (not isinstance(update_every, int) or isinstance(update_every, bool)
-                                         or update_every < 1):
+        if update_every is not None and (
+            not isinstance(update_every, int) or isinstance(update_every, bool) or update_every < 1
+        ):
             raise ValueError(f"update_every must be None or a positive int, got {update_every!r}")
         self.model = model
         self.optimizer = optimizer
@@ -448,4 +474,3 @@ class OnlineTrainer:
         out = self.model(x_seq)
         reset(self.model)
         return out
-

@@ -12,6 +12,7 @@ lowest score, plus every synapse of postsynaptic neurons whose activity stays be
 :meth:`ActivityPruner.apply_mask` re-zeroes them after optimiser steps that move weights without a gradient
 (momentum, weight decay).
 """
+
 from __future__ import annotations
 
 import torch

@@ -13,6 +13,7 @@ actor of actor-critic with eligibility traces (``decay = gamma * lambda``); with
 the TD(lambda) critic. With ``decay = gamma`` and ``M_t = r_t - baseline`` it is online REINFORCE. Memory is
 one trace per parameter, independent of the episode length.
 """
+
 from __future__ import annotations
 
 import math

@@ -18,6 +18,7 @@ Reward-modulated STDP (R-STDP, a three-factor rule) does not change ``W`` direct
 synaptic eligibility trace ``E_t = lambda_e E_{t-1} + dW_t`` and the weight moves only when a reward (or any
 neuromodulator) ``M`` arrives: ``W += lr * M * E``.
 """
+
 from __future__ import annotations
 
 import math
@@ -75,8 +76,9 @@ class STDPState(NamedTuple):
     >>> state.pre_trace.shape, state.post_trace.shape
     (torch.Size([2, 3]), torch.Size([2, 1]))
     """
-    pre_trace: Tensor    # p, [B, in]
-    post_trace: Tensor   # q, [B, out]
+
+    pre_trace: Tensor  # p, [B, in]
+    post_trace: Tensor  # q, [B, out]
 
 
 def _check_spikes(pre: Tensor, post: Tensor) -> None:
@@ -96,8 +98,9 @@ def stdp_init(pre: Tensor, post: Tensor) -> STDPState:
     return STDPState(torch.zeros_like(pre), torch.zeros_like(post))
 
 
-def stdp_step(weight: Tensor, pre: Tensor, post: Tensor, state: STDPState, params: STDPParams
-              ) -> tuple[Tensor, STDPState]:
+def stdp_step(
+    weight: Tensor, pre: Tensor, post: Tensor, state: STDPState, params: STDPParams
+) -> tuple[Tensor, STDPState]:
     """One step of the pair rule. Returns ``(dW [out, in], new_state)``; ``weight`` is only read (bounds).
 
     >>> params = STDPParams(a_plus=0.1, a_minus=0.1, soft_bounds=False)
@@ -111,8 +114,9 @@ def stdp_step(weight: Tensor, pre: Tensor, post: Tensor, state: STDPState, param
     _check_spikes(pre, post)
     check_tensor("weight", weight, ndim=2, floating=True)
     if weight.shape != (post.shape[1], pre.shape[1]):
-        raise ValueError(f"weight must have shape (out, in) = {(post.shape[1], pre.shape[1])}, "
-                         f"got {tuple(weight.shape)}")
+        raise ValueError(
+            f"weight must have shape (out, in) = {(post.shape[1], pre.shape[1])}, got {tuple(weight.shape)}"
+        )
     batch = pre.shape[0]
     p = params.lambda_plus * state.pre_trace + pre
     ltp = post.t() @ p / batch
@@ -144,10 +148,16 @@ class STDP(nn.Module):
     (True, True)
     """
 
-    eligibility: Tensor      # buffer (registered in __init__)
+    eligibility: Tensor  # buffer (registered in __init__)
 
-    def __init__(self, synapse: nn.Linear, params: STDPParams | None = None, lr: float = 1.0,
-                 reward_modulated: bool = False, eligibility_decay: float = 0.95) -> None:
+    def __init__(
+        self,
+        synapse: nn.Linear,
+        params: STDPParams | None = None,
+        lr: float = 1.0,
+        reward_modulated: bool = False,
+        eligibility_decay: float = 0.95,
+    ) -> None:
         super().__init__()
         if not isinstance(synapse, nn.Linear):
             raise TypeError(f"synapse must be an nn.Linear, got {type(synapse).__name__}")
@@ -171,8 +181,9 @@ class STDP(nn.Module):
         """Apply one step; returns the STDP term ``dW`` of this step."""
         state = self.state if self.state is not None else stdp_init(pre, post)
         if state.pre_trace.shape != pre.shape or state.post_trace.shape != post.shape:
-            raise ValueError(f"spike shapes changed to pre {tuple(pre.shape)}, post {tuple(post.shape)} "
-                             "without reset()")
+            raise ValueError(
+                f"spike shapes changed to pre {tuple(pre.shape)}, post {tuple(post.shape)} without reset()"
+            )
         weight = self.synapse.weight
         dw, self.state = stdp_step(weight, pre.detach(), post.detach(), state, self.params)
         if self.reward_modulated:
@@ -188,5 +199,4 @@ class STDP(nn.Module):
             raise ValueError("reward() needs STDP(reward_modulated=True)")
         if isinstance(modulator, bool) or not isinstance(modulator, (int, float)) or not math.isfinite(modulator):
             raise ValueError(f"modulator must be a finite number, got {modulator!r}")
-        self.synapse.weight.add_(self.lr * modulator * self.eligibility).clamp_(self.params.w_min,
-                                                                                self.params.w_max)
+        self.synapse.weight.add_(self.lr * modulator * self.eligibility).clamp_(self.params.w_min, self.params.w_max)

@@ -25,6 +25,7 @@ equations run on torch ops. Models that are not such a chain (or have learnable 
 >>> out.shape, model[0].weight.grad.shape
 (torch.Size([1, 2]), torch.Size([8, 4]))
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -54,8 +55,10 @@ def _layers(model: nn.Module) -> list[tuple[nn.Linear, LIF | LeakyIntegrator]]:
 
     leaves = list(atoms(model))
     if not isinstance(model, nn.Sequential):
-        raise ValueError(f"the streaming step needs an nn.Sequential chain of Linear -> LIF/LeakyIntegrator "
-                         f"layers, got {type(model).__name__}; use OnlineLearner with chunks of one step instead")
+        raise ValueError(
+            f"the streaming step needs an nn.Sequential chain of Linear -> LIF/LeakyIntegrator "
+            f"layers, got {type(model).__name__}; use OnlineLearner with chunks of one step instead"
+        )
     pairs: list[tuple[nn.Linear, LIF | LeakyIntegrator]] = []
     pending: Optional[nn.Linear] = None
     for m in leaves:
@@ -70,18 +73,24 @@ def _layers(model: nn.Module) -> list[tuple[nn.Linear, LIF | LeakyIntegrator]]:
             if pending is None:
                 raise ValueError(f"{where} has no Linear synapse in front of it")
             if any(p.requires_grad for p in m.parameters()):
-                raise ValueError(f"{where} has learnable neuron parameters; the streaming step learns weights and "
-                                 "biases only (use OnlineLearner for neuron parameters)")
+                raise ValueError(
+                    f"{where} has learnable neuron parameters; the streaming step learns weights and "
+                    "biases only (use OnlineLearner for neuron parameters)"
+                )
             if isinstance(m, LIF):
                 m.check_online()
                 if type(m.surrogate) not in _SURROGATE_ARG:
-                    raise ValueError(f"{where} uses a custom surrogate; the streaming step supports "
-                                     f"{[t.__name__ for t in _SURROGATE_ARG]}")
+                    raise ValueError(
+                        f"{where} uses a custom surrogate; the streaming step supports "
+                        f"{[t.__name__ for t in _SURROGATE_ARG]}"
+                    )
             pairs.append((pending, m))
             pending = None
         else:
-            raise ValueError(f"{where} is not supported by the streaming step (chains of Linear -> LIF / "
-                             "LeakyIntegrator); use OnlineLearner with chunks of one step instead")
+            raise ValueError(
+                f"{where} is not supported by the streaming step (chains of Linear -> LIF / "
+                "LeakyIntegrator); use OnlineLearner with chunks of one step instead"
+            )
     if pending is not None or not pairs:
         raise ValueError("the chain must end with a neuron layer after its last Linear")
     return pairs
@@ -141,11 +150,13 @@ class StreamingChain:
         use_native = backend != "torch" and device.type == "cpu" and dtype in (torch.float32, torch.float64)
         module = native.load() if use_native else None
         if backend == "native" and module is None:
-            raise ValueError("backend='native' needs the compiled kernel on CPU float32/float64 "
-                             f"(status: {native.status()})")
+            raise ValueError(
+                f"backend='native' needs the compiled kernel on CPU float32/float64 (status: {native.status()})"
+            )
         if module is not None:
-            self._native = module.Chain(weights, biases, betas, thrs, Rs, kinds, resets, skinds, sargs, lams,
-                                        self.learn)
+            self._native = module.Chain(
+                weights, biases, betas, thrs, Rs, kinds, resets, skinds, sargs, lams, self.learn
+            )
         self.in_features = weights[0].shape[1]
 
     @property
@@ -163,8 +174,10 @@ class StreamingChain:
         """Advance one step on ``x [B, in_features]``; returns the last layer's output ``[B, out]`` (a buffer
         overwritten by the next step: clone it to keep it)."""
         if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"x must be a [B, {self.in_features}] tensor, got "
-                             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+            raise ValueError(
+                f"x must be a [B, {self.in_features}] tensor, got "
+                f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
+            )
         if x.dtype != self._spec[0][0].dtype:
             raise TypeError(f"x must have the model's dtype {self._spec[0][0].dtype}, got {x.dtype}")
         if not bool(torch.isfinite(x).all()):
@@ -200,18 +213,21 @@ class StreamingChain:
         st = self._torch_state
         if st is None or st["state"][0][0].shape[0] != x.shape[0]:
             st = self._torch_state = {
-                "state": [neuron.init_state(x.new_zeros(x.shape[0], w.shape[0]))
-                          for (_, neuron), w in zip(self.pairs, weights)],
+                "state": [
+                    neuron.init_state(x.new_zeros(x.shape[0], w.shape[0]))
+                    for (_, neuron), w in zip(self.pairs, weights)
+                ],
                 "d": [None] * len(weights),
                 "xhat": [x.new_zeros(x.shape[0], w.shape[1]) for w in weights],
-                "chat": [0.0] * len(weights)}
+                "chat": [0.0] * len(weights),
+            }
         h = x
         for i, ((_, neuron), w) in enumerate(zip(self.pairs, weights)):
             if self.learn:
                 st["xhat"][i] = lams[i] * st["xhat"][i] + h
                 st["chat"][i] = lams[i] * st["chat"][i] + 1.0
             current = h @ w.t() + (biases[i] if biases[i].numel() else 0)
-            layer: Neuron = neuron          # through the neuron protocol, whatever the neuron type
+            layer: Neuron = neuron  # through the neuron protocol, whatever the neuron type
             res = type(layer).online_step(current, st["state"][i], layer.params(), layer.surrogate, {}, ())
             st["state"][i], st["d"][i] = res.state, res.d_out
             h = res.out

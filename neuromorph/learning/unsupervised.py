@@ -21,6 +21,7 @@ features is trained with labels (the only supervised part): see ``neuromorph.tas
 the leaky integrator's own step (:func:`~neuromorph.neurons.integrator.integrator_step`); the winner-take-all
 spike rule and reset are this layer's.
 """
+
 from __future__ import annotations
 
 import torch
@@ -61,14 +62,25 @@ class STDPWinnerTakeAll:
     (torch.Size([2, 3]), True)
     """
 
-    def __init__(self, n_in: int, n_neurons: int = 100, beta: float = 0.9, theta0: float = 1.0,
-                 stdp: STDPParams | None = None, w_total: float | None = None, target_rate: float | None = None,
-                 theta_eta: float = 2.0, theta_min: float = 0.5, seed: int = 0) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_neurons: int = 100,
+        beta: float = 0.9,
+        theta0: float = 1.0,
+        stdp: STDPParams | None = None,
+        w_total: float | None = None,
+        target_rate: float | None = None,
+        theta_eta: float = 2.0,
+        theta_min: float = 0.5,
+        seed: int = 0,
+    ) -> None:
         if n_in < 1 or n_neurons < 2:
             raise ValueError(f"n_in must be >= 1 and n_neurons >= 2, got {n_in}, {n_neurons}")
         gen = torch.Generator().manual_seed(seed)
-        self.stdp = stdp if stdp is not None else STDPParams(a_plus=0.02, a_minus=0.02, tau_plus=5.0,
-                                                              tau_minus=5.0, w_max=1.0)
+        self.stdp = (
+            stdp if stdp is not None else STDPParams(a_plus=0.02, a_minus=0.02, tau_plus=5.0, tau_minus=5.0, w_max=1.0)
+        )
         self.w_total = float(w_total) if w_total is not None else 0.1 * n_in
         self.weight = normalize_weights(torch.rand(n_neurons, n_in, generator=gen), self.w_total)
         self.theta = torch.full((n_neurons,), float(theta0))

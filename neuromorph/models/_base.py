@@ -15,6 +15,7 @@ Neuron factories: ``neuron`` is a callable ``shape -> neuron layer`` (``shape`` 
 ``(channels, 1, 1)`` for convolution maps) or a registry name (:data:`neuromorph.neurons.NEURONS`, built with
 its defaults and per-neuron parameters of that shape). By default a LIF with the model's LIF arguments.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Union
@@ -39,16 +40,32 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def neuron_factory(neuron: NeuronSpec, beta: float, threshold: float, surrogate: str | Surrogate, reset_mode: str,
-                   learn_beta: bool, learn_threshold: bool, detach_reset: bool) -> NeuronFactory:
+def neuron_factory(
+    neuron: NeuronSpec,
+    beta: float,
+    threshold: float,
+    surrogate: str | Surrogate,
+    reset_mode: str,
+    learn_beta: bool,
+    learn_threshold: bool,
+    detach_reset: bool,
+) -> NeuronFactory:
     """A ``shape -> neuron`` factory from a model's ``neuron`` argument (see the module docstring)."""
     if neuron is None:
         per_neuron = learn_beta or learn_threshold
 
         def lif(shape: tuple[int, ...]) -> Neuron:
-            return LIF(beta=beta, threshold=threshold, surrogate=surrogate, reset=reset_mode, learn_beta=learn_beta,
-                       learn_threshold=learn_threshold, detach_reset=detach_reset,
-                       num_neurons=shape if per_neuron else None)
+            return LIF(
+                beta=beta,
+                threshold=threshold,
+                surrogate=surrogate,
+                reset=reset_mode,
+                learn_beta=learn_beta,
+                learn_threshold=learn_threshold,
+                detach_reset=detach_reset,
+                num_neurons=shape if per_neuron else None,
+            )
+
         return lif
     if isinstance(neuron, str):
         cls = get_neuron(neuron)
@@ -60,16 +77,18 @@ def neuron_factory(neuron: NeuronSpec, beta: float, threshold: float, surrogate:
     def checked(shape: tuple[int, ...]) -> Neuron:
         layer = neuron(shape)
         if not isinstance(layer, Neuron):
-            raise TypeError(f"the neuron factory must return a neuron layer (neuromorph.neurons.Neuron), got "
-                            f"{type(layer).__name__}")
+            raise TypeError(
+                f"the neuron factory must return a neuron layer (neuromorph.neurons.Neuron), got {type(layer).__name__}"
+            )
         return layer
+
     return checked
 
 
 class SpikingNet(nn.Module):
     """Base of :class:`~neuromorph.models.SpikingMLP` and :class:`~neuromorph.models.SpikingCNN`."""
 
-    out: nn.Module           # readout synapses and neurons, set by the subclass
+    out: nn.Module  # readout synapses and neurons, set by the subclass
     out_neurons: nn.Module
 
     def __init__(self, num_steps: int, readout: str, stateful: bool, output: str = "mean") -> None:

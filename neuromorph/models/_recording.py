@@ -1,4 +1,5 @@
 """Spike-rate bookkeeping shared by the spiking models."""
+
 from __future__ import annotations
 
 import torch

@@ -1,5 +1,6 @@
 """Spiking convolutional network: Conv2d + neuron + MaxPool blocks, a spiking dense layer and a readout
 (readouts, ``output`` and ``neuron`` as in :mod:`neuromorph.models._base`)."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -34,13 +35,29 @@ class SpikingCNN(SpikingNet):
     torch.Size([2, 3])
     """
 
-    def __init__(self, in_channels: int = 1, image_size: tuple[int, int] = (28, 28),
-                 channels: Sequence[int] = (16, 32), num_classes: int = 10, hidden: int = 128,
-                 kernel_size: int = 3, batch_norm: bool = True, beta: float = 0.9, threshold: float = 1.0,
-                 surrogate: str | Surrogate = "atan", num_steps: int = 10, readout: str = "membrane",
-                 reset_mode: str = "subtract", learn_beta: bool = False, learn_threshold: bool = False,
-                 detach_reset: bool = False, readout_beta: float = 0.9, stateful: bool = False,
-                 output: str = "mean", neuron: NeuronSpec = None) -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        image_size: tuple[int, int] = (28, 28),
+        channels: Sequence[int] = (16, 32),
+        num_classes: int = 10,
+        hidden: int = 128,
+        kernel_size: int = 3,
+        batch_norm: bool = True,
+        beta: float = 0.9,
+        threshold: float = 1.0,
+        surrogate: str | Surrogate = "atan",
+        num_steps: int = 10,
+        readout: str = "membrane",
+        reset_mode: str = "subtract",
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        detach_reset: bool = False,
+        readout_beta: float = 0.9,
+        stateful: bool = False,
+        output: str = "mean",
+        neuron: NeuronSpec = None,
+    ) -> None:
         super().__init__(num_steps, readout, stateful, output)
         channels = list(channels)
         if not channels or not all(isinstance(c, int) and c > 0 for c in channels):
@@ -51,8 +68,7 @@ class SpikingCNN(SpikingNet):
         if h < 2 ** len(channels) or w < 2 ** len(channels):
             raise ValueError(f"image_size {image_size} is too small for {len(channels)} pooling stages")
         self.input_shape = (in_channels, h, w)
-        make = neuron_factory(neuron, beta, threshold, surrogate, reset_mode, learn_beta, learn_threshold,
-                              detach_reset)
+        make = neuron_factory(neuron, beta, threshold, surrogate, reset_mode, learn_beta, learn_threshold, detach_reset)
         blocks, neurons, prev = [], [], in_channels
         for c in channels:
             conv = nn.Conv2d(prev, c, kernel_size, padding=kernel_size // 2, bias=not batch_norm)

@@ -20,6 +20,7 @@ Temperature sampling (:func:`generate`): ``p(c) proportional to exp(logit_c / te
 >>> mask.int().tolist()
 [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
 """
+
 from __future__ import annotations
 
 import math
@@ -76,7 +77,7 @@ def head_window_mask(n: int, windows: Sequence[int], device: torch.device | str 
     """
     check_positive_int("n", n)
     pos = torch.arange(n, device=device)
-    gap = pos[:, None] - pos[None, :]                                                       # t - j
+    gap = pos[:, None] - pos[None, :]  # t - j
     width = torch.tensor([w if w > 0 else n for w in windows], device=device)
     return (gap >= 0)[None] & (gap[None] < width[:, None, None])
 
@@ -113,8 +114,7 @@ class CharLMBase(nn.Module):
 
 def _check_model(model: nn.Module) -> CharLMBase:
     if not isinstance(model, CharLMBase):
-        raise TypeError(f"model must be a language model (neuromorph.models.lm.CharLMBase), got "
-                        f"{type(model).__name__}")
+        raise TypeError(f"model must be a language model (neuromorph.models.lm.CharLMBase), got {type(model).__name__}")
     return model
 
 
@@ -128,8 +128,14 @@ def _check_stream(ids: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def bits_per_token(model: nn.Module, ids: Tensor, *, batch_size: int = 64, show_progress: Optional[bool] = False,
-                   desc: str = "bits/token") -> float:
+def bits_per_token(
+    model: nn.Module,
+    ids: Tensor,
+    *,
+    batch_size: int = 64,
+    show_progress: Optional[bool] = False,
+    desc: str = "bits/token",
+) -> float:
     """Mean ``-log2 p`` of every id of the stream ``ids`` (``[M]`` int64) but the first, in eval mode (see the
     module docstring for the windowing). Neuron states are reset before every batch.
 
@@ -149,7 +155,7 @@ def bits_per_token(model: nn.Module, ids: Tensor, *, batch_size: int = 64, show_
     was_training = lm.training
     lm.eval()
     total_nats, count = 0.0, 0
-    batches = [starts[i:i + batch_size] for i in range(0, len(starts), batch_size)]
+    batches = [starts[i : i + batch_size] for i in range(0, len(starts), batch_size)]
     for batch in progress(batches, desc=desc, total=len(batches), enable=show_progress):
         full = [s for s in batch if s + n + 1 <= ids.numel()]
         groups = [full] + [[s] for s in batch if s + n + 1 > ids.numel()]  # the short tail window alone
@@ -157,11 +163,14 @@ def bits_per_token(model: nn.Module, ids: Tensor, *, batch_size: int = 64, show_
             if not group:
                 continue
             length = min(n, ids.numel() - 1 - group[0])
-            window = torch.stack([ids[s:s + length + 1] for s in group])
+            window = torch.stack([ids[s : s + length + 1] for s in group])
             reset_states(lm)
             logits = lm(window[:, :-1])
-            total_nats += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]).double(),
-                                                window[:, 1:].reshape(-1), reduction="sum"))
+            total_nats += float(
+                F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]).double(), window[:, 1:].reshape(-1), reduction="sum"
+                )
+            )
             count += window[:, 1:].numel()
     reset_states(lm)
     lm.train(was_training)
@@ -169,8 +178,14 @@ def bits_per_token(model: nn.Module, ids: Tensor, *, batch_size: int = 64, show_
 
 
 @torch.no_grad()
-def generate(model: nn.Module, prompt: Tensor, length: int, *, temperature: float = 1.0,
-             generator: Optional[torch.Generator] = None) -> Tensor:
+def generate(
+    model: nn.Module,
+    prompt: Tensor,
+    length: int,
+    *,
+    temperature: float = 1.0,
+    generator: Optional[torch.Generator] = None,
+) -> Tensor:
     """``length`` ids sampled one at a time after ``prompt`` (``[P]`` int64, ``P >= 1``) at ``temperature``
     (> 0; the model sees the last ``context`` ids); returns the ``[length]`` new ids. Runs in eval mode.
 
@@ -188,21 +203,32 @@ def generate(model: nn.Module, prompt: Tensor, length: int, *, temperature: floa
     if prompt.dtype != torch.long or prompt.numel() < 1:
         raise ValueError(f"prompt must be a non-empty int64 [P] tensor, got {prompt.dtype} {tuple(prompt.shape)}")
     length = check_positive_int("length", length)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) \
-            or temperature <= 0:
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not math.isfinite(temperature)
+        or temperature <= 0
+    ):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
     was_training = lm.training
     lm.eval()
     seq = prompt.clone()
     for _ in range(length):
         reset_states(lm)
-        logits = lm(seq[-lm.context:].unsqueeze(0))[0, -1].double()
+        logits = lm(seq[-lm.context :].unsqueeze(0))[0, -1].double()
         probs = torch.softmax(logits / temperature, dim=-1)
         seq = torch.cat([seq, torch.multinomial(probs, 1, generator=generator)])
     reset_states(lm)
     lm.train(was_training)
-    return seq[prompt.numel():]
+    return seq[prompt.numel() :]
 
 
-__all__ = ["CharLMBase", "bits_per_token", "causal_mask", "check_head_windows", "generate", "head_window_mask",
-           "position_embedding"]
+__all__ = [
+    "CharLMBase",
+    "bits_per_token",
+    "causal_mask",
+    "check_head_windows",
+    "generate",
+    "head_window_mask",
+    "position_embedding",
+]

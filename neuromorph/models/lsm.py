@@ -21,6 +21,7 @@ neuron, weight ``sign(j) * ff_weight * u``.
 The readout (:class:`RidgeReadout`) is a linear map on reservoir features (time-averaged and/or final spike
 traces, see :meth:`LiquidStateMachine.features`) fitted in closed form.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,16 @@ import torch
 from torch import Tensor, nn
 
 from neuromorph.metrics import accuracy
-from neuromorph.models.reservoir import (MAASS_C, METHODS, ReservoirParams, ReservoirState, build_connectivity,
-                                         init_state, make_synapses, reservoir_step)
+from neuromorph.models.reservoir import (
+    MAASS_C,
+    METHODS,
+    ReservoirParams,
+    ReservoirState,
+    build_connectivity,
+    init_state,
+    make_synapses,
+    reservoir_step,
+)
 from neuromorph.utils import check_positive_int, check_tensor
 
 FEATURES = ("mean", "final", "both", "samples")
@@ -67,19 +76,37 @@ class LiquidStateMachine(nn.Module):
     (torch.Size([6, 2, 27]), True)
     """
 
-    beta: Tensor            # buffers (registered in __init__)
+    beta: Tensor  # buffers (registered in __init__)
     threshold: Tensor
     w_in: Tensor
     is_inhibitory: Tensor
 
-    def __init__(self, n_inputs: int, n_neurons: int = 1000, k: int = 100, lam: float | None = None,
-                 frac_inhibitory: float = 0.2, tau: float = 20.0, tau_jitter: float = 0.0, threshold: float = 1.0,
-                 v_reset: float = 0.0, refractory: int = 2,
-                 weights: Sequence[Sequence[float]] = ((0.05, 0.1), (0.2, 0.1)),
-                 input_weight: float = 1.0, input_fraction: float = 0.3,
-                 n_groups: int = 0, group_size: int = 250, group_k: int = 25, ff_k: int = 50,
-                 ff_weight: float = 0.5, split_inputs: bool = True, central_input: bool = False,
-                 trace_decay: float = 0.9, method: str = "auto", seed: int = 0) -> None:
+    def __init__(
+        self,
+        n_inputs: int,
+        n_neurons: int = 1000,
+        k: int = 100,
+        lam: float | None = None,
+        frac_inhibitory: float = 0.2,
+        tau: float = 20.0,
+        tau_jitter: float = 0.0,
+        threshold: float = 1.0,
+        v_reset: float = 0.0,
+        refractory: int = 2,
+        weights: Sequence[Sequence[float]] = ((0.05, 0.1), (0.2, 0.1)),
+        input_weight: float = 1.0,
+        input_fraction: float = 0.3,
+        n_groups: int = 0,
+        group_size: int = 250,
+        group_k: int = 25,
+        ff_k: int = 50,
+        ff_weight: float = 0.5,
+        split_inputs: bool = True,
+        central_input: bool = False,
+        trace_decay: float = 0.9,
+        method: str = "auto",
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         for name, val in (("n_inputs", n_inputs), ("n_neurons", n_neurons), ("k", k)):
             check_positive_int(name, val)
@@ -103,8 +130,10 @@ class LiquidStateMachine(nn.Module):
         if w_tab.shape != (2, 2) or bool((w_tab < 0).any()):
             raise ValueError(f"weights must be a 2x2 table of non-negative magnitudes, got {weights!r}")
         if n_groups and (group_size <= group_k or ff_k < 1):
-            raise ValueError(f"group_size must exceed group_k and ff_k must be >= 1, got group_size={group_size}, "
-                             f"group_k={group_k}, ff_k={ff_k}")
+            raise ValueError(
+                f"group_size must exceed group_k and ff_k must be >= 1, got group_size={group_size}, "
+                f"group_k={group_k}, ff_k={ff_k}"
+            )
         g = torch.Generator().manual_seed(int(seed))
         self.n_inputs, self.n_neurons, self.n_groups, self.group_size = n_inputs, n_neurons, n_groups, group_size
         n_total = n_groups * group_size + n_neurons
@@ -116,9 +145,10 @@ class LiquidStateMachine(nn.Module):
         blocks = [(i * group_size, group_size, group_k) for i in range(n_groups)]
         blocks.append((self.central_offset, n_neurons, k))
         for off, size, kk in blocks:
-            pre, post, is_inh = build_connectivity(size, kk, lam if off == self.central_offset else None,
-                                                   frac_inhibitory, MAASS_C, generator=g)
-            inh[off:off + size] = is_inh
+            pre, post, is_inh = build_connectivity(
+                size, kk, lam if off == self.central_offset else None, frac_inhibitory, MAASS_C, generator=g
+            )
+            inh[off : off + size] = is_inh
             scale = w_tab[is_inh[pre].long(), is_inh[post].long()]
             w = scale * (0.5 + torch.rand(pre.numel(), generator=g))
             w = torch.where(is_inh[pre], -w, w)
@@ -131,9 +161,13 @@ class LiquidStateMachine(nn.Module):
                 raise ValueError(f"ff_k must not exceed the number of group neurons {n_src}, got {ff_k}")
             # ff_k distinct random sources per central neuron (top-k of uniform keys, in row chunks of at most
             # 2^24 keys)
-            rows = max(1, 2 ** 24 // n_src)
-            pre = torch.cat([torch.rand(min(rows, n_neurons - r), n_src, generator=g).topk(ff_k, dim=1).indices
-                             for r in range(0, n_neurons, rows)]).reshape(-1)
+            rows = max(1, 2**24 // n_src)
+            pre = torch.cat(
+                [
+                    torch.rand(min(rows, n_neurons - r), n_src, generator=g).topk(ff_k, dim=1).indices
+                    for r in range(0, n_neurons, rows)
+                ]
+            ).reshape(-1)
             post = torch.arange(n_neurons).repeat_interleave(ff_k) + self.central_offset
             w = ff_weight * (0.5 + torch.rand(pre.numel(), generator=g))
             w = torch.where(inh[pre], -w, w)
@@ -162,8 +196,9 @@ class LiquidStateMachine(nn.Module):
         self.v_reset, self.refractory, self.trace_decay, self.method = float(v_reset), refractory, trace_decay, method
 
     def params(self) -> ReservoirParams:
-        return ReservoirParams(self.beta, self.threshold, self.synapses, None, self.v_reset, self.refractory,
-                               self.trace_decay, self.method)
+        return ReservoirParams(
+            self.beta, self.threshold, self.synapses, None, self.v_reset, self.refractory, self.trace_decay, self.method
+        )
 
     @property
     def num_synapses(self) -> int:
@@ -176,8 +211,9 @@ class LiquidStateMachine(nn.Module):
         return x_seq
 
     @torch.no_grad()
-    def run(self, x_seq: Tensor, record_spikes: bool = True, state: Optional[ReservoirState] = None
-            ) -> tuple[Optional[Tensor], Tensor, Tensor, ReservoirState]:
+    def run(
+        self, x_seq: Tensor, record_spikes: bool = True, state: Optional[ReservoirState] = None
+    ) -> tuple[Optional[Tensor], Tensor, Tensor, ReservoirState]:
         """Simulate ``T`` steps. Returns ``(spikes [T,B,N_total] or None, mean_trace [B,N_total],
         final_trace [B,N_total], final_state)``."""
         x_seq = self._check_input(x_seq)
@@ -199,8 +235,14 @@ class LiquidStateMachine(nn.Module):
         return spikes
 
     @torch.no_grad()
-    def features(self, x_seq: Tensor, mode: str = "both", population: str = "central",
-                 sample_every: int = 1, batch_size: int = 512) -> Tensor:
+    def features(
+        self,
+        x_seq: Tensor,
+        mode: str = "both",
+        population: str = "central",
+        sample_every: int = 1,
+        batch_size: int = 512,
+    ) -> Tensor:
         """Readout features ``[B, F]`` of the central reservoir ("central") or every neuron ("all"):
         mean spike trace over time ("mean"), final trace ("final"), both concatenated ("both"), or the traces
         at steps ``sample_every - 1, 2 * sample_every - 1, ...`` concatenated ("samples"; trailing steps that do
@@ -215,11 +257,11 @@ class LiquidStateMachine(nn.Module):
         lo = self.central_offset if population == "central" else 0
         out = []
         for b in range(0, x_seq.shape[1], batch_size):
-            xb = x_seq[:, b:b + batch_size]
+            xb = x_seq[:, b : b + batch_size]
             if mode == "samples":
                 parts, st = [], None
                 for t0 in range(0, xb.shape[0] - sample_every + 1, sample_every):
-                    _, _, final_tr, st = self.run(xb[t0:t0 + sample_every], record_spikes=False, state=st)
+                    _, _, final_tr, st = self.run(xb[t0 : t0 + sample_every], record_spikes=False, state=st)
                     parts.append(final_tr)
             else:
                 _, mean_tr, final_tr, _ = self.run(xb, record_spikes=False)
@@ -229,6 +271,7 @@ class LiquidStateMachine(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------------ readout
+
 
 def ridge_fit(x: Tensor, y: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
     """Closed-form ridge regression ``min_W ||X W + b - Y||^2 + alpha ||W||^2`` (bias unpenalised).
@@ -276,7 +319,7 @@ class RidgeReadout(nn.Module):
     [1]
     """
 
-    weight: Tensor          # buffers (registered in __init__)
+    weight: Tensor  # buffers (registered in __init__)
     bias: Tensor
 
     def __init__(self, n_features: int, n_classes: int) -> None:
@@ -302,9 +345,14 @@ class RidgeReadout(nn.Module):
             raise ValueError(f"labels must lie in [0, {self.n_classes})")
         return torch.nn.functional.one_hot(labels.long(), self.n_classes).float()
 
-    def fit(self, features: Tensor, labels: Tensor,
-            alphas: Sequence[float] = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4),
-            val_fraction: float = 0.2, seed: int = 0) -> "RidgeReadout":
+    def fit(
+        self,
+        features: Tensor,
+        labels: Tensor,
+        alphas: Sequence[float] = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4),
+        val_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> "RidgeReadout":
         check_tensor("features", features, ndim=2, floating=True)
         y = self._onehot(labels)
         if features.shape[0] != y.shape[0]:
@@ -336,6 +384,7 @@ class RidgeReadout(nn.Module):
 
 # ------------------------------------------------------------------------------------------------ task
 
+
 def digits_rows(hold: int = 4, tail: int = 0, gain: float = 1.0) -> tuple[Tensor, Tensor]:
     """sklearn digits (1797 images, 8x8) presented row by row: ``x [8*hold + tail, 1797, 8]``, ``y [1797]``.
 
@@ -352,8 +401,8 @@ def digits_rows(hold: int = 4, tail: int = 0, gain: float = 1.0) -> tuple[Tensor
     if not isinstance(tail, int) or tail < 0:
         raise ValueError(f"tail must be a non-negative int, got {tail!r}")
     d = load_digits()
-    img = torch.tensor(d.images / 16.0, dtype=torch.float32) * gain       # [N, 8, 8]
-    x = img.permute(1, 0, 2).repeat_interleave(hold, dim=0)               # [8*hold, N, 8]
+    img = torch.tensor(d.images / 16.0, dtype=torch.float32) * gain  # [N, 8, 8]
+    x = img.permute(1, 0, 2).repeat_interleave(hold, dim=0)  # [8*hold, N, 8]
     if tail:
         x = torch.cat([x, torch.zeros(tail, x.shape[1], 8)], dim=0)
     return x.contiguous(), torch.tensor(d.target, dtype=torch.long)

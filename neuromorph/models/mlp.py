@@ -6,6 +6,7 @@ neuron layer then runs the whole sequence through its fused kernel. With static 
 computed once per sample and broadcast over time, since ``W x`` is the same at every step. Readouts, the
 ``output`` switch and the ``neuron`` factory: :mod:`neuromorph.models._base`.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -53,15 +54,27 @@ class SpikingMLP(SpikingNet):
     torch.Size([5, 2, 3])
     """
 
-    def __init__(self, sizes: Sequence[int], beta: float = 0.9, threshold: float = 1.0,
-                 surrogate: str | Surrogate = "atan", num_steps: int = 10, readout: str = "membrane",
-                 reset_mode: str = "subtract", learn_beta: bool = False, learn_threshold: bool = False,
-                 detach_reset: bool = False, readout_beta: float = 0.9, dropout: float = 0.0,
-                 stateful: bool = False, output: str = "mean", neuron: NeuronSpec = None) -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        beta: float = 0.9,
+        threshold: float = 1.0,
+        surrogate: str | Surrogate = "atan",
+        num_steps: int = 10,
+        readout: str = "membrane",
+        reset_mode: str = "subtract",
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        detach_reset: bool = False,
+        readout_beta: float = 0.9,
+        dropout: float = 0.0,
+        stateful: bool = False,
+        output: str = "mean",
+        neuron: NeuronSpec = None,
+    ) -> None:
         super().__init__(num_steps, readout, stateful, output)
         self.sizes = sizes = _check_sizes(sizes, dropout)
-        make = neuron_factory(neuron, beta, threshold, surrogate, reset_mode, learn_beta, learn_threshold,
-                              detach_reset)
+        make = neuron_factory(neuron, beta, threshold, surrogate, reset_mode, learn_beta, learn_threshold, detach_reset)
         self.hidden = nn.ModuleList(SpikeLinear(a, b) for a, b in zip(sizes[:-2], sizes[1:-1]))
         self.neurons = nn.ModuleList(make((b,)) for b in sizes[1:-1])
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()

@@ -40,6 +40,7 @@ partners drawn with probability proportional to ``C[type_pre, type_post] * exp(-
 Euclidean grid distance on a torus, so edges have no boundary effects) — the distance kernel is sampled by
 Gaussian offsets of standard deviation ``lam / sqrt(2)`` rounded to the grid and the type factor by rejection.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,6 +71,7 @@ class SparseSynapses(NamedTuple):
     >>> syn.crow.tolist(), syn.col.tolist(), syn.pad_col.shape
     ([0, 2, 3], [1, 2, 0], torch.Size([2, 2]))
     """
+
     crow: Tensor
     col: Tensor
     val: Tensor
@@ -88,13 +90,14 @@ class ReservoirParams(NamedTuple):
     >>> p.refractory, p.method
     (0, 'auto')
     """
-    beta: Tensor                 # [N] membrane decay in (0, 1)
-    threshold: Tensor            # [N] > 0
-    synapses: SparseSynapses     # recurrent weights (n_pre == n_post == N)
+
+    beta: Tensor  # [N] membrane decay in (0, 1)
+    threshold: Tensor  # [N] > 0
+    synapses: SparseSynapses  # recurrent weights (n_pre == n_post == N)
     bias: Optional[Tensor] = None  # [N] constant input current, or None
     v_reset: float = 0.0
-    refractory: int = 0          # refractory period in steps
-    trace_decay: float = 0.9     # decay of the spike trace used by readouts
+    refractory: int = 0  # refractory period in steps
+    trace_decay: float = 0.9  # decay of the spike trace used by readouts
     method: str = "auto"
     event_fraction: float = 0.05
 
@@ -105,10 +108,11 @@ class ReservoirState(NamedTuple):
     >>> init_state(batch=2, n=5).v.shape
     torch.Size([2, 5])
     """
-    v: Tensor        # [B, N] membrane after reset
-    spikes: Tensor   # [B, N] spikes of the last step (feed the recurrent synapses at the next step)
-    refrac: Tensor   # [B, N] remaining refractory steps (stored as floats)
-    trace: Tensor    # [B, N] filtered spike trace
+
+    v: Tensor  # [B, N] membrane after reset
+    spikes: Tensor  # [B, N] spikes of the last step (feed the recurrent synapses at the next step)
+    refrac: Tensor  # [B, N] remaining refractory steps (stored as floats)
+    trace: Tensor  # [B, N] filtered spike trace
 
 
 def make_synapses(pre: Tensor, post: Tensor, weight: Tensor, n_pre: int, n_post: int) -> SparseSynapses:
@@ -124,8 +128,9 @@ def make_synapses(pre: Tensor, post: Tensor, weight: Tensor, n_pre: int, n_post:
         if not isinstance(t, Tensor) or t.dim() != 1:
             raise TypeError(f"{name} must be a 1-D torch.Tensor")
     if not (pre.numel() == post.numel() == weight.numel()):
-        raise ValueError(f"pre, post and weight must have equal length, got {pre.numel()}, {post.numel()}, "
-                         f"{weight.numel()}")
+        raise ValueError(
+            f"pre, post and weight must have equal length, got {pre.numel()}, {post.numel()}, {weight.numel()}"
+        )
     if not weight.is_floating_point():
         raise TypeError(f"weight must be floating point, got {weight.dtype}")
     pre, post = pre.long(), post.long()
@@ -146,7 +151,7 @@ def make_synapses(pre: Tensor, post: Tensor, weight: Tensor, n_pre: int, n_post:
         warnings.simplefilter("ignore", UserWarning)
         w_t = torch.sparse_csr_tensor(crow_t, pre[order_t], weight[order_t], size=(n_post, n_pre))
     width = int(counts.max()) if pre.numel() else 0
-    slot = torch.arange(pre_s.numel()) - crow[pre_s]          # position of each synapse in its row
+    slot = torch.arange(pre_s.numel()) - crow[pre_s]  # position of each synapse in its row
     pad_col = torch.full((n_pre, width), n_post, dtype=torch.long)
     pad_val = torch.zeros(n_pre, width, dtype=weight.dtype)
     pad_col[pre_s, slot] = post_s
@@ -154,8 +159,9 @@ def make_synapses(pre: Tensor, post: Tensor, weight: Tensor, n_pre: int, n_post:
     return SparseSynapses(crow, post_s.contiguous(), w_s.contiguous(), w_t, pad_col, pad_val, n_pre, n_post)
 
 
-def propagate(spikes: Tensor, syn: SparseSynapses, method: str = "auto", event_fraction: float = 0.05,
-              binary: bool = True) -> Tensor:
+def propagate(
+    spikes: Tensor, syn: SparseSynapses, method: str = "auto", event_fraction: float = 0.05, binary: bool = True
+) -> Tensor:
     """Synaptic input ``spikes @ W`` for ``spikes`` of shape ``[B, n_pre]`` -> ``[B, n_post]``.
 
     ``binary=True`` promises 0/1 spikes (the event path then skips multiplying by the presynaptic value).
@@ -171,13 +177,13 @@ def propagate(spikes: Tensor, syn: SparseSynapses, method: str = "auto", event_f
     B = spikes.shape[0]
     if method == "csr":
         return torch.sparse.mm(syn.w_t, spikes.t().to(syn.val.dtype)).t().to(spikes.dtype)
-    active = torch.nonzero(spikes.reshape(-1)).squeeze(1)          # flat (sample, neuron) indices
+    active = torch.nonzero(spikes.reshape(-1)).squeeze(1)  # flat (sample, neuron) indices
     if method == "auto" and active.numel() > event_fraction * syn.n_pre:
         return torch.sparse.mm(syn.w_t, spikes.t().to(syn.val.dtype)).t().to(spikes.dtype)
-    width = syn.n_post + 1                                          # one dummy column per sample
+    width = syn.n_post + 1  # one dummy column per sample
     out = torch.zeros(B, width, dtype=spikes.dtype, device=spikes.device)
     if active.numel() == 0 or syn.pad_col.shape[1] == 0:
-        return out[:, :syn.n_post]
+        return out[:, : syn.n_post]
     if B == 1:
         target, pre = syn.pad_col[active], active
     else:
@@ -188,11 +194,12 @@ def propagate(spikes: Tensor, syn: SparseSynapses, method: str = "auto", event_f
     if not binary:
         weight = weight * spikes.reshape(-1)[active].unsqueeze(1)
     out.view(-1).index_add_(0, target.reshape(-1), weight.reshape(-1))
-    return out[:, :syn.n_post]
+    return out[:, : syn.n_post]
 
 
-def init_state(batch: int, n: int, dtype: torch.dtype = torch.float32,
-               device: torch.device | str | None = None) -> ReservoirState:
+def init_state(
+    batch: int, n: int, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+) -> ReservoirState:
     """All-zero reservoir state for ``batch`` samples of ``n`` neurons.
 
     >>> state = init_state(batch=2, n=3)
@@ -238,6 +245,7 @@ def reservoir_step(x: Tensor, state: ReservoirState, params: ReservoirParams) ->
 
 # ----------------------------------------------------------------------------------------------- connectivity
 
+
 def grid_shape(n: int) -> tuple[int, int, int]:
     """Most cube-like ``(nx, ny, nz)`` with ``nx * ny * nz == n`` (``nx <= ny <= nz``).
 
@@ -266,13 +274,19 @@ def default_lambda(k: int) -> float:
     >>> round(default_lambda(100), 4) > 0
     True
     """
-    return (8.0 * k / math.pi ** 1.5) ** (1.0 / 3.0)
+    return (8.0 * k / math.pi**1.5) ** (1.0 / 3.0)
 
 
-def build_connectivity(n: int, k: int, lam: float | None = None, frac_inhibitory: float = 0.2,
-                       c: Sequence[Sequence[float]] = MAASS_C, grid: tuple[int, int, int] | None = None,
-                       generator: torch.Generator | None = None, chunk: int = 8192
-                       ) -> tuple[Tensor, Tensor, Tensor]:
+def build_connectivity(
+    n: int,
+    k: int,
+    lam: float | None = None,
+    frac_inhibitory: float = 0.2,
+    c: Sequence[Sequence[float]] = MAASS_C,
+    grid: tuple[int, int, int] | None = None,
+    generator: torch.Generator | None = None,
+    chunk: int = 8192,
+) -> tuple[Tensor, Tensor, Tensor]:
     """Sample the recurrent synapses: returns ``(pre, post, is_inhibitory)``.
 
     ``pre``/``post``: ``[n * k]`` int64 (each neuron gets exactly ``k`` distinct presynaptic partners, never

@@ -27,6 +27,7 @@ instead of one multiplication per step). ``"auto"`` takes the native simulator o
 >>> out.spikes[:, 0].tolist()
 [[1, 0], [0, 0], [0, 0], [1, 0], [0, 0]]
 """
+
 from __future__ import annotations
 
 import weakref
@@ -58,11 +59,11 @@ class SimulationResult(NamedTuple):
     True
     """
 
-    state: ReservoirState          # state after the last step
-    counts_per_step: Tensor        # [steps, B] int64: spikes of all neurons in each step
-    counts_per_neuron: Tensor      # [B, N] int64: spikes of each neuron over the run
-    spikes: Optional[Tensor]       # [steps, B, N] uint8 raster when record_spikes, else None
-    backend: str                   # "native" or "torch"
+    state: ReservoirState  # state after the last step
+    counts_per_step: Tensor  # [steps, B] int64: spikes of all neurons in each step
+    counts_per_neuron: Tensor  # [B, N] int64: spikes of each neuron over the run
+    spikes: Optional[Tensor]  # [steps, B, N] uint8 raster when record_spikes, else None
+    backend: str  # "native" or "torch"
 
 
 def _check(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: int, backend: str) -> None:
@@ -73,17 +74,25 @@ def _check(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: int
         raise TypeError(f"x must be a floating-point torch.Tensor, got {type(x).__name__}")
     shape = tuple(state.v.shape)
     if tuple(x.shape) != shape and not (x.dim() == 3 and tuple(x.shape[1:]) == shape and x.shape[0] >= steps):
-        raise ValueError(f"x must be [B, N] = {list(shape)} (constant drive) or [steps >= {steps}, B, N], "
-                         f"got {list(x.shape)}")
+        raise ValueError(
+            f"x must be [B, N] = {list(shape)} (constant drive) or [steps >= {steps}, B, N], got {list(x.shape)}"
+        )
     if x.dtype != state.v.dtype:
         raise TypeError(f"x must have the state's dtype {state.v.dtype}, got {x.dtype}")
     if not bool(torch.isfinite(x).all()):
         raise ValueError("x contains non-finite values")
 
 
-def simulate(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: int, record_spikes: bool = False,
-             threads: int | None = None, backend: str = "auto",
-             min_neurons_per_thread: int = MIN_NEURONS_PER_THREAD) -> SimulationResult:
+def simulate(
+    x: Tensor,
+    state: ReservoirState,
+    params: ReservoirParams,
+    steps: int,
+    record_spikes: bool = False,
+    threads: int | None = None,
+    backend: str = "auto",
+    min_neurons_per_thread: int = MIN_NEURONS_PER_THREAD,
+) -> SimulationResult:
     """Run ``steps`` reservoir steps from ``state`` (never modified) with input current ``x``.
 
     Args:
@@ -116,8 +125,10 @@ def simulate(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: i
     usable = state.v.device.type == "cpu" and dtype in (torch.float32, torch.float64)
     module = native.load_reservoir() if backend != "torch" and usable else None
     if backend == "native" and module is None:
-        raise ValueError("backend='native' needs the compiled reservoir simulator on CPU float32/float64 "
-                         "(not built here, disabled by NEUROMORPH_NATIVE=0, or another device/dtype)")
+        raise ValueError(
+            "backend='native' needs the compiled reservoir simulator on CPU float32/float64 "
+            "(not built here, disabled by NEUROMORPH_NATIVE=0, or another device/dtype)"
+        )
     if module is None:
         return _simulate_torch(x, state, params, steps, record_spikes)
     syn = params.synapses
@@ -131,9 +142,25 @@ def simulate(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: i
     if bool((beta == beta[0]).all()) and bool((threshold == threshold[0]).all()):  # one value: pass scalars
         beta, threshold = beta[:1], threshold[:1]
     counts_step, counts_neuron, raster = module.simulate(
-        v, refrac, trace.contiguous(), last, drive, beta, threshold, bias, syn.crow, _int32_columns(syn.col),
-        syn.val.to(dtype).contiguous(), float(params.v_reset), int(params.refractory), float(params.trace_decay),
-        steps, threads, min_neurons_per_thread, record_spikes)
+        v,
+        refrac,
+        trace.contiguous(),
+        last,
+        drive,
+        beta,
+        threshold,
+        bias,
+        syn.crow,
+        _int32_columns(syn.col),
+        syn.val.to(dtype).contiguous(),
+        float(params.v_reset),
+        int(params.refractory),
+        float(params.trace_decay),
+        steps,
+        threads,
+        min_neurons_per_thread,
+        record_spikes,
+    )
     new_state = ReservoirState(v, last.to(dtype), refrac, trace)
     return SimulationResult(new_state, counts_step, counts_neuron, raster if record_spikes else None, "native")
 
@@ -144,7 +171,7 @@ def _int32_columns(col: Tensor) -> Tensor:
     hit = _COLUMNS.get(key)
     if hit is not None and hit[0]() is col:  # the same live tensor, not one that reuses a freed id
         return hit[1]
-    if col.numel() and int(col.max()) >= 2 ** 31:
+    if col.numel() and int(col.max()) >= 2**31:
         raise ValueError("the native simulator supports at most 2^31 - 1 neurons")
     if len(_COLUMNS) >= 4:
         _COLUMNS.pop(next(iter(_COLUMNS)))
@@ -152,8 +179,9 @@ def _int32_columns(col: Tensor) -> Tensor:
     return _COLUMNS[key][1]
 
 
-def _simulate_torch(x: Tensor, state: ReservoirState, params: ReservoirParams, steps: int,
-                    record_spikes: bool) -> SimulationResult:
+def _simulate_torch(
+    x: Tensor, state: ReservoirState, params: ReservoirParams, steps: int, record_spikes: bool
+) -> SimulationResult:
     """The fallback: a Python loop of :func:`reservoir_step` with the event propagation."""
     p = params._replace(method="event")
     counts_step = torch.zeros(steps, state.v.shape[0], dtype=torch.long)

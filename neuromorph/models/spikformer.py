@@ -35,6 +35,7 @@ Normalisation (``norm``): ``"batch"`` (``BN`` above, Spikformer), ``"layer"`` (`
 each token and step; the same number of parameters, and no statistics shared across the batch) or ``"none"``
 (``batch_norm=False`` in the layers means ``"none"``; online learning needs it).
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -95,8 +96,9 @@ def _resolve_norm(norm: str, batch_norm: bool) -> str:
 class _LinearBNLIF(nn.Module):
     """``SN(BN(x W + b))`` on ``[T, B, N, D_in]`` (``SN(x W + b)`` with ``norm="none"``)."""
 
-    def __init__(self, d_in: int, d_out: int, lif_kwargs: dict[str, Any] | None, bias: bool = True,
-                 norm: str = "batch") -> None:
+    def __init__(
+        self, d_in: int, d_out: int, lif_kwargs: dict[str, Any] | None, bias: bool = True, norm: str = "batch"
+    ) -> None:
         super().__init__()
         self.linear = nn.Linear(d_in, d_out, bias=bias or norm == "none")
         self.bn: nn.Module = make_norm(norm, d_out)
@@ -155,9 +157,17 @@ class SpikingSelfAttention(nn.Module):
     (torch.Size([2, 3, 5, 8]), True)
     """
 
-    def __init__(self, dim: int, num_heads: int = 4, scale: float = 0.125, time_shifts: Sequence[int] | None = None,
-                 attn_threshold: float = 0.5, lif_kwargs: dict[str, Any] | None = None,
-                 batch_norm: bool = True, norm: str = "batch") -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 4,
+        scale: float = 0.125,
+        time_shifts: Sequence[int] | None = None,
+        attn_threshold: float = 0.5,
+        lif_kwargs: dict[str, Any] | None = None,
+        batch_norm: bool = True,
+        norm: str = "batch",
+    ) -> None:
         super().__init__()
         check_positive_int("dim", dim)
         if not isinstance(num_heads, int) or num_heads < 1 or dim % num_heads:
@@ -196,9 +206,9 @@ class SpikingSelfAttention(nn.Module):
         if self.time_shifts is not None:
             k, v = shift_time(k, self.time_shifts), shift_time(v, self.time_shifts)
         if n > self.head_dim:
-            out = q @ (k.transpose(-2, -1) @ v)      # [T,B,H,N,d] @ [T,B,H,d,d]
+            out = q @ (k.transpose(-2, -1) @ v)  # [T,B,H,N,d] @ [T,B,H,d,d]
         else:
-            out = (q @ k.transpose(-2, -1)) @ v      # [T,B,H,N,N] @ [T,B,H,N,d]
+            out = (q @ k.transpose(-2, -1)) @ v  # [T,B,H,N,N] @ [T,B,H,N,d]
         out = out.transpose(2, 3).reshape(t, b, n, self.dim) * self.scale
         return self.proj(self.attn_lif(out))
 
@@ -214,8 +224,14 @@ class SpikingMLPBlock(nn.Module):
     (torch.Size([2, 3, 5, 8]), True)
     """
 
-    def __init__(self, dim: int, hidden: int, lif_kwargs: dict[str, Any] | None = None,
-                 batch_norm: bool = True, norm: str = "batch") -> None:
+    def __init__(
+        self,
+        dim: int,
+        hidden: int,
+        lif_kwargs: dict[str, Any] | None = None,
+        batch_norm: bool = True,
+        norm: str = "batch",
+    ) -> None:
         super().__init__()
         norm = _resolve_norm(norm, batch_norm)
         self.fc1 = _LinearBNLIF(dim, hidden, lif_kwargs, norm=norm)
@@ -233,12 +249,21 @@ class SpikformerBlock(nn.Module):
     torch.Size([2, 3, 5, 8])
     """
 
-    def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, scale: float = 0.125,
-                 time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None,
-                 batch_norm: bool = True, norm: str = "batch") -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 4,
+        mlp_ratio: float = 4.0,
+        scale: float = 0.125,
+        time_shifts: Sequence[int] | None = None,
+        lif_kwargs: dict[str, Any] | None = None,
+        batch_norm: bool = True,
+        norm: str = "batch",
+    ) -> None:
         super().__init__()
-        self.attn = SpikingSelfAttention(dim, num_heads, scale, time_shifts, lif_kwargs=lif_kwargs,
-                                         batch_norm=batch_norm, norm=norm)
+        self.attn = SpikingSelfAttention(
+            dim, num_heads, scale, time_shifts, lif_kwargs=lif_kwargs, batch_norm=batch_norm, norm=norm
+        )
         self.mlp = SpikingMLPBlock(dim, mlp_hidden(dim, mlp_ratio), lif_kwargs, batch_norm, norm)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -283,9 +308,17 @@ class SequenceEmbedding(nn.Module):
     ((1, 5, 8), [[True, True, False, False, False]])
     """
 
-    def __init__(self, dim: int, *, in_features: int | None = None, num_patches: int | None = None,
-                 vocab_size: int | None = None, max_len: int | None = None, embeddings: Tensor | None = None,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        *,
+        in_features: int | None = None,
+        num_patches: int | None = None,
+        vocab_size: int | None = None,
+        max_len: int | None = None,
+        embeddings: Tensor | None = None,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         check_positive_int("dim", dim)
         if embeddings is not None:
@@ -300,8 +333,9 @@ class SequenceEmbedding(nn.Module):
         patches = in_features is not None or num_patches is not None
         tokens = vocab_size is not None or max_len is not None
         if patches == tokens:
-            raise ValueError("give either in_features and num_patches (patch input) or vocab_size and max_len "
-                             "(token input)")
+            raise ValueError(
+                "give either in_features and num_patches (patch input) or vocab_size and max_len (token input)"
+            )
         width = check_positive_int("in_features" if patches else "vocab_size", in_features if patches else vocab_size)
         length = check_positive_int("num_patches" if patches else "max_len", num_patches if patches else max_len)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
@@ -365,25 +399,47 @@ class Spikformer(nn.Module):
     torch.Size([3, 2])
     """
 
-    def __init__(self, num_classes: int, *, in_features: int | None = None, num_patches: int | None = None,
-                 vocab_size: int | None = None, max_len: int | None = None, dim: int = 64, depth: int = 2,
-                 num_heads: int = 4, mlp_ratio: float = 4.0, T: int = 4, scale: float = 0.125,
-                 time_shifts: Sequence[int] | None = None, lif_kwargs: dict[str, Any] | None = None,
-                 embeddings: Tensor | None = None, norm: str = "batch", dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        in_features: int | None = None,
+        num_patches: int | None = None,
+        vocab_size: int | None = None,
+        max_len: int | None = None,
+        dim: int = 64,
+        depth: int = 2,
+        num_heads: int = 4,
+        mlp_ratio: float = 4.0,
+        T: int = 4,
+        scale: float = 0.125,
+        time_shifts: Sequence[int] | None = None,
+        lif_kwargs: dict[str, Any] | None = None,
+        embeddings: Tensor | None = None,
+        norm: str = "batch",
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         for name, value in (("num_classes", num_classes), ("depth", depth), ("T", T)):
             check_positive_int(name, value)
         if time_shifts is not None and any(isinstance(d, int) and d >= T for d in time_shifts):
             raise ValueError(f"time_shifts must be < T={T}, got {time_shifts!r}")
-        self.embedding = SequenceEmbedding(dim, in_features=in_features, num_patches=num_patches,
-                                           vocab_size=vocab_size, max_len=max_len, embeddings=embeddings,
-                                           dropout=dropout)
+        self.embedding = SequenceEmbedding(
+            dim,
+            in_features=in_features,
+            num_patches=num_patches,
+            vocab_size=vocab_size,
+            max_len=max_len,
+            embeddings=embeddings,
+            dropout=dropout,
+        )
         self.mode, self.length = self.embedding.mode, self.embedding.length
         self.T, self.num_classes = T, num_classes
         self.embed_bn = make_norm(_resolve_norm(norm, True), dim)
         self.embed_lif = _lif(lif_kwargs)
-        self.blocks = nn.ModuleList(SpikformerBlock(dim, num_heads, mlp_ratio, scale, time_shifts, lif_kwargs,
-                                                    norm=norm) for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            SpikformerBlock(dim, num_heads, mlp_ratio, scale, time_shifts, lif_kwargs, norm=norm) for _ in range(depth)
+        )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(dim, num_classes)
 
@@ -395,8 +451,9 @@ class Spikformer(nn.Module):
         if x.dim() == 3:
             x = x.unsqueeze(0).expand(self.T, -1, -1, -1)
         if x.dim() != 4 or x.shape[2] != self.length or x.shape[0] != self.T:
-            raise ValueError(f"x must be [B, {self.length}, P] or [{self.T}, B, {self.length}, P], "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"x must be [B, {self.length}, P] or [{self.T}, B, {self.length}, P], got shape {tuple(x.shape)}"
+            )
         return self.embedding(x)
 
     def features(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -438,6 +495,18 @@ def image_to_patches(images: Tensor, patch_size: int) -> Tensor:
     return x.reshape(b, (h // p) * (w // p), c * p * p)
 
 
-__all__ = ["DEFAULT_LIF", "FlatBatchNorm", "NORMS", "SequenceEmbedding", "SpikingSelfAttention", "SpikingMLPBlock",
-           "SpikformerBlock", "Spikformer", "image_to_patches", "make_norm", "masked_mean", "mlp_hidden",
-           "shift_time"]
+__all__ = [
+    "DEFAULT_LIF",
+    "FlatBatchNorm",
+    "NORMS",
+    "SequenceEmbedding",
+    "SpikingSelfAttention",
+    "SpikingMLPBlock",
+    "SpikformerBlock",
+    "Spikformer",
+    "image_to_patches",
+    "make_norm",
+    "masked_mean",
+    "mlp_hidden",
+    "shift_time",
+]

@@ -40,6 +40,7 @@ positions through two numbers per feature only while training and is gone at inf
 >>> lm(torch.randint(0, 10, (3, 8))).shape
 torch.Size([3, 8, 10])
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -75,8 +76,15 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
     [2.0, 1.0, 0.6667]
     """
 
-    def __init__(self, dim: int, num_heads: int = 4, scale: float = 2.0, attn_threshold: float = 0.5,
-                 lif_kwargs: dict[str, Any] | None = None, head_windows: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 4,
+        scale: float = 2.0,
+        attn_threshold: float = 0.5,
+        lif_kwargs: dict[str, Any] | None = None,
+        head_windows: Sequence[int] | None = None,
+    ) -> None:
         super().__init__(dim, num_heads, scale, None, attn_threshold, lif_kwargs)
         self.head_windows = check_head_windows(head_windows, num_heads)
 
@@ -86,7 +94,7 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
         if self.head_windows is None:
             mask = causal_mask(n, device).float()
             return mask, (self.scale / torch.arange(1, n + 1, device=device, dtype=torch.float32))[:, None]
-        mask = head_window_mask(n, self.head_windows, device).float()                      # [H, n, n]
+        mask = head_window_mask(n, self.head_windows, device).float()  # [H, n, n]
         return mask, (self.scale / mask.sum(-1))[..., None]
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:  # type: ignore[override]
@@ -95,9 +103,9 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
         if x.dim() != 4 or x.shape[-1] != self.dim:
             raise ValueError(f"x must be [T, B, N, {self.dim}], got shape {tuple(x.shape)}")
         t, b, n, _ = x.shape
-        q, k, v = self._heads(self.q(x)), self._heads(self.k(x)), self._heads(self.v(x))   # [T, B, H, N, d]
+        q, k, v = self._heads(self.q(x)), self._heads(self.k(x)), self._heads(self.v(x))  # [T, B, H, N, d]
         visible, row_scale = self.visibility(n, x.device)
-        scores = (q @ k.transpose(-2, -1)) * visible.to(x.dtype)                         # [T, B, H, N, N]
+        scores = (q @ k.transpose(-2, -1)) * visible.to(x.dtype)  # [T, B, H, N, N]
         out = (scores @ v) * row_scale.to(x.dtype)
         out = out.transpose(2, 3).reshape(t, b, n, self.dim)
         return self.proj(self.attn_lif(out))
@@ -115,8 +123,15 @@ class SpikingLMBlock(nn.Module):
     (torch.Size([2, 1, 4, 8]), True, True, True)
     """
 
-    def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, scale: float = 2.0,
-                 lif_kwargs: dict[str, Any] | None = None, head_windows: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 4,
+        mlp_ratio: float = 4.0,
+        scale: float = 2.0,
+        lif_kwargs: dict[str, Any] | None = None,
+        head_windows: Sequence[int] | None = None,
+    ) -> None:
         super().__init__()
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
             raise ValueError(f"mlp_ratio must be a number > 0, got {mlp_ratio!r}")
@@ -152,9 +167,20 @@ class SpikingCharLM(CharLMBase):
     (True, False)
     """
 
-    def __init__(self, vocab_size: int, context: int, *, dim: int = 128, depth: int = 2, num_heads: int = 4,
-                 mlp_ratio: float = 4.0, T: int = 2, scale: float = 2.0,
-                 lif_kwargs: dict[str, Any] | None = None, head_windows: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        context: int,
+        *,
+        dim: int = 128,
+        depth: int = 2,
+        num_heads: int = 4,
+        mlp_ratio: float = 4.0,
+        T: int = 2,
+        scale: float = 2.0,
+        lif_kwargs: dict[str, Any] | None = None,
+        head_windows: Sequence[int] | None = None,
+    ) -> None:
         super().__init__(vocab_size, context)
         check_positive_int("dim", dim)
         check_positive_int("depth", depth)
@@ -163,8 +189,9 @@ class SpikingCharLM(CharLMBase):
         self.pos = position_embedding(context, dim)
         self.embed_bn = FlatBatchNorm(dim)
         self.embed_lif = _lif(lif_kwargs)
-        self.blocks = nn.ModuleList(SpikingLMBlock(dim, num_heads, mlp_ratio, scale, lif_kwargs, head_windows)
-                                    for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            SpikingLMBlock(dim, num_heads, mlp_ratio, scale, lif_kwargs, head_windows) for _ in range(depth)
+        )
         self.head = nn.Linear(dim, vocab_size)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -16,6 +16,7 @@ Spikformer. Every weight matrix, bias and normalisation parameter has the same s
 with the same arguments (its neurons and the attention product have no parameters), so the two count the same
 parameters.
 """
+
 from __future__ import annotations
 
 import math
@@ -94,8 +95,9 @@ class TransformerBlock(nn.Module):
     torch.Size([2, 3, 8])
     """
 
-    def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, norm: str = "batch",
-                 activation: str = "gelu") -> None:
+    def __init__(
+        self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, norm: str = "batch", activation: str = "gelu"
+    ) -> None:
         super().__init__()
         hidden = mlp_hidden(dim, mlp_ratio)
         self.attn = SelfAttention(dim, num_heads, norm, activation)
@@ -121,21 +123,39 @@ class TransformerClassifier(nn.Module):
     torch.Size([1, 3])
     """
 
-    def __init__(self, num_classes: int, *, in_features: int | None = None, num_patches: int | None = None,
-                 vocab_size: int | None = None, max_len: int | None = None, dim: int = 64, depth: int = 2,
-                 num_heads: int = 4, mlp_ratio: float = 4.0, embeddings: Tensor | None = None, norm: str = "batch",
-                 dropout: float = 0.0, activation: str = "gelu") -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        *,
+        in_features: int | None = None,
+        num_patches: int | None = None,
+        vocab_size: int | None = None,
+        max_len: int | None = None,
+        dim: int = 64,
+        depth: int = 2,
+        num_heads: int = 4,
+        mlp_ratio: float = 4.0,
+        embeddings: Tensor | None = None,
+        norm: str = "batch",
+        dropout: float = 0.0,
+        activation: str = "gelu",
+    ) -> None:
         super().__init__()
         check_positive_int("num_classes", num_classes)
         check_positive_int("depth", depth)
-        self.embedding = SequenceEmbedding(dim, in_features=in_features, num_patches=num_patches,
-                                           vocab_size=vocab_size, max_len=max_len, embeddings=embeddings,
-                                           dropout=dropout)
+        self.embedding = SequenceEmbedding(
+            dim,
+            in_features=in_features,
+            num_patches=num_patches,
+            vocab_size=vocab_size,
+            max_len=max_len,
+            embeddings=embeddings,
+            dropout=dropout,
+        )
         self.num_classes = num_classes
         self.embed_norm = make_norm(norm, dim)
         self.embed_act = _activation(activation)
-        self.blocks = nn.ModuleList(TransformerBlock(dim, num_heads, mlp_ratio, norm, activation)
-                                    for _ in range(depth))
+        self.blocks = nn.ModuleList(TransformerBlock(dim, num_heads, mlp_ratio, norm, activation) for _ in range(depth))
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(dim, num_classes)
 

@@ -21,6 +21,7 @@ spiking model.
 >>> sum(p.numel() for p in twin.parameters()) == sum(p.numel() for p in spiking.parameters())
 True
 """
+
 from __future__ import annotations
 
 import torch.nn.functional as F
@@ -68,7 +69,7 @@ class CausalSelfAttention(nn.Module):
         if self.head_windows is None:
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
-            mask = head_window_mask(n, self.head_windows, x.device)                      # [H, N, N], True = see
+            mask = head_window_mask(n, self.head_windows, x.device)  # [H, N, N], True = see
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.proj_norm(self.proj(out.transpose(1, 2).reshape(b, n, self.dim)))
 
@@ -85,8 +86,9 @@ class TransformerLMBlock(nn.Module):
     True
     """
 
-    def __init__(self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0,
-                 head_windows: Sequence[int] | None = None) -> None:
+    def __init__(
+        self, dim: int, num_heads: int = 4, mlp_ratio: float = 4.0, head_windows: Sequence[int] | None = None
+    ) -> None:
         super().__init__()
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
             raise ValueError(f"mlp_ratio must be a number > 0, got {mlp_ratio!r}")
@@ -114,8 +116,17 @@ class TransformerCharLM(CharLMBase):
     (torch.Size([2, 6, 10]), True)
     """
 
-    def __init__(self, vocab_size: int, context: int, *, dim: int = 128, depth: int = 2, num_heads: int = 4,
-                 mlp_ratio: float = 4.0, head_windows: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        context: int,
+        *,
+        dim: int = 128,
+        depth: int = 2,
+        num_heads: int = 4,
+        mlp_ratio: float = 4.0,
+        head_windows: Sequence[int] | None = None,
+    ) -> None:
         super().__init__(vocab_size, context)
         check_positive_int("dim", dim)
         check_positive_int("depth", depth)

@@ -1,4 +1,5 @@
 """Gradient reduction helper shared by the fused kernels."""
+
 from __future__ import annotations
 
 import torch

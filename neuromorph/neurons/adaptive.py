@@ -12,6 +12,7 @@ Per step::
 (softplus-parametrised); each may be learnable and scalar or per-neuron. The multi-step path runs through
 :func:`~neuromorph.neurons.recompute.run_sequence` (one autograd Function, per-step recomputing backward).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -34,6 +35,7 @@ class ALIFParams(NamedTuple):
     >>> p.reset, float(p.adapt)
     ('subtract', 0.5)
     """
+
     beta: Tensor
     threshold: Tensor
     rho: Tensor
@@ -48,12 +50,12 @@ class ALIFState(NamedTuple):
     >>> ALIFState(torch.zeros(3), torch.zeros(3)).a.shape
     torch.Size([3])
     """
+
     v: Tensor
     a: Tensor
 
 
-def alif_step(x: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrogate
-              ) -> tuple[Tensor, ALIFState]:
+def alif_step(x: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrogate) -> tuple[Tensor, ALIFState]:
     """One ALIF step (plain autograd); see the module docstring.
 
     >>> from neuromorph.surrogate import ATan
@@ -76,8 +78,9 @@ def alif_step(x: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrog
     return spikes, ALIFState(v, a)
 
 
-def alif_sequence(x_seq: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrogate
-                  ) -> tuple[Tensor, ALIFState]:
+def alif_sequence(
+    x_seq: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrogate
+) -> tuple[Tensor, ALIFState]:
     """``T`` ALIF steps in one fused call; equal to looping :func:`alif_step`.
 
     >>> from neuromorph.surrogate import ATan
@@ -96,8 +99,9 @@ def alif_sequence(x_seq: Tensor, state: ALIFState, params: ALIFParams, surrogate
     return spikes, ALIFState(*final)
 
 
-def alif_online_step(x: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrogate, traces: Traces,
-                     learn: tuple[str, ...]) -> OnlineStep:
+def alif_online_step(
+    x: Tensor, state: ALIFState, params: ALIFParams, surrogate: Surrogate, traces: Traces, learn: tuple[str, ...]
+) -> OnlineStep:
     """One ALIF step with its eligibility rule (spikes constant; ``[p = q]`` is 1 when ``p`` is ``q``)::
 
         d v_pre_t / d p = beta e^{v,p}_{t-1} + [p = beta] v_{t-1}
@@ -158,11 +162,22 @@ class ALIF(Neuron):
     online_step = staticmethod(alif_online_step)
     learnable = ("beta", "threshold", "rho", "adapt")
 
-    def __init__(self, beta: float = 0.9, threshold: float = 1.0, rho: float = 0.97, adapt: float = 0.2,
-                 reset: str = "subtract", surrogate: str | Surrogate = "atan", learn_beta: bool = False,
-                 learn_threshold: bool = False, learn_rho: bool = False, learn_adapt: bool = False,
-                 num_neurons: int | tuple[int, ...] | None = None, detach_reset: bool = False,
-                 step_mode: str = "multi") -> None:
+    def __init__(
+        self,
+        beta: float = 0.9,
+        threshold: float = 1.0,
+        rho: float = 0.97,
+        adapt: float = 0.2,
+        reset: str = "subtract",
+        surrogate: str | Surrogate = "atan",
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        learn_rho: bool = False,
+        learn_adapt: bool = False,
+        num_neurons: int | tuple[int, ...] | None = None,
+        detach_reset: bool = False,
+        step_mode: str = "multi",
+    ) -> None:
         super().__init__(step_mode)
         if reset not in ALIF_RESETS:
             raise ValueError(f"reset must be one of {ALIF_RESETS}, got {reset!r}")
@@ -175,8 +190,7 @@ class ALIF(Neuron):
         self.detach_reset = bool(detach_reset)
 
     def params(self) -> ALIFParams:
-        return ALIFParams(self.beta(), self.threshold(), self.rho(), self.adapt(), self.reset_mode,
-                          self.detach_reset)
+        return ALIFParams(self.beta(), self.threshold(), self.rho(), self.adapt(), self.reset_mode, self.detach_reset)
 
     def init_state(self, like: Tensor) -> ALIFState:
         return ALIFState(*zero_state_like(like, 2))

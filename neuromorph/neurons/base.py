@@ -5,6 +5,7 @@ cleared by :meth:`SpikingModule.reset` and cut from the autograd graph by :meth:
 :func:`reset`, :func:`detach` and :func:`set_step_mode` walk ``model.modules()`` — there is no global
 registry, so two models never share state.
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -65,7 +66,8 @@ class SpikingModule(nn.Module):
         if current != step_shape:
             raise ValueError(
                 f"{type(self).__name__}: input step shape {tuple(step_shape)} does not match the stored state "
-                f"shape {tuple(current)}; call neuromorph.reset(model) before feeding a new batch shape")
+                f"shape {tuple(current)}; call neuromorph.reset(model) before feeding a new batch shape"
+            )
         return self.state
 
     def forward(self, x: Tensor) -> Tensor:
@@ -76,16 +78,22 @@ class SpikingModule(nn.Module):
         min_dim = 3 if self.step_mode == "multi" else 2
         if x.dim() < min_dim:
             layout = "[T, B, ...]" if self.step_mode == "multi" else "[B, ...]"
-            raise ValueError(f"{type(self).__name__} in step_mode={self.step_mode!r} expects input {layout} "
-                             f"with at least {min_dim} dims, got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__} in step_mode={self.step_mode!r} expects input {layout} "
+                f"with at least {min_dim} dims, got shape {tuple(x.shape)}"
+            )
         if self.step_mode == "multi" and x.shape[0] == 0:
             raise ValueError(f"{type(self).__name__} got an empty sequence (T=0, shape {tuple(x.shape)})")
-        if self._backpropagated and self.state is not None and any(
-                isinstance(s, Tensor) and s.grad_fn is not None for s in self.state):
+        if (
+            self._backpropagated
+            and self.state is not None
+            and any(isinstance(s, Tensor) and s.grad_fn is not None for s in self.state)
+        ):
             raise RuntimeError(
                 f"{type(self).__name__}: its stored state belongs to a graph that was already back-propagated; call "
                 "neuromorph.reset(model) before the next batch, or neuromorph.detach(model) to continue the same "
-                "sequence with truncated BPTT")
+                "sequence with truncated BPTT"
+            )
         state = self._get_state(x)
         if self.step_mode == "multi":
             out, new_state = self.forward_multi(x, state)
@@ -143,8 +151,10 @@ def _check_finite(layer: nn.Module, state: Any) -> None:
     if mark is not None and (mark == -1 or mark == v._version):
         return
     if not bool(torch.isfinite(v).all()):
-        raise ValueError(f"{type(layer).__name__}: the input contains NaN or infinite values (the membrane became "
-                         "non-finite); check the data and the layer before it")
+        raise ValueError(
+            f"{type(layer).__name__}: the input contains NaN or infinite values (the membrane became "
+            "non-finite); check the data and the layer before it"
+        )
 
 
 def _spiking_modules(model: nn.Module) -> list[SpikingModule]:

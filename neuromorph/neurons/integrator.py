@@ -7,6 +7,7 @@ an integrator (``LeakyIntegrator``), e.g. its last value or its time mean.
 ``g_t = gy_t + alpha * g_{t+1}`` (plus the gradient of the returned final state at ``T-1``), with
 ``dL/dx_t = g_t``, ``dL/dy_{-1} = alpha * g_0`` and ``dL/dalpha = sum_t g_t * y_{t-1}``.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -90,6 +91,7 @@ class IntegratorParams(NamedTuple):
     >>> IntegratorParams(torch.tensor(0.9)).beta.item() == torch.tensor(0.9).item()
     True
     """
+
     beta: Tensor
 
 
@@ -99,11 +101,13 @@ class IntegratorState(NamedTuple):
     >>> IntegratorState(torch.zeros(4)).v.shape
     torch.Size([4])
     """
+
     v: Tensor
 
 
-def integrator_step(x: Tensor, state: IntegratorState, params: IntegratorParams, surrogate: object = None
-                    ) -> tuple[Tensor, IntegratorState]:
+def integrator_step(
+    x: Tensor, state: IntegratorState, params: IntegratorParams, surrogate: object = None
+) -> tuple[Tensor, IntegratorState]:
     """One step ``v_t = beta v_{t-1} + x_t``; the output is ``v_t`` (``surrogate`` is unused).
 
     >>> out, state = integrator_step(torch.tensor([1.0]), IntegratorState(torch.tensor([2.0])),
@@ -115,8 +119,9 @@ def integrator_step(x: Tensor, state: IntegratorState, params: IntegratorParams,
     return v, IntegratorState(v)
 
 
-def integrator_sequence(x_seq: Tensor, state: IntegratorState, params: IntegratorParams, surrogate: object = None
-                        ) -> tuple[Tensor, IntegratorState]:
+def integrator_sequence(
+    x_seq: Tensor, state: IntegratorState, params: IntegratorParams, surrogate: object = None
+) -> tuple[Tensor, IntegratorState]:
     """``T`` integrator steps in one fused call (:func:`leaky_filter`).
 
     >>> out, state = integrator_sequence(torch.ones(3, 1), IntegratorState(torch.zeros(1)),
@@ -131,8 +136,14 @@ def integrator_sequence(x_seq: Tensor, state: IntegratorState, params: Integrato
     return v, IntegratorState(last)
 
 
-def integrator_online_step(x: Tensor, state: IntegratorState, params: IntegratorParams, surrogate: object,
-                           traces: Traces, learn: tuple[str, ...]) -> OnlineStep:
+def integrator_online_step(
+    x: Tensor,
+    state: IntegratorState,
+    params: IntegratorParams,
+    surrogate: object,
+    traces: Traces,
+    learn: tuple[str, ...],
+) -> OnlineStep:
     """One step with its eligibility rule: the output is the membrane (``d_out = 1``) and
     ``d v_t / d beta = e^beta_t = beta e^beta_{t-1} + v_{t-1}``.
 
@@ -174,8 +185,13 @@ class LeakyIntegrator(Neuron):
     learnable = ("beta",)
     online_exact = {}
 
-    def __init__(self, beta: float = 0.9, learn_beta: bool = False,
-                 num_neurons: int | tuple[int, ...] | None = None, step_mode: str = "multi") -> None:
+    def __init__(
+        self,
+        beta: float = 0.9,
+        learn_beta: bool = False,
+        num_neurons: int | tuple[int, ...] | None = None,
+        step_mode: str = "multi",
+    ) -> None:
         super().__init__(step_mode)
         self.beta = Decay("beta", beta, learn_beta, num_neurons)
         self.surrogate = None  # type: ignore[assignment]  # a non-spiking readout has no surrogate

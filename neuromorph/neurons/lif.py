@@ -32,6 +32,7 @@ final membrane without the surrogate derivative (the torch-ops path skips the de
 to the training forward. Both compiled variants also report whether the final membrane is finite, which
 saves the layer's separate ``isfinite`` check.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,6 +62,7 @@ class LIFParams(NamedTuple):
     >>> p.reset, p.detach_reset
     ('subtract', False)
     """
+
     beta: Tensor
     threshold: Tensor
     reset: str = "subtract"
@@ -74,6 +76,7 @@ class LIFState(NamedTuple):
     >>> LIFState(torch.zeros(2, 3)).v.shape
     torch.Size([2, 3])
     """
+
     v: Tensor
     last_spikes: Optional[Tensor] = None  # only used by layers with delay=True
 
@@ -95,8 +98,9 @@ def lif_step(x: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
     return spikes, LIFState(v, state.last_spikes)
 
 
-def lif_online_step(x: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate, traces: Traces,
-                    learn: tuple[str, ...]) -> OnlineStep:
+def lif_online_step(
+    x: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate, traces: Traces, learn: tuple[str, ...]
+) -> OnlineStep:
     """One LIF step with its eligibility rule (no autograd; see :mod:`neuromorph.neurons.protocol`).
 
     With ``u_t = v_pre_t - threshold``, ``d_out = surrogate'(u_t)`` and, spikes held constant::
@@ -150,12 +154,17 @@ _SURROGATE_ARG = {ATan: (0, "alpha"), FastSigmoid: (1, "slope"), Triangle: (2, "
 
 def _use_native(x: Tensor, surrogate: Surrogate) -> bool:
     """The compiled kernel applies to CPU float32/float64 tensors with a built-in surrogate."""
-    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
-            and type(surrogate) in _SURROGATE_ARG and _native.load() is not None)
+    return (
+        x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and type(surrogate) in _SURROGATE_ARG
+        and _native.load() is not None
+    )
 
 
-def _forward_torch(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor, reset: str
-                   ) -> tuple[Tensor, Tensor, Tensor]:
+def _forward_torch(
+    x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor, reset: str
+) -> tuple[Tensor, Tensor, Tensor]:
     """Forward recurrence on torch ops (3 ops per step); returns ``(spikes, v_pre, final v)``."""
     v_pre = torch.empty_like(x)
     spikes = torch.empty_like(x)
@@ -173,8 +182,17 @@ def _forward_torch(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tens
     return spikes, v_pre, u
 
 
-def _adjoint_torch(g_spikes: Tensor, g_u_last: Tensor, sg: Tensor, spikes: Optional[Tensor],
-                   v_pre: Optional[Tensor], beta_c: Tensor, R: Tensor, reset: str, detach_reset: bool) -> Tensor:
+def _adjoint_torch(
+    g_spikes: Tensor,
+    g_u_last: Tensor,
+    sg: Tensor,
+    spikes: Optional[Tensor],
+    v_pre: Optional[Tensor],
+    beta_c: Tensor,
+    R: Tensor,
+    reset: str,
+    detach_reset: bool,
+) -> Tensor:
     """Adjoint recurrence on torch ops (one fused op per step); returns ``dL/dx`` (= dL/dv_pre)."""
     c: Optional[Tensor]
     if reset == "subtract" and not detach_reset:
@@ -199,8 +217,9 @@ def _adjoint_torch(g_spikes: Tensor, g_u_last: Tensor, sg: Tensor, spikes: Optio
     return gx
 
 
-def _run_forward(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor, reset: str,
-                 surrogate: Surrogate, need_trace: bool):
+def _run_forward(
+    x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor, reset: str, surrogate: Surrogate, need_trace: bool
+):
     """Forward recurrence on the compiled kernel when it applies, else on torch ops (no autograd).
 
     Returns ``(spikes, sg, final v, spikes_u8 or None, v_pre or None, native module or None)`` with
@@ -211,8 +230,16 @@ def _run_forward(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor
         step = x.shape[1:]
         kind, arg = _SURROGATE_ARG[type(surrogate)]
         outs, finite = native.lif_forward(
-            x.contiguous(), _flat(v0, step, x.dtype), _flat(beta_c, step, x.dtype), _flat(thr_c, step, x.dtype),
-            _flat(R, step, x.dtype), _RESET_CODE[reset], kind, float(getattr(surrogate, arg)), need_trace)
+            x.contiguous(),
+            _flat(v0, step, x.dtype),
+            _flat(beta_c, step, x.dtype),
+            _flat(thr_c, step, x.dtype),
+            _flat(R, step, x.dtype),
+            _RESET_CODE[reset],
+            kind,
+            float(getattr(surrogate, arg)),
+            need_trace,
+        )
         v_pre = outs[4] if need_trace else None
         u = outs[2].reshape(step)
         if finite:
@@ -228,14 +255,24 @@ def _run_forward(x: Tensor, v0: Tensor, beta_c: Tensor, thr_c: Tensor, R: Tensor
 
 class _LIFSequence(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, v0: Tensor, beta: Tensor, threshold: Tensor, surrogate: Surrogate,  # type: ignore[override]
-                reset: str, penalty: float, detach_reset: bool):
+    def forward(
+        ctx,
+        x: Tensor,
+        v0: Tensor,
+        beta: Tensor,
+        threshold: Tensor,
+        surrogate: Surrogate,  # type: ignore[override]
+        reset: str,
+        penalty: float,
+        detach_reset: bool,
+    ):
         beta_c, thr_c = beta.to(x.dtype), threshold.to(x.dtype)
         R = thr_c + penalty
         need_trace = ctx.needs_input_grad[2] or ctx.needs_input_grad[3] or reset == "zero"
         ctx.reset, ctx.penalty, ctx.detach_reset = reset, penalty, detach_reset
-        spikes, sg, u, spikes_u8, v_pre, ctx.native = _run_forward(x, v0, beta_c, thr_c, R, reset, surrogate,
-                                                                    need_trace)
+        spikes, sg, u, spikes_u8, v_pre, ctx.native = _run_forward(
+            x, v0, beta_c, thr_c, R, reset, surrogate, need_trace
+        )
         if spikes_u8 is not None:
             ctx.mark_non_differentiable(spikes_u8)
         ctx.save_for_backward(sg, v_pre, spikes if need_trace else None, v0, beta, threshold)
@@ -252,9 +289,15 @@ class _LIFSequence(torch.autograd.Function):
             step = sg.shape[1:]
             empty = sg.new_empty(0)
             gx = ctx.native.lif_backward(
-                g_spikes.contiguous(), _flat(g_u_last, step, dtype), sg,
-                spikes if spikes is not None else empty, v_pre if v_pre is not None else empty,
-                _flat(beta_c, step, dtype), _flat(R, step, dtype), _RESET_CODE[reset], detach_reset
+                g_spikes.contiguous(),
+                _flat(g_u_last, step, dtype),
+                sg,
+                spikes if spikes is not None else empty,
+                v_pre if v_pre is not None else empty,
+                _flat(beta_c, step, dtype),
+                _flat(R, step, dtype),
+                _RESET_CODE[reset],
+                detach_reset,
             ).reshape(sg.shape)
         else:
             gx = _adjoint_torch(g_spikes, g_u_last, sg, spikes, v_pre, beta_c, R, reset, detach_reset)
@@ -289,8 +332,9 @@ class _LIFSequence(torch.autograd.Function):
         return gx, g_v0, g_beta, g_thr, None, None, None, None
 
 
-def _lif_inference(x: Tensor, v0: Tensor, params: LIFParams, surrogate: Surrogate
-                   ) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+def _lif_inference(
+    x: Tensor, v0: Tensor, params: LIFParams, surrogate: Surrogate
+) -> tuple[Tensor, Tensor, Optional[Tensor]]:
     """Forward recurrence when no gradient is needed: ``(spikes, final v, spikes_u8 or None)``, the values of
     :class:`_LIFSequence`'s forward without its surrogate-derivative output (compiled: the same loop with
     that store left out; torch ops: the same 3 ops per step, no derivative pass afterwards)."""
@@ -305,8 +349,13 @@ def _lif_inference(x: Tensor, v0: Tensor, params: LIFParams, surrogate: Surrogat
     if native is not None:
         step = x.shape[1:]
         spikes, u, spikes_u8, finite = native.lif_forward_inference(
-            x.contiguous(), _flat(v0.detach(), step, x.dtype), _flat(beta_c, step, x.dtype),
-            _flat(thr_c, step, x.dtype), _flat(R, step, x.dtype), _RESET_CODE[params.reset])
+            x.contiguous(),
+            _flat(v0.detach(), step, x.dtype),
+            _flat(beta_c, step, x.dtype),
+            _flat(thr_c, step, x.dtype),
+            _flat(R, step, x.dtype),
+            _RESET_CODE[params.reset],
+        )
         u = u.reshape(step)
         if finite:
             mark_finite(u)
@@ -315,8 +364,7 @@ def _lif_inference(x: Tensor, v0: Tensor, params: LIFParams, surrogate: Surrogat
     return spikes, u, None
 
 
-def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
-                 ) -> tuple[Tensor, LIFState]:
+def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate) -> tuple[Tensor, LIFState]:
     """Run ``T = x_seq.shape[0]`` LIF steps in one fused call. Same results and gradients as looping
     :func:`lif_step`; returns ``(spikes [T, ...], final_state)``.
 
@@ -331,11 +379,19 @@ def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: S
     if x_seq.dim() < 2 or x_seq.shape[0] == 0:
         raise ValueError(f"x_seq must be [T, ...] with at least one time step, got shape {tuple(x_seq.shape)}")
     check_lif_params(params)
-    if torch.is_grad_enabled() and (x_seq.requires_grad or state.v.requires_grad or params.beta.requires_grad
-                                    or params.threshold.requires_grad):
-        spikes, v, spikes_u8 = _LIFSequence.apply(x_seq, state.v, params.beta, params.threshold, surrogate,
-                                                  params.reset, float(params.refractory_penalty),
-                                                  bool(params.detach_reset))
+    if torch.is_grad_enabled() and (
+        x_seq.requires_grad or state.v.requires_grad or params.beta.requires_grad or params.threshold.requires_grad
+    ):
+        spikes, v, spikes_u8 = _LIFSequence.apply(
+            x_seq,
+            state.v,
+            params.beta,
+            params.threshold,
+            surrogate,
+            params.reset,
+            float(params.refractory_penalty),
+            bool(params.detach_reset),
+        )
     else:  # nothing to differentiate: no autograd node, no surrogate derivative
         spikes, v, spikes_u8 = _lif_inference(x_seq, state.v, params, surrogate)
     if spikes_u8 is not None:  # the compiled kernel also wrote the spikes as bytes: SpikeLinear stores those
@@ -344,8 +400,9 @@ def lif_sequence(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: S
 
 
 @torch.no_grad()
-def lif_sequence_with_derivative(x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
-                                 ) -> tuple[Tensor, LIFState, Tensor]:
+def lif_sequence_with_derivative(
+    x_seq: Tensor, state: LIFState, params: LIFParams, surrogate: Surrogate
+) -> tuple[Tensor, LIFState, Tensor]:
     """Values of :func:`lif_sequence` without autograd, plus ``sg_t = surrogate'(v_pre_t - threshold)`` for
     every step: ``(spikes [T, ...], final state, sg [T, ...])`` (the online learner's fast path).
 
@@ -355,9 +412,9 @@ def lif_sequence_with_derivative(x_seq: Tensor, state: LIFState, params: LIFPara
     ([0.0, 0.0, 1.0], torch.Size([3, 1]))
     """
     beta_c, thr_c = params.beta.detach().to(x_seq.dtype), params.threshold.detach().to(x_seq.dtype)
-    spikes, sg, v, spikes_u8, _, _ = _run_forward(x_seq, state.v, beta_c, thr_c,
-                                                  thr_c + params.refractory_penalty, params.reset, surrogate,
-                                                  False)
+    spikes, sg, v, spikes_u8, _, _ = _run_forward(
+        x_seq, state.v, beta_c, thr_c, thr_c + params.refractory_penalty, params.reset, surrogate, False
+    )
     if spikes_u8 is not None:
         tag_compact_spikes(spikes, spikes_u8)
     return spikes, LIFState(v, state.last_spikes), sg
@@ -390,8 +447,11 @@ def check_lif_params(params: LIFParams) -> None:
 
 
 def _check_penalty(refractory_penalty: float) -> float:
-    if isinstance(refractory_penalty, bool) or not isinstance(refractory_penalty, (int, float)) \
-            or refractory_penalty < 0:
+    if (
+        isinstance(refractory_penalty, bool)
+        or not isinstance(refractory_penalty, (int, float))
+        or refractory_penalty < 0
+    ):
         raise ValueError(f"refractory_penalty must be a number >= 0, got {refractory_penalty!r}")
     return float(refractory_penalty)
 
@@ -425,11 +485,20 @@ class LIF(Neuron):
     learnable = ("beta", "threshold")
     online_exact = {"reset": "none"}
 
-    def __init__(self, beta: float = 0.9, threshold: float = 1.0, reset: str = "subtract",
-                 refractory_penalty: float = 0.0, delay: bool = False, surrogate: str | Surrogate = "atan",
-                 learn_beta: bool = False, learn_threshold: bool = False,
-                 num_neurons: int | tuple[int, ...] | None = None, detach_reset: bool = False,
-                 step_mode: str = "multi") -> None:
+    def __init__(
+        self,
+        beta: float = 0.9,
+        threshold: float = 1.0,
+        reset: str = "subtract",
+        refractory_penalty: float = 0.0,
+        delay: bool = False,
+        surrogate: str | Surrogate = "atan",
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        num_neurons: int | tuple[int, ...] | None = None,
+        detach_reset: bool = False,
+        step_mode: str = "multi",
+    ) -> None:
         super().__init__(step_mode)
         if reset not in RESETS:
             raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
@@ -444,8 +513,9 @@ class LIF(Neuron):
     def params(self) -> LIFParams:
         # .forward() of the parametrisations directly: no module hooks there, and two module calls are a
         # measurable part of a small layer's call
-        return LIFParams(self.beta.forward(), self.threshold.forward(), self.reset_mode, self.refractory_penalty,
-                         self.detach_reset)
+        return LIFParams(
+            self.beta.forward(), self.threshold.forward(), self.reset_mode, self.refractory_penalty, self.detach_reset
+        )
 
     def init_state(self, like: Tensor) -> LIFState:
         # a broadcast zero: costs no memory and no fill until the first step writes a real membrane
@@ -457,8 +527,10 @@ class LIF(Neuron):
 
     def check_online(self) -> None:
         if self.delay:
-            raise ValueError("online learning does not support LIF(delay=True): the delayed output carries no "
-                             "gradient to this step's input; use delay=False")
+            raise ValueError(
+                "online learning does not support LIF(delay=True): the delayed output carries no "
+                "gradient to this step's input; use delay=False"
+            )
 
     def online_sequence(self, x_seq: Tensor, state: LIFState, traces: Traces, learn: tuple[str, ...]):
         if learn:
@@ -469,7 +541,7 @@ class LIF(Neuron):
     def forward_single(self, x: Tensor, state: LIFState) -> tuple[Tensor, LIFState]:
         spikes, state = lif_step(x, state, self.params(), self.surrogate)
         if self.delay:
-            return cast(Tensor, state.last_spikes), LIFState(state.v, spikes)   # init_state sets it when delayed
+            return cast(Tensor, state.last_spikes), LIFState(state.v, spikes)  # init_state sets it when delayed
         return spikes, state
 
     def forward_multi(self, x: Tensor, state: LIFState) -> tuple[Tensor, LIFState]:
@@ -480,5 +552,7 @@ class LIF(Neuron):
         return spikes, state
 
     def extra_repr(self) -> str:
-        return (f"reset={self.reset_mode!r}, refractory_penalty={self.refractory_penalty}, delay={self.delay}, "
-                f"surrogate={self.surrogate}, detach_reset={self.detach_reset}, step_mode={self.step_mode!r}")
+        return (
+            f"reset={self.reset_mode!r}, refractory_penalty={self.refractory_penalty}, delay={self.delay}, "
+            f"surrogate={self.surrogate}, detach_reset={self.detach_reset}, step_mode={self.step_mode!r}"
+        )

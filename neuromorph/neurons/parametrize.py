@@ -7,6 +7,7 @@ Both are scalar (``size=None``) or per-neuron (``size=int`` or a shape tuple tha
 trailing dims of the input, e.g. ``(C, 1, 1)`` for per-channel conv maps). When not learnable the value is a
 buffer and costs nothing per call.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,7 @@ def _shape(name: str, size: int | tuple[int, ...] | None) -> tuple[int, ...]:
         raise TypeError(f"{name} must be None, a positive int or a tuple of positive ints, got {size!r}")
     if isinstance(size, int):
         size = (size,)
-    if not isinstance(size, tuple) or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0
-                                              for s in size):
+    if not isinstance(size, tuple) or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
         raise ValueError(f"{name} must be None, a positive int or a tuple of positive ints, got {size!r}")
     return size
 

@@ -26,6 +26,7 @@ so that the online gradient of a loss ``L_t(out_t)`` is ``dL/dp += sum (dL_t/dou
 summed over the broadcast dimensions of ``p``. The input current enters ``u`` through a cascade of first-order
 filters with decays :meth:`Neuron.input_decays`, which is what presynaptic traces of the synapses follow.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, NamedTuple, Optional, cast
@@ -107,8 +108,9 @@ class Neuron(SpikingModule):
     def forward_multi(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:
         return type(self).sequence(x, state, self.params(), self.surrogate)
 
-    def online_sequence(self, x_seq: Tensor, state: Any, traces: Traces, learn: tuple[str, ...]
-                        ) -> tuple[Tensor, Any, Optional[Tensor], dict[str, Tensor], Traces]:
+    def online_sequence(
+        self, x_seq: Tensor, state: Any, traces: Traces, learn: tuple[str, ...]
+    ) -> tuple[Tensor, Any, Optional[Tensor], dict[str, Tensor], Traces]:
         """Run the eligibility rule over ``x_seq [K, ...]`` without autograd; returns
         ``(out [K, ...], final state, d_out [K, ...] or None, du_dp {p: [K, ...]}, traces)``.
 

@@ -7,6 +7,7 @@ reverse, rebuilds the graph of one step at a time from the stored state and pull
 gradients through it (``torch.autograd.grad``), so results equal a naive per-step autograd loop while the
 live graph never exceeds one step.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence, cast
@@ -40,7 +41,7 @@ class _Recompute(torch.autograd.Function):
     def backward(ctx, g_out: Tensor, *g_final: Tensor):  # type: ignore[override]
         saved = ctx.saved_tensors
         n = ctx.n_state
-        x, history, params = saved[0], saved[1:1 + n], saved[1 + n:]
+        x, history, params = saved[0], saved[1 : 1 + n], saved[1 + n :]
         need_params = [ctx.needs_input_grad[3 + n + i] for i in range(len(params))]
         p_leaves = tuple(p.detach().requires_grad_(need) for p, need in zip(params, need_params))
         g_state = [g if g is not None else torch.zeros_like(h[0]) for g, h in zip(g_final, history)]
@@ -54,19 +55,20 @@ class _Recompute(torch.autograd.Function):
                 inputs = [x_t, *s_t] + [p for p, need in zip(p_leaves, need_params) if need]
                 grads = torch.autograd.grad([out, *new_state], inputs, [g_out[t], *g_state], allow_unused=True)
             g_x[t] = grads[0] if grads[0] is not None else 0
-            g_state = [g if g is not None else torch.zeros_like(s) for g, s in zip(grads[1:1 + n], s_t)]
-            it = iter(grads[1 + n:])
+            g_state = [g if g is not None else torch.zeros_like(s) for g, s in zip(grads[1 : 1 + n], s_t)]
+            it = iter(grads[1 + n :])
             for i, need in enumerate(need_params):
                 if need:
                     g = next(it)
                     if g is not None:
-                        cast(Tensor, g_params[i]).add_(g)   # allocated above since need is True
+                        cast(Tensor, g_params[i]).add_(g)  # allocated above since need is True
         g_init = [reduce_to(g, shape) for g, shape in zip(g_state, ctx.init_shapes)]
         return (None, None, g_x, *g_init, *g_params)
 
 
-def run_sequence(step: StepFn, x_seq: Tensor, state: Sequence[Tensor], params: Sequence[Tensor]
-                 ) -> tuple[Tensor, tuple[Tensor, ...]]:
+def run_sequence(
+    step: StepFn, x_seq: Tensor, state: Sequence[Tensor], params: Sequence[Tensor]
+) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run ``step`` over ``x_seq [T, ...]``; returns ``(outputs [T, ...], final_state)``.
 
     >>> step = lambda x, state, params: (x + state[0], (params[0] * (state[0] + x),))

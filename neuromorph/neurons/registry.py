@@ -10,6 +10,7 @@ neuron types. To add a neuron, write its file (see ``docs/write_a_neuron.md``), 
 >>> get_neuron("lif").__name__
 'LIF'
 """
+
 from __future__ import annotations
 
 from neuromorph.neurons.adaptive import ALIF

@@ -11,6 +11,7 @@ The current does not depend on spikes, so the multi-step path is exactly two fus
 :func:`~neuromorph.neurons.integrator.leaky_filter` for ``i`` followed by
 :func:`~neuromorph.neurons.lif.lif_sequence` for the membrane.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -19,8 +20,15 @@ import torch
 from torch import Tensor
 
 from neuromorph.neurons.integrator import leaky_filter
-from neuromorph.neurons.lif import (RESETS, LIFParams, LIFState, lif_online_step, lif_sequence,
-                                   lif_sequence_with_derivative, lif_step)
+from neuromorph.neurons.lif import (
+    RESETS,
+    LIFParams,
+    LIFState,
+    lif_online_step,
+    lif_sequence,
+    lif_sequence_with_derivative,
+    lif_step,
+)
 from neuromorph.neurons.parametrize import Decay, Positive
 from neuromorph.neurons.protocol import Neuron, OnlineStep, Traces, zero_state_like
 from neuromorph.surrogate import Surrogate, get_surrogate
@@ -33,6 +41,7 @@ class SynapticParams(NamedTuple):
     >>> p.reset
     'subtract'
     """
+
     alpha: Tensor
     beta: Tensor
     threshold: Tensor
@@ -50,12 +59,14 @@ class SynapticState(NamedTuple):
     >>> SynapticState(torch.zeros(2), torch.zeros(2)).i.shape
     torch.Size([2])
     """
+
     v: Tensor
     i: Tensor
 
 
-def synaptic_step(x: Tensor, state: SynapticState, params: SynapticParams, surrogate: Surrogate
-                  ) -> tuple[Tensor, SynapticState]:
+def synaptic_step(
+    x: Tensor, state: SynapticState, params: SynapticParams, surrogate: Surrogate
+) -> tuple[Tensor, SynapticState]:
     """One synaptic-LIF step (plain autograd).
 
     >>> from neuromorph.surrogate import ATan
@@ -69,8 +80,9 @@ def synaptic_step(x: Tensor, state: SynapticState, params: SynapticParams, surro
     return spikes, SynapticState(lif_state.v, i)
 
 
-def synaptic_sequence(x_seq: Tensor, state: SynapticState, params: SynapticParams, surrogate: Surrogate
-                      ) -> tuple[Tensor, SynapticState]:
+def synaptic_sequence(
+    x_seq: Tensor, state: SynapticState, params: SynapticParams, surrogate: Surrogate
+) -> tuple[Tensor, SynapticState]:
     """``T`` synaptic-LIF steps: fused current filter, then the fused LIF kernel.
 
     >>> from neuromorph.surrogate import ATan
@@ -84,8 +96,14 @@ def synaptic_sequence(x_seq: Tensor, state: SynapticState, params: SynapticParam
     return spikes, SynapticState(lif_state.v, i_seq[-1])
 
 
-def synaptic_online_step(x: Tensor, state: SynapticState, params: SynapticParams, surrogate: Surrogate,
-                         traces: Traces, learn: tuple[str, ...]) -> OnlineStep:
+def synaptic_online_step(
+    x: Tensor,
+    state: SynapticState,
+    params: SynapticParams,
+    surrogate: Surrogate,
+    traces: Traces,
+    learn: tuple[str, ...],
+) -> OnlineStep:
     """One step with its eligibility rule. The current adds one trace for ``alpha``::
 
         e^{i,alpha}_t = alpha e^{i,alpha}_{t-1} + i_{t-1}
@@ -136,10 +154,20 @@ class SynapticLIF(Neuron):
     learnable = ("alpha", "beta", "threshold")
     online_exact = {"reset": "subtract", "detach_reset": True}
 
-    def __init__(self, alpha: float = 0.8, beta: float = 0.9, threshold: float = 1.0, reset: str = "subtract",
-                 surrogate: str | Surrogate = "atan", learn_alpha: bool = False, learn_beta: bool = False,
-                 learn_threshold: bool = False, num_neurons: int | tuple[int, ...] | None = None,
-                 detach_reset: bool = False, step_mode: str = "multi") -> None:
+    def __init__(
+        self,
+        alpha: float = 0.8,
+        beta: float = 0.9,
+        threshold: float = 1.0,
+        reset: str = "subtract",
+        surrogate: str | Surrogate = "atan",
+        learn_alpha: bool = False,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        num_neurons: int | tuple[int, ...] | None = None,
+        detach_reset: bool = False,
+        step_mode: str = "multi",
+    ) -> None:
         super().__init__(step_mode)
         if reset not in RESETS:
             raise ValueError(f"reset must be one of {RESETS}, got {reset!r}")
@@ -164,7 +192,7 @@ class SynapticLIF(Neuron):
             return super().online_sequence(x_seq, state, traces, learn)
         with torch.no_grad():
             i_seq = leaky_filter(x_seq, state.i, self.alpha().detach())
-        spikes, lif_state, sg = lif_sequence_with_derivative(i_seq, LIFState(state.v), self.params().lif(),
-                                                             self.surrogate)
+        spikes, lif_state, sg = lif_sequence_with_derivative(
+            i_seq, LIFState(state.v), self.params().lif(), self.surrogate
+        )
         return spikes, SynapticState(lif_state.v, i_seq[-1]), sg, {}, traces
-

@@ -1,4 +1,5 @@
 """Synapse layers for spiking networks."""
+
 from neuromorph.synapses.linear import SpikeLinear
 
 __all__ = ["SpikeLinear"]

@@ -5,6 +5,7 @@ the float output with the byte copy and the output's autograd version counter; :
 the byte copy for its backward instead of converting the spikes again. The tag is ignored when the tensor was
 modified in place since (its version counter moved on).
 """
+
 from __future__ import annotations
 
 from torch import Tensor
@@ -49,8 +50,13 @@ def tagged_compact_spikes(x: Tensor) -> Tensor | None:
         if base is None:
             return None
         tag = getattr(base, _ATTR, None)
-        whole = x.dtype == base.dtype and x.numel() == base.numel() and x.data_ptr() == base.data_ptr() \
-            and x.is_contiguous() and base.is_contiguous()
+        whole = (
+            x.dtype == base.dtype
+            and x.numel() == base.numel()
+            and x.data_ptr() == base.data_ptr()
+            and x.is_contiguous()
+            and base.is_contiguous()
+        )
         if not whole or tag is None or tag[1] != base._version or tag[0].shape != base.shape:
             return None
         return tag[0].reshape(x.shape)

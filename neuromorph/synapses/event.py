@@ -23,6 +23,7 @@ partial sum is exact (e.g. weights on a coarse dyadic grid).
 >>> event_linear(torch.tensor([[1., 0., 1.]]), w, b)
 tensor([[4.5000, 9.5000]])
 """
+
 from __future__ import annotations
 
 import bisect
@@ -115,8 +116,13 @@ def _kernel():
 def _prepared(weight: Tensor, bias: Tensor | None, cache: dict | None) -> tuple[Tensor, Tensor]:
     """``(W^T contiguous, bias contiguous or empty)``, kept in ``cache`` until either is replaced or modified
     in place."""
-    key = (weight.data_ptr(), weight._version, weight.dtype, weight.shape,
-           None if bias is None else (bias.data_ptr(), bias._version, bias.dtype))
+    key = (
+        weight.data_ptr(),
+        weight._version,
+        weight.dtype,
+        weight.shape,
+        None if bias is None else (bias.data_ptr(), bias._version, bias.dtype),
+    )
     if cache is not None and cache.get("key") == key:
         return cache["weight_t"], cache["bias"]
     weight_t = weight.detach().t().contiguous()
@@ -134,9 +140,14 @@ def _as_bytes(x2: Tensor, tagged: Tensor | None, kernel) -> Tensor | None:
     return x_u8 if binary else None
 
 
-def try_event_linear(x: Tensor, weight: Tensor, bias: Tensor | None, mode: str = "auto",
-                     weight_cache: dict | None = None, tagged_bytes: Tensor | None = None
-                     ) -> tuple[Tensor | None, float | None]:
+def try_event_linear(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    mode: str = "auto",
+    weight_cache: dict | None = None,
+    tagged_bytes: Tensor | None = None,
+) -> tuple[Tensor | None, float | None]:
     """The event path's output for ``x [..., F_in]`` when it applies, else ``(None, rate or None)``.
 
     Applies when the compiled kernel is available, ``x`` is a CPU float32/float64 tensor holding only 0/1
@@ -154,8 +165,7 @@ def try_event_linear(x: Tensor, weight: Tensor, bias: Tensor | None, mode: str =
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     numel = x.numel()
-    if mode == "dense" or x.device.type != "cpu" or x.dtype not in _FLOATS or x.dtype != weight.dtype \
-            or numel == 0:
+    if mode == "dense" or x.device.type != "cpu" or x.dtype not in _FLOATS or x.dtype != weight.dtype or numel == 0:
         return None, None
     if mode == "auto" and (weight.shape[0] < MIN_EVENT_OUTPUTS or numel * weight.shape[0] < MIN_EVENT_WORK):
         return None, None
@@ -192,14 +202,16 @@ def event_linear(spikes: Tensor, weight: Tensor, bias: Tensor | None = None) -> 
         if not isinstance(t, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if spikes.dtype not in (torch.float32, torch.float64) or spikes.dtype != weight.dtype:
-        raise TypeError(f"spikes and weight must share a float32/float64 dtype, got {spikes.dtype} and "
-                        f"{weight.dtype}")
+        raise TypeError(f"spikes and weight must share a float32/float64 dtype, got {spikes.dtype} and {weight.dtype}")
     if weight.dim() != 2 or spikes.dim() < 1 or spikes.shape[-1] != weight.shape[1]:
-        raise ValueError(f"spikes must be [..., {weight.shape[-1] if weight.dim() else '?'}] for a weight of "
-                         f"shape [F_out, F_in], got spikes {tuple(spikes.shape)} and weight {tuple(weight.shape)}")
+        raise ValueError(
+            f"spikes must be [..., {weight.shape[-1] if weight.dim() else '?'}] for a weight of "
+            f"shape [F_out, F_in], got spikes {tuple(spikes.shape)} and weight {tuple(weight.shape)}"
+        )
     if bias is not None and (bias.shape != (weight.shape[0],) or bias.dtype != weight.dtype):
-        raise ValueError(f"bias must be [{weight.shape[0]}] of dtype {weight.dtype}, got {tuple(bias.shape)} "
-                         f"{bias.dtype}")
+        raise ValueError(
+            f"bias must be [{weight.shape[0]}] of dtype {weight.dtype}, got {tuple(bias.shape)} {bias.dtype}"
+        )
     if not bool(((spikes == 0) | (spikes == 1)).all()):
         raise ValueError("spikes must hold only 0 and 1")
     with torch.no_grad():

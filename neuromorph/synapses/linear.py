@@ -12,6 +12,7 @@ At inference (no gradient needed) a binary input goes through the event-driven p
 ``event="event"`` forces it, ``event="dense"`` never takes it. ``last_path`` (``"event"``/``"dense"``) and
 ``last_rate`` tell what the last call did.
 """
+
 from __future__ import annotations
 
 from typing import cast
@@ -46,8 +47,8 @@ def _compact(x: Tensor) -> tuple[Tensor, bool]:
     x2 = x.reshape(-1, x.shape[-1])
     x_u8 = torch.empty(x2.shape, dtype=torch.uint8, device=x.device)
     for start in range(0, x2.shape[0], _CHUNK_ROWS):
-        rows = x2[start:start + _CHUNK_ROWS]
-        chunk = x_u8[start:start + _CHUNK_ROWS]
+        rows = x2[start : start + _CHUNK_ROWS]
+        chunk = x_u8[start : start + _CHUNK_ROWS]
         chunk.copy_(rows)
         if not bool(((rows == 0) | (rows == 1)).all()):
             return x, False
@@ -59,7 +60,7 @@ def _weight_grad(g2: Tensor, saved: Tensor, dtype: torch.dtype) -> Tensor:
     x2 = saved.reshape(-1, saved.shape[-1])
     out = None
     for start in range(0, x2.shape[0], _CHUNK_ROWS * 4):
-        part = g2[start:start + _CHUNK_ROWS * 4].t().matmul(x2[start:start + _CHUNK_ROWS * 4].to(dtype))
+        part = g2[start : start + _CHUNK_ROWS * 4].t().matmul(x2[start : start + _CHUNK_ROWS * 4].to(dtype))
         out = part if out is None else out.add_(part)
     return cast(Tensor, out)  # saved holds at least one row (the loop ran), as the caller assumes
 
@@ -101,8 +102,9 @@ class SpikeLinear(nn.Linear):
     'event'
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None,
-                 event: str = "auto") -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None, event: str = "auto"
+    ) -> None:
         super().__init__(in_features, out_features, bias, device, dtype)
         if event not in EVENT_MODES:
             raise ValueError(f"event must be one of {EVENT_MODES}, got {event!r}")
@@ -131,8 +133,9 @@ class SpikeLinear(nn.Linear):
         weight, bias = self.weight, self.bias
         grad_mode = torch.is_grad_enabled()
         autocast = torch.is_autocast_enabled(x.device.type)
-        needs_grad = grad_mode and (x.requires_grad or weight.requires_grad
-                                    or (bias is not None and bias.requires_grad))
+        needs_grad = grad_mode and (
+            x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
+        )
         if not needs_grad and not autocast and self.event != "dense":
             y, last[1] = try_event_linear(x, weight, bias, self.event, self._event_cache, tagged_compact_spikes(x))
             if y is not None:

@@ -21,6 +21,7 @@ traces (:class:`~neuromorph.learning.reward.EligibilityTrace`); the TD error is 
 Observation scaling for the population code: cart position / 2.4, velocity / 3, pole angle / 0.21,
 angular velocity / 3.5, clipped to [-1, 1]; preferred values evenly spaced on [-1, 1].
 """
+
 from __future__ import annotations
 
 import time
@@ -53,8 +54,9 @@ def population_currents(obs: Tensor, n_pop: int, gain: float = 1.0) -> Tensor:
 class SpikingActorCritic(nn.Module):
     """Population input -> LIF hidden -> leaky-integrator actor (2) and critic (1) readouts."""
 
-    def __init__(self, n_pop: int = 10, hidden: int = 64, beta: float = 0.8, readout_beta: float = 0.8,
-                 n_actions: int = 2) -> None:
+    def __init__(
+        self, n_pop: int = 10, hidden: int = 64, beta: float = 0.8, readout_beta: float = 0.8, n_actions: int = 2
+    ) -> None:
         super().__init__()
         if n_pop < 2 or hidden < 1:
             raise ValueError(f"n_pop must be >= 2 and hidden >= 1, got n_pop={n_pop}, hidden={hidden}")
@@ -75,17 +77,28 @@ class SpikingActorCritic(nn.Module):
 @dataclass
 class CartPoleResult:
     returns: list[float] = field(default_factory=list)
-    solved_at: int | None = None       # episode (1-based) where the 100-episode mean first reached the target
+    solved_at: int | None = None  # episode (1-based) where the 100-episode mean first reached the target
     best_avg100: float = 0.0
     seconds: float = 0.0
-    model: nn.Module | None = None     # the agent after its lifetime
+    model: nn.Module | None = None  # the agent after its lifetime
 
 
-def train_cartpole(episodes: int = 600, seed: int = 0, sim_steps: int = 6, hidden: int = 64, n_pop: int = 10,
-                   gamma: float = 0.99, lam: float = 0.8, actor_lr: float = 1e-3, critic_lr: float = 1e-2,
-                   entropy_coef: float = 0.01,
-                   target: float = 195.0, env_id: str = "CartPole-v0", stop_when_solved: bool = True,
-                   verbose: bool = False) -> CartPoleResult:
+def train_cartpole(
+    episodes: int = 600,
+    seed: int = 0,
+    sim_steps: int = 6,
+    hidden: int = 64,
+    n_pop: int = 10,
+    gamma: float = 0.99,
+    lam: float = 0.8,
+    actor_lr: float = 1e-3,
+    critic_lr: float = 1e-2,
+    entropy_coef: float = 0.01,
+    target: float = 195.0,
+    env_id: str = "CartPole-v0",
+    stop_when_solved: bool = True,
+    verbose: bool = False,
+) -> CartPoleResult:
     """Train :class:`SpikingActorCritic` online on ``env_id`` (gymnasium classic control, no downloads).
 
     Returns every episode's return, the first episode at which the mean of the last 100 returns reached
@@ -104,9 +117,13 @@ def train_cartpole(episodes: int = 600, seed: int = 0, sim_steps: int = 6, hidde
     z_pi = EligibilityTrace(params, gamma * lam)
     z_v = EligibilityTrace(params, gamma * lam)
     critic_ids = {id(p) for p in model.critic.parameters()}
-    optimizer = torch.optim.Adam([
-        {"params": [p for p in params if id(p) not in critic_ids], "lr": actor_lr},
-        {"params": list(model.critic.parameters()), "lr": critic_lr}])
+    optimizer = torch.optim.Adam(
+        [
+            {"params": [p for p in params if id(p) not in critic_ids], "lr": actor_lr},
+            {"params": list(model.critic.parameters()), "lr": critic_lr},
+        ]
+    )
+
     def currents(obs: np.ndarray) -> Tensor:
         x = population_currents(torch.as_tensor(obs, dtype=torch.float32).unsqueeze(0), n_pop)
         return x.unsqueeze(0).expand(sim_steps, *x.shape)
@@ -161,8 +178,11 @@ def train_cartpole(episodes: int = 600, seed: int = 0, sim_steps: int = 6, hidde
                 if avg >= target and result.solved_at is None:
                     result.solved_at = episode + 1
             if verbose and (episode + 1) % 20 == 0:
-                print(f"episode {episode + 1:4d}  return {total:6.1f}  avg(last 100) {avg:6.1f}  "
-                      f"{time.perf_counter() - start:6.0f}s", flush=True)
+                print(
+                    f"episode {episode + 1:4d}  return {total:6.1f}  avg(last 100) {avg:6.1f}  "
+                    f"{time.perf_counter() - start:6.0f}s",
+                    flush=True,
+                )
             if stop_when_solved and result.solved_at is not None:
                 break
     env.close()

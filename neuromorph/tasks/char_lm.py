@@ -27,6 +27,7 @@ the only training loop here and it is LM-specific.
 >>> runs["transformer"].steps
 3
 """
+
 from __future__ import annotations
 
 import math
@@ -73,18 +74,30 @@ class LMConfig:
     eval_batch_size: int = 64
 
     def __post_init__(self) -> None:
-        for name in ("dim", "depth", "num_heads", "context", "T", "batch_size", "curve_points", "curve_chars",
-                     "eval_batch_size"):
+        for name in (
+            "dim",
+            "depth",
+            "num_heads",
+            "context",
+            "T",
+            "batch_size",
+            "curve_points",
+            "curve_chars",
+            "eval_batch_size",
+        ):
             check_positive_int(name, getattr(self, name))
         if not isinstance(self.warmup_steps, int) or isinstance(self.warmup_steps, bool) or self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
         for name in ("mlp_ratio", "scale", "lr", "turn_s"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
-                or not math.isfinite(self.weight_decay) or self.weight_decay < 0:
+        if (
+            isinstance(self.weight_decay, bool)
+            or not isinstance(self.weight_decay, (int, float))
+            or not math.isfinite(self.weight_decay)
+            or self.weight_decay < 0
+        ):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
 
 
@@ -92,13 +105,27 @@ def build_language_model(kind: str, vocab_size: int, config: LMConfig) -> CharLM
     """``"spiking"`` -> :class:`SpikingCharLM`, ``"transformer"`` -> :class:`TransformerCharLM`, sized by
     ``config``."""
     if kind == "spiking":
-        return SpikingCharLM(vocab_size, config.context, dim=config.dim, depth=config.depth,
-                             num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, T=config.T, scale=config.scale,
-                             head_windows=config.head_windows)
+        return SpikingCharLM(
+            vocab_size,
+            config.context,
+            dim=config.dim,
+            depth=config.depth,
+            num_heads=config.num_heads,
+            mlp_ratio=config.mlp_ratio,
+            T=config.T,
+            scale=config.scale,
+            head_windows=config.head_windows,
+        )
     if kind == "transformer":
-        return TransformerCharLM(vocab_size, config.context, dim=config.dim, depth=config.depth,
-                                 num_heads=config.num_heads, mlp_ratio=config.mlp_ratio,
-                                 head_windows=config.transformer_head_windows)
+        return TransformerCharLM(
+            vocab_size,
+            config.context,
+            dim=config.dim,
+            depth=config.depth,
+            num_heads=config.num_heads,
+            mlp_ratio=config.mlp_ratio,
+            head_windows=config.transformer_head_windows,
+        )
     raise ValueError(f"model must be one of {LM_MODELS}, got {kind!r}")
 
 
@@ -135,8 +162,9 @@ def _train_step(run: LMRun, corpus: CharCorpus, config: LMConfig, fraction: floa
     logits = run.model(window[:, :-1])
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), window[:, 1:].reshape(-1))
     if not bool(torch.isfinite(loss)):
-        raise ValueError(f"non-finite loss {float(loss)} for the {run.kind} model at step {run.steps}; "
-                         "lower the learning rate")
+        raise ValueError(
+            f"non-finite loss {float(loss)} for the {run.kind} model at step {run.steps}; lower the learning rate"
+        )
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
@@ -146,16 +174,24 @@ def _train_step(run: LMRun, corpus: CharCorpus, config: LMConfig, fraction: floa
     run.last_loss = float(loss.detach())
 
 
-def train_language_models(kinds: Sequence[str], corpus: CharCorpus, config: LMConfig, *,
-                           wall_s: Optional[float] = None, steps: Optional[int] = None, seed: int = 0,
-                           show_progress: Optional[bool] = None,
-                           log: Optional[Callable[[str], None]] = None) -> dict[str, LMRun]:
+def train_language_models(
+    kinds: Sequence[str],
+    corpus: CharCorpus,
+    config: LMConfig,
+    *,
+    wall_s: Optional[float] = None,
+    steps: Optional[int] = None,
+    seed: int = 0,
+    show_progress: Optional[bool] = None,
+    log: Optional[Callable[[str], None]] = None,
+) -> dict[str, LMRun]:
     """Train each model kind in ``kinds`` for ``wall_s`` seconds of training time or ``steps`` steps (exactly one
     of the two), in turns (module docstring). Models start from the same seed and draw the same batches."""
     if (wall_s is None) == (steps is None):
         raise ValueError("give exactly one of wall_s and steps")
-    if wall_s is not None and (isinstance(wall_s, bool) or not isinstance(wall_s, (int, float))
-                               or not math.isfinite(wall_s) or wall_s <= 0):
+    if wall_s is not None and (
+        isinstance(wall_s, bool) or not isinstance(wall_s, (int, float)) or not math.isfinite(wall_s) or wall_s <= 0
+    ):
         raise ValueError(f"wall_s must be a finite number > 0, got {wall_s!r}")
     if steps is not None:
         check_positive_int("steps", steps)
@@ -171,7 +207,7 @@ def train_language_models(kinds: Sequence[str], corpus: CharCorpus, config: LMCo
         runs[kind] = LMRun(kind, model, opt, torch.Generator().manual_seed(seed))
     curve_valid = corpus.valid[: config.curve_chars + 1]
     by_time = wall_s is not None
-    budget = float(wall_s if wall_s is not None else cast(int, steps))   # seconds or steps
+    budget = float(wall_s if wall_s is not None else cast(int, steps))  # seconds or steps
 
     def used(run: LMRun) -> float:
         return run.train_s if by_time else float(run.steps)
@@ -183,8 +219,10 @@ def train_language_models(kinds: Sequence[str], corpus: CharCorpus, config: LMCo
         bpc = bits_per_token(run.model, curve_valid, batch_size=config.eval_batch_size)
         run.curve.append({"step": run.steps, "train_s": run.train_s, "valid_bpc": bpc})
         if log:
-            log(f"{run.kind:>11}: step {run.steps:6d}  train {run.train_s:7.1f}s  loss {run.last_loss:.3f}  "
-                f"valid bits/char ({len(curve_valid) - 1} chars) {bpc:.3f}")
+            log(
+                f"{run.kind:>11}: step {run.steps:6d}  train {run.train_s:7.1f}s  loss {run.last_loss:.3f}  "
+                f"valid bits/char ({len(curve_valid) - 1} chars) {bpc:.3f}"
+            )
 
     for run in runs.values():
         record(run)
@@ -206,8 +244,9 @@ def train_language_models(kinds: Sequence[str], corpus: CharCorpus, config: LMCo
     return runs
 
 
-def ngram_bits_per_char(train: torch.Tensor, test: torch.Tensor, order: int, vocab_size: int,
-                        alpha: float = 0.1) -> float:
+def ngram_bits_per_char(
+    train: torch.Tensor, test: torch.Tensor, order: int, vocab_size: int, alpha: float = 0.1
+) -> float:
     """Bits/char on ``test`` of an add-``alpha`` smoothed n-gram model fitted on ``train`` (context of ``order``
     ids; 0 = unigram): ``p(c | h) = (count(h c) + alpha) / (count(h) + alpha V)``, averaged over the test ids
     from position ``order`` on. A reference point for the learned models.
@@ -226,11 +265,14 @@ def ngram_bits_per_char(train: torch.Tensor, test: torch.Tensor, order: int, voc
     a, b = train.tolist(), test.tolist()
     if len(b) <= order:
         raise ValueError(f"test must hold more than order={order} ids, got {len(b)}")
-    joint: Counter = Counter(tuple(a[i - order:i + 1]) for i in range(order, len(a)))
-    context: Counter = Counter(tuple(a[i - order:i]) for i in range(order, len(a)))
-    bits = sum(-math.log2((joint[tuple(b[i - order:i + 1])] + alpha) / (context[tuple(b[i - order:i])]
-                                                                         + alpha * vocab_size))
-               for i in range(order, len(b)))
+    joint: Counter = Counter(tuple(a[i - order : i + 1]) for i in range(order, len(a)))
+    context: Counter = Counter(tuple(a[i - order : i]) for i in range(order, len(a)))
+    bits = sum(
+        -math.log2(
+            (joint[tuple(b[i - order : i + 1])] + alpha) / (context[tuple(b[i - order : i])] + alpha * vocab_size)
+        )
+        for i in range(order, len(b))
+    )
     return bits / (len(b) - order)
 
 
@@ -242,17 +284,17 @@ def efficiency(model: CharLMBase, windows: torch.Tensor, batch_size: int = 16) -
 
     n = windows.shape[1]
     ops = synaptic_operations(model, windows, batch_size=batch_size)
-    per_char = {name: {k: (v / n if k not in ("input_rate",) else v) for k, v in row.items()}
-                for name, row in ops.items()}
+    per_char = {
+        name: {k: (v / n if k not in ("input_rate",) else v) for k, v in row.items()} for name, row in ops.items()
+    }
     steps = getattr(model, "T", 1)
     attention = 0.0
     for block in model.blocks:
-        attn: Any = block.attn   # CausalSpikingSelfAttention or CausalSelfAttention: both carry these fields
+        attn: Any = block.attn  # CausalSpikingSelfAttention or CausalSelfAttention: both carry these fields
         head_windows = attn.head_windows or (0,) * attn.num_heads
         # per query: (visible keys) x d for Q K^T and as many for (.) V, per head; averaged over the n queries
         attention += steps * 2 * attn.head_dim * float(head_window_mask(n, head_windows).sum()) / n
-    result: dict[str, Any] = {"layers": per_char, "attention_products_per_char": attention,
-                                 "window": n}
+    result: dict[str, Any] = {"layers": per_char, "attention_products_per_char": attention, "window": n}
     if isinstance(model, SpikingCharLM):
         result["spike_rates"] = spike_rates(model, windows, batch_size=batch_size)
     return result
@@ -268,8 +310,9 @@ def plot_learning_curves(curves: dict[str, list[dict[str, float]]], path: str, t
     for i, (xkey, xlabel) in enumerate((("step", "training step"), ("train_s", "training wall time (s)"))):
         ax = fig.add_subplot(1, 2, i + 1)
         for kind, rows in curves.items():
-            ax.plot([r[xkey] for r in rows], [r["valid_bpc"] for r in rows], marker="o", ms=3,
-                    label=LABELS.get(kind, kind))
+            ax.plot(
+                [r[xkey] for r in rows], [r["valid_bpc"] for r in rows], marker="o", ms=3, label=LABELS.get(kind, kind)
+            )
         ax.set_xlabel(xlabel)
         ax.set_ylabel("validation bits/char")
         ax.grid(alpha=0.3)
@@ -279,11 +322,22 @@ def plot_learning_curves(curves: dict[str, list[dict[str, float]]], path: str, t
     return str(save_png(fig, path))
 
 
-def run_char_lm(kinds: Sequence[str], corpus: CharCorpus, config: LMConfig, *, wall_s: Optional[float] = None,
-                steps: Optional[int] = None, seed: int = 0, sample_chars: int = 0, temperature: float = 0.8,
-                prompt_chars: int = 40, efficiency_windows: int = 8, ngram_orders: Sequence[int] = (),
-                show_progress: Optional[bool] = None,
-                log: Optional[Callable[[str], None]] = None) -> tuple[dict[str, Any], dict[str, LMRun]]:
+def run_char_lm(
+    kinds: Sequence[str],
+    corpus: CharCorpus,
+    config: LMConfig,
+    *,
+    wall_s: Optional[float] = None,
+    steps: Optional[int] = None,
+    seed: int = 0,
+    sample_chars: int = 0,
+    temperature: float = 0.8,
+    prompt_chars: int = 40,
+    efficiency_windows: int = 8,
+    ngram_orders: Sequence[int] = (),
+    show_progress: Optional[bool] = None,
+    log: Optional[Callable[[str], None]] = None,
+) -> tuple[dict[str, Any], dict[str, LMRun]]:
     """Train (:func:`train_language_models`), then measure every model: parameters, steps, training seconds,
     throughput (training characters per second), bits/char on the whole validation and test blocks, the
     efficiency table (:func:`efficiency`, on the first ``efficiency_windows`` test windows) and, with
@@ -295,33 +349,62 @@ def run_char_lm(kinds: Sequence[str], corpus: CharCorpus, config: LMConfig, *, w
         check_positive_int("sample_chars", sample_chars)
     check_positive_int("prompt_chars", prompt_chars)
     check_positive_int("efficiency_windows", efficiency_windows)
-    runs = train_language_models(kinds, corpus, config, wall_s=wall_s, steps=steps, seed=seed,
-                                 show_progress=show_progress, log=log)
+    runs = train_language_models(
+        kinds, corpus, config, wall_s=wall_s, steps=steps, seed=seed, show_progress=show_progress, log=log
+    )
     n = config.context
     test_windows = corpus.test[: (corpus.test.numel() // n) * n].reshape(-1, n)[:efficiency_windows]
     prompt = corpus.test[:prompt_chars]
     models: dict[str, object] = {}
     for kind, run in runs.items():
         entry: dict[str, object] = {
-            "label": LABELS[kind], "parameters": run.parameters, "steps": run.steps, "train_s": run.train_s,
+            "label": LABELS[kind],
+            "parameters": run.parameters,
+            "steps": run.steps,
+            "train_s": run.train_s,
             "chars_per_s": run.steps * config.batch_size * n / max(run.train_s, 1e-9),
-            "valid_bpc": bits_per_token(run.model, corpus.valid, batch_size=config.eval_batch_size,
-                                        show_progress=show_progress, desc=f"{kind} valid"),
-            "test_bpc": bits_per_token(run.model, corpus.test, batch_size=config.eval_batch_size,
-                                       show_progress=show_progress, desc=f"{kind} test"),
-            "curve": run.curve, "efficiency": efficiency(run.model, test_windows)}
+            "valid_bpc": bits_per_token(
+                run.model,
+                corpus.valid,
+                batch_size=config.eval_batch_size,
+                show_progress=show_progress,
+                desc=f"{kind} valid",
+            ),
+            "test_bpc": bits_per_token(
+                run.model,
+                corpus.test,
+                batch_size=config.eval_batch_size,
+                show_progress=show_progress,
+                desc=f"{kind} test",
+            ),
+            "curve": run.curve,
+            "efficiency": efficiency(run.model, test_windows),
+        }
         if sample_chars:
             gen = torch.Generator().manual_seed(seed)
             new = generate(run.model, prompt, sample_chars, temperature=temperature, generator=gen)
-            entry["sample"] = {"prompt": corpus.decode(prompt), "continuation": corpus.decode(new),
-                               "temperature": temperature}
+            entry["sample"] = {
+                "prompt": corpus.decode(prompt),
+                "continuation": corpus.decode(new),
+                "temperature": temperature,
+            }
         models[kind] = entry
         if log:
-            log(f"{kind:>11}: {run.parameters} parameters, {run.steps} steps in {run.train_s:.0f}s; bits/char "
-                f"valid {entry['valid_bpc']:.3f}, test {entry['test_bpc']:.3f}")
+            log(
+                f"{kind:>11}: {run.parameters} parameters, {run.steps} steps in {run.train_s:.0f}s; bits/char "
+                f"valid {entry['valid_bpc']:.3f}, test {entry['test_bpc']:.3f}"
+            )
     ngrams = {str(k): ngram_bits_per_char(corpus.train, corpus.test, k, corpus.vocab_size) for k in ngram_orders}
-    return {"config": asdict(config), "ngram_test_bpc": ngrams, "budget": {"wall_s": wall_s, "steps": steps},
-            "seed": seed,
-            "corpus": {"name": corpus.name, "vocab_size": corpus.vocab_size, "bounds": list(corpus.bounds),
-                       "unknown": corpus.unknown},
-            "models": models}, runs
+    return {
+        "config": asdict(config),
+        "ngram_test_bpc": ngrams,
+        "budget": {"wall_s": wall_s, "steps": steps},
+        "seed": seed,
+        "corpus": {
+            "name": corpus.name,
+            "vocab_size": corpus.vocab_size,
+            "bounds": list(corpus.bounds),
+            "unknown": corpus.unknown,
+        },
+        "models": models,
+    }, runs

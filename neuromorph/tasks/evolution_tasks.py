@@ -1,4 +1,5 @@
 """Spike data sets for ``neuromorph evolve``: pooled digits 0-3 and the spike-timing XOR."""
+
 from __future__ import annotations
 
 import torch
@@ -34,9 +35,14 @@ def make_task(name: str = "digits", seed: int = 0, steps: int | None = None, n_t
         if not 0 < n_train < len(y):
             raise ValueError(f"n_train must lie in (0, {len(y)}), got {n_train}")
         tr, te = perm[:n_train], perm[n_train:]
-        return Task(name, x[:, tr], y[tr], x[:, te], y[te],
-                    f"sklearn digits 0-3, 4x4 pooled, Bernoulli rate code over {steps} steps, "
-                    f"{len(tr)} train / {len(te)} test")
+        return Task(
+            name,
+            x[:, tr],
+            y[tr],
+            x[:, te],
+            y[te],
+            f"sklearn digits 0-3, 4x4 pooled, Bernoulli rate code over {steps} steps, {len(tr)} train / {len(te)} test",
+        )
     if name == "xor":
         if steps < 8:
             raise ValueError(f"steps must be >= 8 for the xor task, got {steps}")
@@ -50,7 +56,13 @@ def make_task(name: str = "digits", seed: int = 0, steps: int | None = None, n_t
             return x.repeat(1, 8, 1), torch.tensor([0, 1, 1, 0]).repeat(8)
 
         x_train, y_train = patterns(1, 5)
-        x_test, y_test = patterns(2, 6)   # held out: the same rule at spike times never seen in training
-        return Task(name, x_train, y_train, x_test, y_test,
-                    "temporal XOR of two spike times: train early=1/late=5, test early=2/late=6")
+        x_test, y_test = patterns(2, 6)  # held out: the same rule at spike times never seen in training
+        return Task(
+            name,
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            "temporal XOR of two spike times: train early=1/late=5, test early=2/late=6",
+        )
     raise ValueError(f"name must be 'digits' or 'xor', got {name!r}")

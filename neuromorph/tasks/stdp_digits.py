@@ -1,5 +1,6 @@
 """Unsupervised STDP + winner-take-all features on sklearn digits, evaluated by a logistic-regression readout
 (``neuromorph learn stdp``); the layer is :class:`neuromorph.learning.unsupervised.STDPWinnerTakeAll`."""
+
 from __future__ import annotations
 
 import time
@@ -21,9 +22,16 @@ class UnsupervisedResult:
     seconds: float
 
 
-def run_stdp_digits(n_neurons: int = 100, steps: int = 30, epochs: int = 2, batch_size: int = 32,
-                    gain: float = 0.5, prune_fraction: float = 0.5, seed: int = 0,
-                    verbose: bool = False) -> UnsupervisedResult:
+def run_stdp_digits(
+    n_neurons: int = 100,
+    steps: int = 30,
+    epochs: int = 2,
+    batch_size: int = 32,
+    gain: float = 0.5,
+    prune_fraction: float = 0.5,
+    seed: int = 0,
+    verbose: bool = False,
+) -> UnsupervisedResult:
     """Train :class:`STDPWinnerTakeAll` on sklearn digits without labels; logistic-regression readout."""
     from sklearn.linear_model import LogisticRegression
 
@@ -37,15 +45,21 @@ def run_stdp_digits(n_neurons: int = 100, steps: int = 30, epochs: int = 2, batc
     for epoch in range(epochs):
         perm = torch.randperm(n, generator=gen)
         for i in range(0, n, batch_size):
-            x = data.x_train[perm[i:i + batch_size]]
+            x = data.x_train[perm[i : i + batch_size]]
             layer.run(rate_encode(x, steps, gain=gain, generator=gen), learn=True)
         if verbose:
-            print(f"epoch {epoch + 1}: thresholds min {float(layer.theta.min()):.3f} "
-                  f"max {float(layer.theta.max()):.3f}", flush=True)
+            print(
+                f"epoch {epoch + 1}: thresholds min {float(layer.theta.min()):.3f} max {float(layer.theta.max()):.3f}",
+                flush=True,
+            )
 
     def features(x: Tensor) -> Tensor:
-        return torch.cat([layer.run(rate_encode(x[i:i + 256], steps, gain=gain, generator=gen))
-                          for i in range(0, len(x), 256)]) / steps
+        return (
+            torch.cat(
+                [layer.run(rate_encode(x[i : i + 256], steps, gain=gain, generator=gen)) for i in range(0, len(x), 256)]
+            )
+            / steps
+        )
 
     def readout(f_train: Tensor, f_test: Tensor) -> float:
         clf = LogisticRegression(max_iter=2000, C=10.0)

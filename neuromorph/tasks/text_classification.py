@@ -26,6 +26,7 @@ takes part in a choice.
 >>> row["config"], row["test_mean"]
 ({'lr': 2}, 0.4)
 """
+
 from __future__ import annotations
 
 import json
@@ -72,8 +73,14 @@ class TransformerConfig:
     glove_words: int = 50_000
 
     def model_kwargs(self) -> dict[str, Any]:
-        return {"dim": self.dim, "depth": self.depth, "num_heads": self.heads, "mlp_ratio": self.mlp_ratio,
-                "norm": self.norm, "dropout": self.dropout}
+        return {
+            "dim": self.dim,
+            "depth": self.depth,
+            "num_heads": self.heads,
+            "mlp_ratio": self.mlp_ratio,
+            "norm": self.norm,
+            "dropout": self.dropout,
+        }
 
 
 @dataclass
@@ -87,7 +94,7 @@ class PopulationConfig:
     num_neurons: int = 8
     clip: float = 2.5
     T: int = 8
-    hidden: int = 0               # 0: a single spiking readout layer 384*N -> classes
+    hidden: int = 0  # 0: a single spiking readout layer 384*N -> classes
     weight_decay: float = 0.01
     batch_size: int = 32
     epochs: int = 30
@@ -118,8 +125,9 @@ def load_fold(dataset: str, fold: int, vocab: Sequence[str], num_folds: int = NU
 
 
 # ------------------------------------------------------------------------------------------------ baselines
-def logistic_regression_grid(features: dict[str, Any], labels: dict[str, Tensor],
-                             cs: Iterable[float] = C_GRID) -> list[dict[str, Any]]:
+def logistic_regression_grid(
+    features: dict[str, Any], labels: dict[str, Tensor], cs: Iterable[float] = C_GRID
+) -> list[dict[str, Any]]:
     """Fit ``LogisticRegression(C)`` on ``features["train"]`` for every ``C``; records with val and test accuracy.
 
     >>> x = {s: [[0.0], [1.0]] for s in ("train", "val", "test")}
@@ -132,8 +140,14 @@ def logistic_regression_grid(features: dict[str, Any], labels: dict[str, Tensor]
     out = []
     for c in cs:
         clf = LogisticRegression(C=c, max_iter=5000).fit(features["train"], labels["train"].numpy())
-        out.append({"config": {"C": c}, "val": [float(clf.score(features["val"], labels["val"].numpy()))],
-                    "test": [float(clf.score(features["test"], labels["test"].numpy()))], "epochs": [0]})
+        out.append(
+            {
+                "config": {"C": c},
+                "val": [float(clf.score(features["val"], labels["val"].numpy()))],
+                "test": [float(clf.score(features["test"], labels["test"].numpy()))],
+                "epochs": [0],
+            }
+        )
     return out
 
 
@@ -169,8 +183,9 @@ def _labels(task: TextTask) -> dict[str, Tensor]:
 
 
 # ------------------------------------------------------------------------------------------------ trained models
-def build_text_model(kind: str, task: TextTask, vectors: Tensor, cfg: TransformerConfig,
-                     time_shifts: tuple[int, ...] | None = None) -> nn.Module:
+def build_text_model(
+    kind: str, task: TextTask, vectors: Tensor, cfg: TransformerConfig, time_shifts: tuple[int, ...] | None = None
+) -> nn.Module:
     """``"spikformer"`` or ``"transformer"`` for ``task`` on the frozen word vectors ``vectors``.
 
     >>> from neuromorph.models.transformer import parameter_count
@@ -191,10 +206,19 @@ def build_text_model(kind: str, task: TextTask, vectors: Tensor, cfg: Transforme
     raise ValueError(f"kind must be 'spikformer' or 'transformer', got {kind!r}")
 
 
-def _fit_with_curves(model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], *, lr: float, epochs: int,
-                     batch_size: int, weight_decay: float, seed: int,
-                     encode: Callable[[Tensor], Tensor] | None = None, stop_after: int | None = None,
-                     show_progress: bool | None = False) -> dict[str, Any]:
+def _fit_with_curves(
+    model: nn.Module,
+    data: dict[str, tuple[Tensor, Tensor]],
+    *,
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    weight_decay: float,
+    seed: int,
+    encode: Callable[[Tensor], Tensor] | None = None,
+    stop_after: int | None = None,
+    show_progress: bool | None = False,
+) -> dict[str, Any]:
     """Train with :func:`neuromorph.training.fit` (AdamW, cosine); validation and test accuracy after every epoch."""
     from neuromorph.metrics import evaluate
     from neuromorph.training import fit
@@ -205,25 +229,59 @@ def _fit_with_curves(model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], *
         tests.append(evaluate(model, *data["test"], encode=encode, show_progress=False)["accuracy"])
 
     torch.manual_seed(seed)
-    result = fit(model, data["train"], test=data["val"], epochs=epochs, batch_size=batch_size, lr=lr,
-                 weight_decay=weight_decay, optimizer="adamw", encode=encode, seed=seed, on_epoch=on_epoch,
-                 stop_after=stop_after, show_progress=show_progress, desc="epoch")
-    return {"val": result.series("test_acc"), "test": tests, "train": result.series("train_acc"),
-            "epochs": [int(e) for e in result.series("epoch")], "seconds": result.train_time}
+    result = fit(
+        model,
+        data["train"],
+        test=data["val"],
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        optimizer="adamw",
+        encode=encode,
+        seed=seed,
+        on_epoch=on_epoch,
+        stop_after=stop_after,
+        show_progress=show_progress,
+        desc="epoch",
+    )
+    return {
+        "val": result.series("test_acc"),
+        "test": tests,
+        "train": result.series("train_acc"),
+        "epochs": [int(e) for e in result.series("epoch")],
+        "seconds": result.train_time,
+    }
 
 
-def train_text_model(kind: str, fold: Fold, vectors: Tensor, cfg: TransformerConfig, lr: float, seed: int,
-                     time_shifts: tuple[int, ...] | None = None, stop_after: int | None = None,
-                     show_progress: bool | None = False) -> tuple[nn.Module, dict[str, Any]]:
+def train_text_model(
+    kind: str,
+    fold: Fold,
+    vectors: Tensor,
+    cfg: TransformerConfig,
+    lr: float,
+    seed: int,
+    time_shifts: tuple[int, ...] | None = None,
+    stop_after: int | None = None,
+    show_progress: bool | None = False,
+) -> tuple[nn.Module, dict[str, Any]]:
     """Build and train one transformer row on one fold; returns the model and its per-epoch record.
 
     ``stop_after``: stop after that many epochs of the ``cfg.epochs`` cosine schedule (an epoch checkpoint)."""
     torch.manual_seed(seed)
     model = build_text_model(kind, fold.task, vectors, cfg, time_shifts)
     data = {split: (fold.task.split(split)[0], fold.task.split(split)[2]) for split in fold.task.splits}
-    curves = _fit_with_curves(model, data, lr=lr, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                              weight_decay=cfg.weight_decay, seed=seed, stop_after=stop_after,
-                              show_progress=show_progress)
+    curves = _fit_with_curves(
+        model,
+        data,
+        lr=lr,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        weight_decay=cfg.weight_decay,
+        seed=seed,
+        stop_after=stop_after,
+        show_progress=show_progress,
+    )
     return model, curves
 
 
@@ -238,8 +296,15 @@ class PopulationSpikes(nn.Module):
     torch.Size([5, 2, 12])
     """
 
-    def __init__(self, mean: Tensor, std: Tensor, num_neurons: int = 8, clip: float = 2.5, T: int = 8,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        mean: Tensor,
+        std: Tensor,
+        num_neurons: int = 8,
+        clip: float = 2.5,
+        T: int = 8,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__()
         from neuromorph.encoding.population import PopulationEncoder
 
@@ -257,29 +322,43 @@ class PopulationSpikes(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         z = ((x - self.mean) / self.std).clamp(-self.clip, self.clip)
-        spikes = self.encoder.encode(z, self.T, generator=self.generator)   # [T, B, E, N]
+        spikes = self.encoder.encode(z, self.T, generator=self.generator)  # [T, B, E, N]
         return spikes.flatten(2)
 
 
-def train_population_readout(fold: Fold, embeddings: Tensor, cfg: PopulationConfig, lr: float, seed: int,
-                             stop_after: int | None = None,
-                             show_progress: bool | None = False) -> tuple[nn.Module, PopulationSpikes, dict]:
+def train_population_readout(
+    fold: Fold,
+    embeddings: Tensor,
+    cfg: PopulationConfig,
+    lr: float,
+    seed: int,
+    stop_after: int | None = None,
+    show_progress: bool | None = False,
+) -> tuple[nn.Module, PopulationSpikes, dict]:
     """The ``minilm_spiking`` row on one fold: population-coded MiniLM embeddings into a spiking readout."""
     from neuromorph.models import SpikingMLP
 
     feats = {split: embeddings[idx] for split, idx in fold.indices.items()}
     labels = _labels(fold.task)
     mean, std = feats["train"].mean(0), feats["train"].std(0).clamp_min(1e-6)
-    coder = PopulationSpikes(mean, std, cfg.num_neurons, cfg.clip, cfg.T,
-                             generator=torch.Generator().manual_seed(seed))
+    coder = PopulationSpikes(mean, std, cfg.num_neurons, cfg.clip, cfg.T, generator=torch.Generator().manual_seed(seed))
     width = embeddings.shape[1] * cfg.num_neurons
     sizes = [width, cfg.hidden, fold.task.num_classes] if cfg.hidden else [width, fold.task.num_classes]
     torch.manual_seed(seed)
     model = SpikingMLP(sizes, num_steps=cfg.T)
     data = {split: (feats[split], labels[split]) for split in feats}
-    curves = _fit_with_curves(model, data, lr=lr, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                              weight_decay=cfg.weight_decay, seed=seed, encode=coder, stop_after=stop_after,
-                              show_progress=show_progress)
+    curves = _fit_with_curves(
+        model,
+        data,
+        lr=lr,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        weight_decay=cfg.weight_decay,
+        seed=seed,
+        encode=coder,
+        stop_after=stop_after,
+        show_progress=show_progress,
+    )
     return model, coder, curves
 
 
@@ -305,9 +384,15 @@ def select(records: Sequence[dict[str, Any]], checkpoints: Sequence[int] | None 
                 continue
             vals = [r["val"][pos] for r in recs]
             tests = [r["test"][pos] for r in recs]
-            row = {"config": json.loads(key), "epoch": epoch, "val_mean": statistics.fmean(vals),
-                   "test_mean": statistics.fmean(tests), "test_sd": statistics.stdev(tests) if len(tests) > 1
-                   else 0.0, "n": len(recs), "tests": tests}
+            row = {
+                "config": json.loads(key),
+                "epoch": epoch,
+                "val_mean": statistics.fmean(vals),
+                "test_mean": statistics.fmean(tests),
+                "test_sd": statistics.stdev(tests) if len(tests) > 1 else 0.0,
+                "n": len(recs),
+                "tests": tests,
+            }
             if best is None or row["val_mean"] > best["val_mean"]:
                 best = row
     if best is None:
@@ -349,17 +434,29 @@ class ResultStore:
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec) + "\n")
 
-    def select(self, dataset: str, model: str, checkpoints: Sequence[int] | None = None,
-               where: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
-        recs = [r for r in self.records if r["dataset"] == dataset and r["model"] == model
-                and (where is None or where(r))]
+    def select(
+        self,
+        dataset: str,
+        model: str,
+        checkpoints: Sequence[int] | None = None,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:
+        recs = [
+            r for r in self.records if r["dataset"] == dataset and r["model"] == model and (where is None or where(r))
+        ]
         return select(recs, checkpoints)
 
 
-def run_comparison(store: ResultStore, datasets: Sequence[str], models: Sequence[str] = MODELS,
-                   folds: Sequence[int] = tuple(range(NUM_FOLDS)), lrs: Sequence[float] = LR_GRID,
-                   cfg: TransformerConfig | None = None, pop: PopulationConfig | None = None,
-                   log: Callable[[str], None] | None = print) -> None:
+def run_comparison(
+    store: ResultStore,
+    datasets: Sequence[str],
+    models: Sequence[str] = MODELS,
+    folds: Sequence[int] = tuple(range(NUM_FOLDS)),
+    lrs: Sequence[float] = LR_GRID,
+    cfg: TransformerConfig | None = None,
+    pop: PopulationConfig | None = None,
+    log: Callable[[str], None] | None = print,
+) -> None:
     """Run every missing (dataset, model, grid point, fold) of the comparison into ``store`` (seed = fold)."""
     cfg = cfg or TransformerConfig()
     pop = pop or PopulationConfig()
@@ -398,18 +495,27 @@ def run_comparison(store: ResultStore, datasets: Sequence[str], models: Sequence
                             config = {k: v for k, v in config.items() if k not in ("T", "time_shifts")}
                         if store.has(model=model_name, config=config, **base):
                             continue
-                        _, curves = train_text_model(model_name, fold, vectors, cfg, lr, seed=fold_id,
-                                                     time_shifts=shifts)
+                        _, curves = train_text_model(
+                            model_name, fold, vectors, cfg, lr, seed=fold_id, time_shifts=shifts
+                        )
                     store.add({**base, "model": model_name, "config": config, **curves})
                     if log:
-                        log(f"{dataset} fold {fold_id} {model_name} lr {lr:g}: val {curves['val'][-1]:.3f} "
-                            f"test {curves['test'][-1]:.3f} ({curves['seconds']:.0f}s)")
+                        log(
+                            f"{dataset} fold {fold_id} {model_name} lr {lr:g}: val {curves['val'][-1]:.3f} "
+                            f"test {curves['test'][-1]:.3f} ({curves['seconds']:.0f}s)"
+                        )
 
 
-def run_shift_ablation(store: ResultStore, dataset: str, lr: float, seeds: Sequence[int] = (0, 1, 2),
-                       shifts: Sequence[tuple[int, ...] | None] = ((0, 1, 2, 3), None),
-                       folds: Sequence[int] = tuple(range(NUM_FOLDS)), cfg: TransformerConfig | None = None,
-                       log: Callable[[str], None] | None = print) -> None:
+def run_shift_ablation(
+    store: ResultStore,
+    dataset: str,
+    lr: float,
+    seeds: Sequence[int] = (0, 1, 2),
+    shifts: Sequence[tuple[int, ...] | None] = ((0, 1, 2, 3), None),
+    folds: Sequence[int] = tuple(range(NUM_FOLDS)),
+    cfg: TransformerConfig | None = None,
+    log: Callable[[str], None] | None = print,
+) -> None:
     """Spikformer with and without the per-head time shift, ``seeds`` x ``folds`` (model ``spikformer_ablation``)."""
     cfg = cfg or TransformerConfig()
     vocab, vectors = glove_vocabulary(cfg.glove_words)
@@ -418,26 +524,40 @@ def run_shift_ablation(store: ResultStore, dataset: str, lr: float, seeds: Seque
         for seed in seeds:
             for shift in shifts:
                 config = {"lr": lr, **asdict(cfg), "time_shifts": list(shift) if shift else None}
-                base = {"dataset": dataset, "model": "spikformer_ablation", "config": config, "fold": fold_id,
-                        "seed": seed}
+                base = {
+                    "dataset": dataset,
+                    "model": "spikformer_ablation",
+                    "config": config,
+                    "fold": fold_id,
+                    "seed": seed,
+                }
                 if store.has(**base):
                     continue
                 main_config = {**config, "time_shifts": config["time_shifts"]}
-                reuse = [r for r in store.records if r["dataset"] == dataset and r["model"] == "spikformer"
-                         and r["config"] == main_config and r["fold"] == fold_id and r["seed"] == seed]
+                reuse = [
+                    r
+                    for r in store.records
+                    if r["dataset"] == dataset
+                    and r["model"] == "spikformer"
+                    and r["config"] == main_config
+                    and r["fold"] == fold_id
+                    and r["seed"] == seed
+                ]
                 if reuse:  # the same run already exists in the comparison
                     store.add({**base, **{k: reuse[0][k] for k in ("val", "test", "train", "epochs", "seconds")}})
                     continue
-                _, curves = train_text_model("spikformer", fold, vectors, cfg, lr, seed=seed,
-                                             time_shifts=tuple(shift) if shift else None)
+                _, curves = train_text_model(
+                    "spikformer", fold, vectors, cfg, lr, seed=seed, time_shifts=tuple(shift) if shift else None
+                )
                 store.add({**base, **curves})
                 if log:
                     log(f"ablation {dataset} fold {fold_id} seed {seed} shifts {shift}: test {curves['test'][-1]:.3f}")
 
 
 # ------------------------------------------------------------------------------------------------ efficiency
-def layer_operations(model: nn.Module, x: Tensor, encode: Callable[[Tensor], Tensor] | None = None
-                     ) -> list[dict[str, Any]]:
+def layer_operations(
+    model: nn.Module, x: Tensor, encode: Callable[[Tensor], Tensor] | None = None
+) -> list[dict[str, Any]]:
     """Per-layer rows ``layer``, ``input_rate``, ``acs``, ``macs``, ``dense``, ``energy_uj`` (per example) from
     :func:`neuromorph.metrics.synaptic_operations`, plus ``out_rate``: the firing rate of the spiking neuron layer
     that the layer feeds (the sibling ``lif`` of a Spikformer projection, or the next spiking layer), when there is
@@ -457,8 +577,11 @@ def layer_operations(model: nn.Module, x: Tensor, encode: Callable[[Tensor], Ten
     neuron_names = [n for n in rates if n != "all"]
     rows = []
     for name, op in ops.items():
-        row = {"layer": name, **{k: op[k] for k in ("input_rate", "acs", "macs", "dense", "energy_uj")},
-               "out_rate": None}
+        row = {
+            "layer": name,
+            **{k: op[k] for k in ("input_rate", "acs", "macs", "dense", "energy_uj")},
+            "out_rate": None,
+        }
         parent = name.rsplit(".", 1)[0] if "." in name else ""
         for candidate in (f"{parent}.lif" if parent else "lif", "embed_lif" if name == "embedding.embed" else ""):
             if candidate in rates:
@@ -480,20 +603,33 @@ def operations_markdown(title: str, rows: Sequence[dict[str, Any]]) -> str:
     >>> print(operations_markdown("probe", layer_operations(nn.Linear(2, 1), torch.ones(1, 2)))[:9])
     **probe**
     """
+
     def num(v: float | None, fmt: str) -> str:
         return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
 
-    lines = [f"**{title}**", "", "| layer | input non-zero rate | ACs / example | MACs / example | dense ops / example "
-             "| energy µJ / example (45 nm) | output spike rate |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"**{title}**",
+        "",
+        "| layer | input non-zero rate | ACs / example | MACs / example | dense ops / example "
+        "| energy µJ / example (45 nm) | output spike rate |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['layer'] or '(the model)'} | {num(r['input_rate'], '.3f')} | {num(r['acs'], '.3g')} | "
-                     f"{num(r['macs'], '.3g')} | {num(r['dense'], '.3g')} | {num(r['energy_uj'], '.3g')} | "
-                     f"{num(r['out_rate'], '.3f')} |")
+        lines.append(
+            f"| {r['layer'] or '(the model)'} | {num(r['input_rate'], '.3f')} | {num(r['acs'], '.3g')} | "
+            f"{num(r['macs'], '.3g')} | {num(r['dense'], '.3g')} | {num(r['energy_uj'], '.3g')} | "
+            f"{num(r['out_rate'], '.3f')} |"
+        )
     return "\n".join(lines)
 
 
-def efficiency_markdown(store: ResultStore, dataset: str, fold_id: int = 0,
-                        cfg: TransformerConfig | None = None, pop: PopulationConfig | None = None) -> str:
+def efficiency_markdown(
+    store: ResultStore,
+    dataset: str,
+    fold_id: int = 0,
+    cfg: TransformerConfig | None = None,
+    pop: PopulationConfig | None = None,
+) -> str:
     """Retrain each trained row of ``dataset`` at the grid point the comparison chose on validation (fold
     ``fold_id``, stopped at the chosen epoch) and tabulate its per-layer operations on that fold's test split."""
     cfg = cfg or TransformerConfig()
@@ -505,21 +641,39 @@ def efficiency_markdown(store: ResultStore, dataset: str, fold_id: int = 0,
     for kind in ("spikformer", "transformer"):
         choice = store.select(dataset, kind, CHECKPOINTS)
         shifts = choice["config"].get("time_shifts")
-        model, curves = train_text_model(kind, fold, vectors, cfg, choice["config"]["lr"], seed=fold_id,
-                                         time_shifts=tuple(shifts) if shifts else None, stop_after=choice["epoch"])
+        model, curves = train_text_model(
+            kind,
+            fold,
+            vectors,
+            cfg,
+            choice["config"]["lr"],
+            seed=fold_id,
+            time_shifts=tuple(shifts) if shifts else None,
+            stop_after=choice["epoch"],
+        )
         model.eval()
         rows = layer_operations(model, x_test)
-        parts.append(operations_markdown(f"{kind} (lr {choice['config']['lr']:g}, epoch {choice['epoch']}, fold "
-                                         f"{fold_id} test accuracy {100 * curves['test'][-1]:.1f} %)", rows))
+        parts.append(
+            operations_markdown(
+                f"{kind} (lr {choice['config']['lr']:g}, epoch {choice['epoch']}, fold "
+                f"{fold_id} test accuracy {100 * curves['test'][-1]:.1f} %)",
+                rows,
+            )
+        )
     minilm = minilm_corpus_embeddings(dataset)
     choice = store.select(dataset, "minilm_spiking", CHECKPOINTS)
-    model, coder, curves = train_population_readout(fold, minilm, pop, choice["config"]["lr"], seed=fold_id,
-                                                    stop_after=choice["epoch"])
+    model, coder, curves = train_population_readout(
+        fold, minilm, pop, choice["config"]["lr"], seed=fold_id, stop_after=choice["epoch"]
+    )
     model.eval()
     rows = layer_operations(model, minilm[fold.indices["test"]], encode=coder)
-    parts.append(operations_markdown(f"minilm_spiking readout (population code {pop.num_neurons} neurons x 384, "
-                                     f"T={pop.T}; fold {fold_id} test accuracy {100 * curves['test'][-1]:.1f} %)",
-                                     rows))
+    parts.append(
+        operations_markdown(
+            f"minilm_spiking readout (population code {pop.num_neurons} neurons x 384, "
+            f"T={pop.T}; fold {fold_id} test accuracy {100 * curves['test'][-1]:.1f} %)",
+            rows,
+        )
+    )
     feats = tfidf_features(fold.task)
     from sklearn.linear_model import LogisticRegression
 
@@ -527,7 +681,10 @@ def efficiency_markdown(store: ResultStore, dataset: str, fold_id: int = 0,
     clf = LogisticRegression(C=c, max_iter=5000).fit(feats["train"], fold.task.y_train.numpy())
     linear = nn.Linear(clf.coef_.shape[1], max(1, clf.coef_.shape[0]))
     dense_test = torch.tensor(feats["test"].toarray(), dtype=torch.float32)
-    parts.append(operations_markdown(f"tf-idf logistic regression (C={c:g}; {clf.coef_.shape[1]} features, one "
-                                     "output for 2 classes)", layer_operations(linear, dense_test)))
+    parts.append(
+        operations_markdown(
+            f"tf-idf logistic regression (C={c:g}; {clf.coef_.shape[1]} features, one output for 2 classes)",
+            layer_operations(linear, dense_test),
+        )
+    )
     return "\n\n".join(parts)
-

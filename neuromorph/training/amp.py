@@ -11,6 +11,7 @@ With ``enabled=False`` both the context and the scaler are pass-through, so the 
 active scaler (CUDA fp16) and plain ``loss.backward(); optimizer.step()`` otherwise (bf16 has the fp32 exponent
 range and needs no loss scaling).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,8 +48,9 @@ class Amp:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
-    def backward_step(self, loss: Tensor, optimizer: torch.optim.Optimizer, max_grad_norm: float | None = None,
-                      parameters=None) -> None:
+    def backward_step(
+        self, loss: Tensor, optimizer: torch.optim.Optimizer, max_grad_norm: float | None = None, parameters=None
+    ) -> None:
         """Backward pass and optimizer step, unscaling before optional gradient-norm clipping."""
         self.scaler.scale(loss).backward()
         if max_grad_norm is not None:

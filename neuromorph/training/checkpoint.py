@@ -26,6 +26,7 @@ Resuming with the same world size, thread count and config reproduces an uninter
 >>> latest_checkpoint(d) == path and read_checkpoint(path)["epoch"] == 1
 True
 """
+
 from __future__ import annotations
 
 import os
@@ -73,8 +74,11 @@ def capture_rng_state() -> dict[str, Any]:
     >>> torch.equal(a, torch.rand(2)), sorted(state)[:3]
     (True, ['numpy', 'python', 'torch'])
     """
-    state: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),
-                             "torch": torch.get_rng_state()}
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -147,8 +151,9 @@ def latest_checkpoint(directory: str, verify: bool = True) -> str | None:
         try:
             verify_checkpoint(path)
         except CheckpointError as err:
-            warnings.warn(f"skipping bad checkpoint {path}: {err}; falling back to an older one",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"skipping bad checkpoint {path}: {err}; falling back to an older one", RuntimeWarning, stacklevel=2
+            )
             continue
         return path
     return None
@@ -201,9 +206,18 @@ def _state(obj: Any) -> Any:
     return None if obj is None else obj.state_dict()
 
 
-def save_checkpoint(directory: str, *, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
-                    rng_states: list[dict[str, Any]], scheduler: Any = None, scaler: Any = None,
-                    history: list[dict] | None = None, extra: dict | None = None) -> str:
+def save_checkpoint(
+    directory: str,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    epoch: int,
+    rng_states: list[dict[str, Any]],
+    scheduler: Any = None,
+    scaler: Any = None,
+    history: list[dict] | None = None,
+    extra: dict | None = None,
+) -> str:
     """Write ``epoch_{epoch:04d}.pt`` into ``directory`` atomically and return its path.
 
     ``rng_states``: one :func:`capture_rng_state` dict per rank, in rank order (gather them before calling this on
@@ -225,9 +239,16 @@ def save_checkpoint(directory: str, *, model: nn.Module, optimizer: torch.optim.
         raise ValueError("rng_states must be a non-empty list with one capture_rng_state() dict per rank")
     os.makedirs(directory, exist_ok=True)
     payload = {
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": _state(scheduler),
-        "scaler": _state(scaler), "epoch": epoch, "sampler_epoch": epoch, "rng": rng_states,
-        "world_size": len(rng_states), "history": list(history or []), "extra": dict(extra or {}),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": _state(scheduler),
+        "scaler": _state(scaler),
+        "epoch": epoch,
+        "sampler_epoch": epoch,
+        "rng": rng_states,
+        "world_size": len(rng_states),
+        "history": list(history or []),
+        "extra": dict(extra or {}),
     }
     path = checkpoint_path(directory, epoch)
     _remove_stale_temporaries(directory)
@@ -297,9 +318,18 @@ def _kill_hook(epoch: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def load_checkpoint(path: str, *, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    scheduler: Any = None, scaler: Any = None, rank: int = 0, world_size: int = 1,
-                    restore_rng: bool = True, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: str,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    scaler: Any = None,
+    rank: int = 0,
+    world_size: int = 1,
+    restore_rng: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> dict[str, Any]:
     """Load ``path`` into the given objects and (by default) restore this rank's RNG states.
 
     Returns the raw checkpoint dict (``epoch``, ``sampler_epoch``, ``history``, ``extra`` ...). Raises
@@ -321,8 +351,10 @@ def load_checkpoint(path: str, *, model: nn.Module, optimizer: torch.optim.Optim
         raise CheckpointError(f"path must be an existing checkpoint file, got {path!r}")
     ckpt = read_checkpoint(path, map_location)
     if restore_rng and ckpt["world_size"] != world_size:
-        raise ValueError(f"checkpoint {path} was written with world_size={ckpt['world_size']}, this run has "
-                         f"world_size={world_size}; resume with the same number of processes")
+        raise ValueError(
+            f"checkpoint {path} was written with world_size={ckpt['world_size']}, this run has "
+            f"world_size={world_size}; resume with the same number of processes"
+        )
     model.load_state_dict(ckpt["model"])
     if optimizer is not None:
         optimizer.load_state_dict(ckpt["optimizer"])

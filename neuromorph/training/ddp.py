@@ -6,6 +6,7 @@ initialises the default process group with backend ``"nccl"`` when CUDA is used 
 those variables (or with ``WORLD_SIZE=1``) nothing is initialised and the helpers below act as single-process no-ops,
 so the same training loop runs both ways.
 """
+
 from __future__ import annotations
 
 import os
@@ -198,8 +199,9 @@ def average_buffers(model: nn.Module, env: DistEnv) -> None:
             all_reduce_mean(buf.data, env)
 
 
-def make_sampler(dataset: Dataset, env: DistEnv, shuffle: bool, seed: int, drop_last: bool = False
-                 ) -> DistributedSampler:
+def make_sampler(
+    dataset: Dataset, env: DistEnv, shuffle: bool, seed: int, drop_last: bool = False
+) -> DistributedSampler:
     """A :class:`DistributedSampler` for this rank (also used with one process, so the shuffling order depends only
     on ``seed`` and the epoch set with ``sampler.set_epoch`` — which makes exact resume simple).
 
@@ -208,12 +210,14 @@ def make_sampler(dataset: Dataset, env: DistEnv, shuffle: bool, seed: int, drop_
     >>> sorted(sampler)
     [0, 1, 2, 3, 4, 5]
     """
-    return DistributedSampler(dataset, num_replicas=env.world_size, rank=env.rank, shuffle=shuffle, seed=seed,
-                              drop_last=drop_last)
+    return DistributedSampler(
+        dataset, num_replicas=env.world_size, rank=env.rank, shuffle=shuffle, seed=seed, drop_last=drop_last
+    )
 
 
-def make_loader(dataset: Dataset, batch_size: int, env: DistEnv, shuffle: bool, seed: int,
-                drop_last: bool = False) -> DataLoader:
+def make_loader(
+    dataset: Dataset, batch_size: int, env: DistEnv, shuffle: bool, seed: int, drop_last: bool = False
+) -> DataLoader:
     """DataLoader over this rank's shard (``batch_size`` is per rank).
 
     >>> from torch.utils.data import TensorDataset

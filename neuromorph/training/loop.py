@@ -18,6 +18,7 @@ One epoch on each of the ``W`` processes (each holds the shard ``rank::W`` of a 
 >>> len(result.history), sorted(result.history[0])[:3]
 (2, ['epoch', 'lr', 'seconds'])
 """
+
 from __future__ import annotations
 
 import math
@@ -80,8 +81,9 @@ def _tensors(name: str, data: Data) -> tuple[Tensor, Tensor]:
     if y.is_floating_point():
         raise TypeError(f"{name} y must hold integer class indices, got dtype {y.dtype}")
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
-        raise ValueError(f"{name} x and y must hold the same non-zero number of examples, got {x.shape[0]} and "
-                         f"{y.shape[0]}")
+        raise ValueError(
+            f"{name} x and y must hold the same non-zero number of examples, got {x.shape[0]} and {y.shape[0]}"
+        )
     return x, y
 
 
@@ -95,15 +97,35 @@ def _optimizer(name: str, params: Sequence[nn.Parameter], lr: float, weight_deca
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
 
 
-def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", test: Optional[Data] = None,
-        epochs: int = 10, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
-        optimizer: str = "adam", schedule: str = "cosine", encode: Optional[Callable[[Tensor], Tensor]] = None,
-        loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy, input_noise: float = 0.0, seed: int = 0,
-        env: Optional[ddp.DistEnv] = None, amp: bool = False, checkpoint_dir: Optional[str] = None,
-        resume: bool = False, stop_after: Optional[int] = None, checkpoint_extra: Optional[dict[str, Any]] = None,
-        eval_batch_size: int = 1000, skip_nonfinite: bool = False, show_progress: Optional[bool] = None,
-        desc: str = "train", on_epoch: Optional[Callable[[int, FitResult], None]] = None,
-        log: Optional[Callable[[str], None]] = None) -> FitResult:
+def fit(
+    model: nn.Module,
+    train: Data,
+    *,
+    strategy: str | Strategy = "bptt",
+    test: Optional[Data] = None,
+    epochs: int = 10,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    optimizer: str = "adam",
+    schedule: str = "cosine",
+    encode: Optional[Callable[[Tensor], Tensor]] = None,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
+    input_noise: float = 0.0,
+    seed: int = 0,
+    env: Optional[ddp.DistEnv] = None,
+    amp: bool = False,
+    checkpoint_dir: Optional[str] = None,
+    resume: bool = False,
+    stop_after: Optional[int] = None,
+    checkpoint_extra: Optional[dict[str, Any]] = None,
+    eval_batch_size: int = 1000,
+    skip_nonfinite: bool = False,
+    show_progress: Optional[bool] = None,
+    desc: str = "train",
+    on_epoch: Optional[Callable[[int, FitResult], None]] = None,
+    log: Optional[Callable[[str], None]] = None,
+) -> FitResult:
     """Train ``model`` on ``train = (x, y)`` (class labels) with ``strategy`` (see the module docstring).
 
     Args:
@@ -136,8 +158,13 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
     if stop_after is not None:
         check_positive_int("stop_after", stop_after)
     for name, value, low in (("lr", lr, 0.0), ("weight_decay", weight_decay, None), ("input_noise", input_noise, None)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or value < 0 or (low is not None and value <= low):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+            or (low is not None and value <= low)
+        ):
             raise ValueError(f"{name} must be a finite number {'> 0' if low is not None else '>= 0'}, got {value!r}")
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
@@ -158,13 +185,24 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
         assert checkpoint_dir is not None  # checked above
         path = latest_checkpoint(checkpoint_dir)
         if path is not None:
-            ckpt = load_checkpoint(path, model=model, optimizer=opt, scheduler=scheduler, scaler=scaler.scaler,
-                                   rank=env.rank, world_size=env.world_size, map_location=env.device)
+            ckpt = load_checkpoint(
+                path,
+                model=model,
+                optimizer=opt,
+                scheduler=scheduler,
+                scaler=scaler.scaler,
+                rank=env.rank,
+                world_size=env.world_size,
+                map_location=env.device,
+            )
             stored = ckpt["extra"].get("config")
             wanted = (checkpoint_extra or {}).get("config")
             if wanted is not None and stored != wanted:
-                diff = {k: (stored.get(k) if stored else None, v) for k, v in wanted.items()
-                        if not stored or stored.get(k) != v}
+                diff = {
+                    k: (stored.get(k) if stored else None, v)
+                    for k, v in wanted.items()
+                    if not stored or stored.get(k) != v
+                }
                 raise ValueError(f"cannot resume from {path}: config differs (checkpoint, now): {diff}")
             start_epoch, history = int(ckpt["epoch"]), list(ckpt["history"])
             if log and env.is_main:
@@ -187,7 +225,7 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
     for epoch in range(start_epoch, epochs):
         if stop_after is not None and done_now >= stop_after:
             break
-        cast(DistributedSampler, loader.sampler).set_epoch(epoch)   # ddp.make_loader always uses one
+        cast(DistributedSampler, loader.sampler).set_epoch(epoch)  # ddp.make_loader always uses one
         net.train()
         t0 = time.perf_counter()
         sums = torch.zeros(3, dtype=torch.float64, device=env.device)
@@ -204,40 +242,70 @@ def fit(model: nn.Module, train: Data, *, strategy: str | Strategy = "bptt", tes
             loss, score = strat.gradients(net, xb, yb, loss_fn, scaler, model, **step_kwargs)
             if not bool(torch.isfinite(loss)):
                 if not skip_nonfinite:
-                    raise ValueError(f"non-finite loss {float(loss)} at epoch {epoch + 1}, batch {batch}; check the "
-                                     "data and the learning rate, or pass skip_nonfinite=True to skip such batches")
+                    raise ValueError(
+                        f"non-finite loss {float(loss)} at epoch {epoch + 1}, batch {batch}; check the "
+                        "data and the learning rate, or pass skip_nonfinite=True to skip such batches"
+                    )
                 opt.zero_grad(set_to_none=True)
                 skipped += 1
                 continue
             apply_update()
-            sums += torch.stack([loss.double() * len(yb), (score.argmax(-1) == yb).sum().double(),
-                                 torch.tensor(float(len(yb)), dtype=torch.float64, device=env.device)])
+            sums += torch.stack(
+                [
+                    loss.double() * len(yb),
+                    (score.argmax(-1) == yb).sum().double(),
+                    torch.tensor(float(len(yb)), dtype=torch.float64, device=env.device),
+                ]
+            )
         seconds = time.perf_counter() - t0
         if scheduler is not None and sums[2] > 0:  # not after an epoch whose every batch was skipped
             scheduler.step()
         ddp.all_reduce_sum(sums, env)
         ddp.average_buffers(model, env)
         count = max(float(sums[2]), 1.0)
-        record: dict[str, float] = {"epoch": epoch + 1, "train_loss": float(sums[0]) / count,
-                                    "train_acc": float(sums[1]) / count, "seconds": seconds,
-                                    "lr": opt.param_groups[0]["lr"]}
+        record: dict[str, float] = {
+            "epoch": epoch + 1,
+            "train_loss": float(sums[0]) / count,
+            "train_acc": float(sums[1]) / count,
+            "seconds": seconds,
+            "lr": opt.param_groups[0]["lr"],
+        }
         if skipped:
             record["skipped"] = skipped
         if test_xy is not None:
-            metrics = evaluate(model, *test_xy, batch_size=eval_batch_size, encode=encode, loss_fn=loss_fn, env=env,
-                               autocast=scaler.autocast, show_progress=show, desc=f"{desc} eval")
+            metrics = evaluate(
+                model,
+                *test_xy,
+                batch_size=eval_batch_size,
+                encode=encode,
+                loss_fn=loss_fn,
+                env=env,
+                autocast=scaler.autocast,
+                show_progress=show,
+                desc=f"{desc} eval",
+            )
             record["test_loss"], record["test_acc"] = metrics["loss"], metrics["accuracy"]
         history.append(record)
         if log and env.is_main:
             test_part = f" test_acc {record['test_acc']:.4f}" if "test_acc" in record else ""
-            log(f"epoch {epoch + 1}/{epochs} train_loss {record['train_loss']:.4f} train_acc "
-                f"{record['train_acc']:.4f}{test_part} ({seconds:.1f}s)")
+            log(
+                f"epoch {epoch + 1}/{epochs} train_loss {record['train_loss']:.4f} train_acc "
+                f"{record['train_acc']:.4f}{test_part} ({seconds:.1f}s)"
+            )
         if checkpoint_dir:
             rng = ddp.all_gather_objects(capture_rng_state(), env)
             if env.is_main:
-                save_checkpoint(checkpoint_dir, model=model, optimizer=opt, scheduler=scheduler,
-                                scaler=scaler.scaler, epoch=epoch + 1, rng_states=rng, history=history,
-                                extra=dict(checkpoint_extra or {}))
+                save_checkpoint(
+                    checkpoint_dir,
+                    model=model,
+                    optimizer=opt,
+                    scheduler=scheduler,
+                    scaler=scaler.scaler,
+                    epoch=epoch + 1,
+                    rng_states=rng,
+                    history=history,
+                    extra=dict(checkpoint_extra or {}),
+                )
             ddp.barrier(env)
         if on_epoch is not None:
             on_epoch(epoch, result)

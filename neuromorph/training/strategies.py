@@ -23,6 +23,7 @@ on) and returns ``(loss, scores)``; the loop then applies the optimizer. Outputs
 >>> score.shape, model[0].weight.grad.shape
 (torch.Size([2, 3]), torch.Size([8, 4]))
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -57,8 +58,15 @@ class Strategy:
 
     name = "strategy"
 
-    def gradients(self, net: nn.Module, x: Tensor, y: Tensor, loss_fn: LossFn = F.cross_entropy, amp: Any = None,
-                  model: Optional[nn.Module] = None) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
+    def gradients(
+        self,
+        net: nn.Module,
+        x: Tensor,
+        y: Tensor,
+        loss_fn: LossFn = F.cross_entropy,
+        amp: Any = None,
+        model: Optional[nn.Module] = None,
+    ) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -77,8 +85,15 @@ class BPTT(Strategy):
 
     name = "bptt"
 
-    def gradients(self, net: nn.Module, x: Tensor, y: Tensor, loss_fn: LossFn = F.cross_entropy, amp: Any = None,
-                  model: Optional[nn.Module] = None) -> tuple[Tensor, Tensor]:
+    def gradients(
+        self,
+        net: nn.Module,
+        x: Tensor,
+        y: Tensor,
+        loss_fn: LossFn = F.cross_entropy,
+        amp: Any = None,
+        model: Optional[nn.Module] = None,
+    ) -> tuple[Tensor, Tensor]:
         inner = model if model is not None else net
         reset(inner)
         with _autocast(amp):
@@ -124,13 +139,22 @@ class Online(Strategy):
     def _chunk_losses(self, out: Tensor, y: Tensor, loss_fn: LossFn, steps: int) -> Tensor:
         return sequence_loss(loss_fn, out, y) / steps
 
-    def gradients(self, net: nn.Module, x: Tensor, y: Tensor, loss_fn: LossFn = F.cross_entropy, amp: Any = None,
-                  model: Optional[nn.Module] = None,
-                  optimizer_step: Optional[Callable[[], None]] = None) -> tuple[Tensor, Tensor]:
+    def gradients(
+        self,
+        net: nn.Module,
+        x: Tensor,
+        y: Tensor,
+        loss_fn: LossFn = F.cross_entropy,
+        amp: Any = None,
+        model: Optional[nn.Module] = None,
+        optimizer_step: Optional[Callable[[], None]] = None,
+    ) -> tuple[Tensor, Tensor]:
         check_tensor("x", x, floating=True, finite=True)
         if x.dim() < 3:
-            raise ValueError(f"online learning needs an input sequence x [T, B, ...], got shape {tuple(x.shape)}; "
-                             "encode static inputs first (e.g. neuromorph.encoding.direct_encode)")
+            raise ValueError(
+                f"online learning needs an input sequence x [T, B, ...], got shape {tuple(x.shape)}; "
+                "encode static inputs first (e.g. neuromorph.encoding.direct_encode)"
+            )
         inner = model if model is not None else net
         steps = x.shape[0]
         # equal chunks of at most `chunk` steps (T=100, chunk=32: 4 x 25 rather than 32+32+32+4)
@@ -144,12 +168,14 @@ class Online(Strategy):
                 sync = cast(Any, net).no_sync() if hasattr(net, "no_sync") and not last else contextlib.nullcontext()
                 with sync:
                     with _autocast(amp):
-                        out = net(x[start:start + size])
+                        out = net(x[start : start + size])
                     out = out.float() if amp is not None and amp.enabled else out
                     if not is_per_step(out, y):
-                        raise ValueError(f"online learning needs per-step outputs [K, B, ...] (got {tuple(out.shape)} "
-                                         f"for targets {tuple(y.shape)}); build the model with per-step output, "
-                                         "e.g. SpikingMLP(..., output='sequence')")
+                        raise ValueError(
+                            f"online learning needs per-step outputs [K, B, ...] (got {tuple(out.shape)} "
+                            f"for targets {tuple(y.shape)}); build the model with per-step output, "
+                            "e.g. SpikingMLP(..., output='sequence')"
+                        )
                     loss = self._chunk_losses(out, y, loss_fn, steps)
                     _backward(loss, amp)
                 total += loss.detach().double()
@@ -181,8 +207,9 @@ class ThreeFactor(Online):
 
     name = "three_factor"
 
-    def __init__(self, chunk: int = 32, baseline_decay: float = 0.9,
-                 generator: Optional[torch.Generator] = None) -> None:
+    def __init__(
+        self, chunk: int = 32, baseline_decay: float = 0.9, generator: Optional[torch.Generator] = None
+    ) -> None:
         super().__init__(chunk)
         if not 0.0 <= baseline_decay < 1.0:
             raise ValueError(f"baseline_decay must be in [0, 1), got {baseline_decay!r}")

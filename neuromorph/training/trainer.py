@@ -13,6 +13,7 @@ transformers read frozen GloVe vectors, :func:`neuromorph.data.text.glove_vocabu
 bag of words). With a validation split the per-epoch evaluation is on validation (``val_acc``, ``val_loss`` in the
 history) and the test split is evaluated once, after the last epoch (:attr:`TrainResult.test_metrics`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,23 +54,23 @@ class TrainConfig:
     model: str = "spikformer"
     dataset: str = "digits"
     epochs: int = 10
-    batch_size: int = 64          # per process
+    batch_size: int = 64  # per process
     lr: float = 1e-3
     weight_decay: float = 0.01
     seed: int = 0
     T: int = 4
-    dim: int = 64                 # spikformer width
-    depth: int = 2                # spikformer blocks
+    dim: int = 64  # spikformer width
+    depth: int = 2  # spikformer blocks
     heads: int = 4
     mlp_ratio: float = 4.0
     time_shifts: tuple[int, ...] | None = None
-    hidden: int = 128             # mlp hidden width
+    hidden: int = 128  # mlp hidden width
     patch_size: int | None = None  # digits: 2, mnist: 4
     text_max_len: int | None = None  # None: 128 (text, newsgroups), 40 (polarity)
-    norm: str = "batch"           # transformers: "batch" | "layer" | "none"
-    dropout: float = 0.0          # transformers: on the embedding and the pooled features
-    fold: int = 0                 # newsgroups / polarity: which of the 5 folds is the test fold
-    input_noise: float = 0.0      # std of Gaussian noise added to float inputs during training (augmentation)
+    norm: str = "batch"  # transformers: "batch" | "layer" | "none"
+    dropout: float = 0.0  # transformers: on the embedding and the pooled features
+    fold: int = 0  # newsgroups / polarity: which of the 5 folds is the test fold
+    input_noise: float = 0.0  # std of Gaussian noise added to float inputs during training (augmentation)
     limit_train: int | None = None
     limit_test: int | None = None
     checkpoint_dir: str | None = None
@@ -77,7 +78,7 @@ class TrainConfig:
     amp: bool = False
     device: str = "auto"
     stop_after: int | None = None  # stop this invocation after that many epochs (simulated pre-emption)
-    strategy: str = "bptt"        # "bptt" | "online" | "three_factor" (see neuromorph.training.strategies)
+    strategy: str = "bptt"  # "bptt" | "online" | "three_factor" (see neuromorph.training.strategies)
     show_progress: bool | None = None
 
     def validate(self) -> "TrainConfig":
@@ -100,8 +101,11 @@ class TrainConfig:
 
         if self.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
-                or not 0.0 <= self.dropout < 1.0:
+        if (
+            isinstance(self.dropout, bool)
+            or not isinstance(self.dropout, (int, float))
+            or not 0.0 <= self.dropout < 1.0
+        ):
             raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
         if isinstance(self.fold, bool) or not isinstance(self.fold, int) or not 0 <= self.fold < 5:
             raise ValueError(f"fold must be an int in [0, 5), got {self.fold!r}")
@@ -121,6 +125,7 @@ class DataBundle:
     >>> len(data.train), len(data.test), data.info["num_features"], data.info["num_classes"]
     (10, 5, 64, 10)
     """
+
     train: TensorDataset
     test: TensorDataset
     info: dict[str, Any] = field(default_factory=dict)
@@ -137,12 +142,13 @@ class TrainResult:
     >>> len(result.history), 0.0 <= result.final_test_accuracy <= 1.0
     (1, True)
     """
+
     model: nn.Module
     history: list[dict[str, float]]
     config: TrainConfig
     rank: int = 0
     world_size: int = 1
-    test_metrics: dict[str, float] | None = None   # with a validation split: test loss/accuracy after training
+    test_metrics: dict[str, float] | None = None  # with a validation split: test loss/accuracy after training
 
     @property
     def final_test_accuracy(self) -> float:
@@ -177,8 +183,14 @@ def _text_bundle(cfg: TrainConfig) -> DataBundle:
             order = torch.sort(rank, stable=True).indices
             x, y = x[order], y[order]
         parts[split] = TensorDataset(x[:limit], y[:limit])
-    info = {"kind": "text", "num_classes": task.num_classes, "vocab_size": task.vocab_size, "max_len": task.max_len,
-            "num_features": task.vocab_size, "pretrained_embeddings": embeddings is not None}
+    info = {
+        "kind": "text",
+        "num_classes": task.num_classes,
+        "vocab_size": task.vocab_size,
+        "max_len": task.max_len,
+        "num_features": task.vocab_size,
+        "pretrained_embeddings": embeddings is not None,
+    }
     return DataBundle(parts["train"], parts["test"], info, parts.get("val"), embeddings)
 
 
@@ -211,8 +223,9 @@ def build_data(cfg: TrainConfig) -> DataBundle:
 
 # ------------------------------------------------------------------------------------------------ models
 def _transformer_inputs(cfg: TrainConfig, info: dict[str, Any], embeddings: Tensor | None) -> dict[str, Any]:
-    common: dict[str, Any] = dict(dim=cfg.dim, depth=cfg.depth, num_heads=cfg.heads, mlp_ratio=cfg.mlp_ratio,
-                                  norm=cfg.norm, dropout=cfg.dropout)
+    common: dict[str, Any] = dict(
+        dim=cfg.dim, depth=cfg.depth, num_heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, norm=cfg.norm, dropout=cfg.dropout
+    )
     if info["kind"] == "text":
         return dict(vocab_size=info["vocab_size"], max_len=info["max_len"], embeddings=embeddings, **common)
     return dict(in_features=info["patch_features"], num_patches=info["num_patches"], **common)
@@ -221,8 +234,9 @@ def _transformer_inputs(cfg: TrainConfig, info: dict[str, Any], embeddings: Tens
 def _build_spikformer(cfg: TrainConfig, info: dict[str, Any], embeddings: Tensor | None = None) -> nn.Module:
     from neuromorph.models.spikformer import Spikformer
 
-    return Spikformer(info["num_classes"], T=cfg.T, time_shifts=cfg.time_shifts,
-                      **_transformer_inputs(cfg, info, embeddings))
+    return Spikformer(
+        info["num_classes"], T=cfg.T, time_shifts=cfg.time_shifts, **_transformer_inputs(cfg, info, embeddings)
+    )
 
 
 def _build_transformer(cfg: TrainConfig, info: dict[str, Any], embeddings: Tensor | None = None) -> nn.Module:
@@ -244,7 +258,11 @@ def _build_linear(cfg: TrainConfig, info: dict[str, Any], embeddings: Tensor | N
 
 
 MODEL_FACTORIES: dict[str, Callable[..., nn.Module]] = {
-    "spikformer": _build_spikformer, "transformer": _build_transformer, "mlp": _build_mlp, "linear": _build_linear}
+    "spikformer": _build_spikformer,
+    "transformer": _build_transformer,
+    "mlp": _build_mlp,
+    "linear": _build_linear,
+}
 
 
 def build_model(cfg: TrainConfig, info: dict[str, Any], embeddings: Tensor | None = None) -> nn.Module:
@@ -278,7 +296,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = print) -> TrainR
     """
     cfg.validate()
     env = ddp.init_distributed(cfg.device)
-    seed_everything(cfg.seed)                      # identical initial weights on every rank
+    seed_everything(cfg.seed)  # identical initial weights on every rank
     data = build_data(cfg)
     model = build_model(cfg, data.info, data.embeddings)
     encode = None
@@ -287,25 +305,51 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = print) -> TrainR
 
         def encode(x: Tensor) -> Tensor:
             return direct_encode(x, cfg.T)
+
     monitored = data.val if data.val is not None else data.test
     if data.val is not None and log is not None:
         print_log = log
 
         def log(message: str) -> None:  # fit reports the monitored split as "test"; here it is validation
             print_log(message.replace("test_acc", "val_acc"))
-    result = fit(model, data.train, strategy=cfg.strategy, test=monitored, epochs=cfg.epochs, encode=encode,
-                 batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer="adamw",
-                 input_noise=cfg.input_noise, seed=cfg.seed, env=env, amp=cfg.amp,
-                 checkpoint_dir=cfg.checkpoint_dir, resume=cfg.resume, stop_after=cfg.stop_after,
-                 checkpoint_extra={"config": _config_fingerprint(cfg), "info": data.info},
-                 eval_batch_size=max(cfg.batch_size, 256), show_progress=cfg.show_progress, desc="epoch", log=log)
+
+    result = fit(
+        model,
+        data.train,
+        strategy=cfg.strategy,
+        test=monitored,
+        epochs=cfg.epochs,
+        encode=encode,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        optimizer="adamw",
+        input_noise=cfg.input_noise,
+        seed=cfg.seed,
+        env=env,
+        amp=cfg.amp,
+        checkpoint_dir=cfg.checkpoint_dir,
+        resume=cfg.resume,
+        stop_after=cfg.stop_after,
+        checkpoint_extra={"config": _config_fingerprint(cfg), "info": data.info},
+        eval_batch_size=max(cfg.batch_size, 256),
+        show_progress=cfg.show_progress,
+        desc="epoch",
+        log=log,
+    )
     if data.val is None:
         return TrainResult(result.model, result.history, cfg, result.rank, result.world_size)
     from neuromorph.metrics import evaluate
 
     history = [{k.replace("test_", "val_"): v for k, v in h.items()} for h in result.history]
-    test = evaluate(result.model, *data.test.tensors, batch_size=max(cfg.batch_size, 256), encode=encode, env=env,
-                    show_progress=False)
+    test = evaluate(
+        result.model,
+        *data.test.tensors,
+        batch_size=max(cfg.batch_size, 256),
+        encode=encode,
+        env=env,
+        show_progress=False,
+    )
     return TrainResult(result.model, history, cfg, result.rank, result.world_size, test_metrics=test)
 
 
@@ -324,17 +368,18 @@ def save_training_curve(history: list[dict[str, float]], path: str, title: str =
     if not history:
         raise ValueError("history must contain at least one epoch")
     held_out = "val" if "val_acc" in history[0] else "test"
-    series = {"train acc": [h["train_acc"] for h in history],
-              f"{held_out} acc": [h[f"{held_out}_acc"] for h in history],
-              "train loss": [h["train_loss"] for h in history]}
+    series = {
+        "train acc": [h["train_acc"] for h in history],
+        f"{held_out} acc": [h[f"{held_out}_acc"] for h in history],
+        "train loss": [h["train_loss"] for h in history],
+    }
     first = int(history[0]["epoch"])
     try:
         from neuromorph.viz import plot_curves
     except ImportError:
         plot_curves = None  # type: ignore[assignment]  # matplotlib missing: no figure
     if plot_curves is not None:
-        plot_curves(series, path, xlabel="epoch", ylabel="accuracy / loss", title=title or "training",
-                    x_start=first)
+        plot_curves(series, path, xlabel="epoch", ylabel="accuracy / loss", title=title or "training", x_start=first)
         return str(path)
     import matplotlib
 

@@ -1,4 +1,5 @@
 """Plots saved as PNG (Agg canvas, never shown): rasters, membrane traces, rate histograms, curves."""
+
 from neuromorph.viz.curves import plot_curves
 from neuromorph.viz.histograms import firing_rates, plot_rate_histogram
 from neuromorph.viz.membrane import plot_membrane

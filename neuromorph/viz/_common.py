@@ -1,4 +1,5 @@
 """Figure creation and PNG saving without pyplot (Agg canvas, no global state, never shows)."""
+
 from __future__ import annotations
 
 from pathlib import Path

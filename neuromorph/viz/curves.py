@@ -1,4 +1,5 @@
 """Training and accuracy curves."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,8 +10,14 @@ import numpy as np
 from neuromorph.viz._common import new_figure, save_png
 
 
-def plot_curves(curves: Mapping[str, Sequence[float]], path: str | Path, xlabel: str = "epoch",
-                ylabel: str = "accuracy", title: str = "Training curves", x_start: int = 1) -> Path:
+def plot_curves(
+    curves: Mapping[str, Sequence[float]],
+    path: str | Path,
+    xlabel: str = "epoch",
+    ylabel: str = "accuracy",
+    title: str = "Training curves",
+    x_start: int = 1,
+) -> Path:
     """Line plot of named series (e.g. ``{"SNN test": [...], "MLP test": [...]}``), x = ``x_start, ...``.
 
     Returns the PNG path.

@@ -1,4 +1,5 @@
 """Firing-rate histograms."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,12 @@ def firing_rates(spikes: torch.Tensor | np.ndarray) -> np.ndarray:
     return arr.reshape(arr.shape[0] * arr.shape[1], -1).mean(axis=0)
 
 
-def plot_rate_histogram(rates: Mapping[str, object] | torch.Tensor | np.ndarray, path: str | Path,
-                        bins: int = 30, title: str = "Firing-rate distribution") -> Path:
+def plot_rate_histogram(
+    rates: Mapping[str, object] | torch.Tensor | np.ndarray,
+    path: str | Path,
+    bins: int = 30,
+    title: str = "Firing-rate distribution",
+) -> Path:
     """Histogram of per-neuron firing rates, one overlaid histogram per layer.
 
     ``rates`` is one ``[N]`` array of rates or a mapping ``layer name -> [N] rates``. Returns the PNG path.
@@ -45,8 +50,9 @@ def plot_rate_histogram(rates: Mapping[str, object] | torch.Tensor | np.ndarray,
     ax = fig.add_subplot(1, 1, 1)
     for name, value in rates.items():
         arr = to_numpy(f"rates[{name!r}]", value, ndim=(1,))
-        ax.hist(arr, bins=bins, range=(0.0, max(1.0, float(arr.max()))), alpha=0.55,
-                label=f"{name} (mean {arr.mean():.3f})")
+        ax.hist(
+            arr, bins=bins, range=(0.0, max(1.0, float(arr.max()))), alpha=0.55, label=f"{name} (mean {arr.mean():.3f})"
+        )
     ax.set_xlabel("firing rate (spikes / step)")
     ax.set_ylabel("neurons")
     ax.set_title(title)

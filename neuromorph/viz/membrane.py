@@ -1,4 +1,5 @@
 """Membrane potential traces."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,9 +10,14 @@ import torch
 from neuromorph.viz._common import new_figure, save_png, to_numpy
 
 
-def plot_membrane(v: torch.Tensor | np.ndarray, path: str | Path, threshold: float | None = None,
-                  spikes: torch.Tensor | np.ndarray | None = None, neurons: int = 4,
-                  title: str = "Membrane potential") -> Path:
+def plot_membrane(
+    v: torch.Tensor | np.ndarray,
+    path: str | Path,
+    threshold: float | None = None,
+    spikes: torch.Tensor | np.ndarray | None = None,
+    neurons: int = 4,
+    title: str = "Membrane potential",
+) -> Path:
     """Traces of ``v [T, N]`` for the first ``neurons`` neurons, one panel each.
 
     ``threshold`` draws a dashed line; ``spikes [T, N]`` marks spike times with ticks above the trace.

@@ -1,4 +1,5 @@
 """Spike raster plots."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,8 +10,14 @@ import torch
 from neuromorph.viz._common import new_figure, save_png, to_numpy
 
 
-def plot_raster(spikes: torch.Tensor | np.ndarray, path: str | Path, sample: int = 0,
-                max_neurons: int | None = 200, title: str = "Spike raster", dt: float = 1.0) -> Path:
+def plot_raster(
+    spikes: torch.Tensor | np.ndarray,
+    path: str | Path,
+    sample: int = 0,
+    max_neurons: int | None = 200,
+    title: str = "Spike raster",
+    dt: float = 1.0,
+) -> Path:
     """Dot raster of ``[T, N]`` spikes (or ``[T, B, N]``/``[T, B, ...]``, showing batch item ``sample``).
 
     Extra trailing dims are flattened into neurons; at most ``max_neurons`` neurons are drawn. Returns the

@@ -8,6 +8,7 @@ rounding). :func:`load` is ``LUT_SCAN.load``.
 >>> LUT_SCAN.description
 'native LUT scan'
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,6 +17,10 @@ from neuromorph.native import NativeLibrary
 
 __all__ = ["LUT_SCAN", "load"]
 
-LUT_SCAN = NativeLibrary("neuromorph_lut_scan", Path(__file__).with_name("lut_scan.cpp"),
-                         ["-O3", "-march=native", "-fno-math-errno"], description="native LUT scan")
+LUT_SCAN = NativeLibrary(
+    "neuromorph_lut_scan",
+    Path(__file__).with_name("lut_scan.cpp"),
+    ["-O3", "-march=native", "-fno-math-errno"],
+    description="native LUT scan",
+)
 load = LUT_SCAN.load

@@ -9,6 +9,7 @@ functions below are the LIF kernel's :class:`~neuromorph.native.NativeLibrary` m
 >>> status()["state"] in ("built", "cached", "not built", "fallback")
 True
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,17 +21,37 @@ if TYPE_CHECKING:
     import torch
     from torch import Tensor
 
-__all__ = ["LIF_KERNEL", "RESERVOIR_SIMULATOR", "enabled", "flat_param", "load", "status", "is_cached",
-           "build_directory", "extension_name", "load_reservoir", "reservoir_build_seconds"]
+__all__ = [
+    "LIF_KERNEL",
+    "RESERVOIR_SIMULATOR",
+    "enabled",
+    "flat_param",
+    "load",
+    "status",
+    "is_cached",
+    "build_directory",
+    "extension_name",
+    "load_reservoir",
+    "reservoir_build_seconds",
+]
 
 _CFLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp"]
 
-LIF_KERNEL = NativeLibrary("neuromorph_lif_native", Path(__file__).with_name("lif_kernel.cpp"), _CFLAGS,
-                           extra_ldflags=["-fopenmp"], description="native LIF kernel")
+LIF_KERNEL = NativeLibrary(
+    "neuromorph_lif_native",
+    Path(__file__).with_name("lif_kernel.cpp"),
+    _CFLAGS,
+    extra_ldflags=["-fopenmp"],
+    description="native LIF kernel",
+)
 # a library of its own, compiled with -ffp-contract=off so that it rounds like the torch ops
-RESERVOIR_SIMULATOR = NativeLibrary("neuromorph_reservoir", Path(__file__).with_name("reservoir_kernel.cpp"),
-                                    _CFLAGS + ["-ffp-contract=off", "-fno-trapping-math"],
-                                    extra_ldflags=["-fopenmp"], description="native reservoir simulator")
+RESERVOIR_SIMULATOR = NativeLibrary(
+    "neuromorph_reservoir",
+    Path(__file__).with_name("reservoir_kernel.cpp"),
+    _CFLAGS + ["-ffp-contract=off", "-fno-trapping-math"],
+    extra_ldflags=["-fopenmp"],
+    description="native reservoir simulator",
+)
 
 load = LIF_KERNEL.load
 status = LIF_KERNEL.status

@@ -10,6 +10,7 @@ Writing goes to ``path + ".tmp"``, is flushed and ``fsync``-ed, then renamed ove
 >>> arrays["w"].tolist(), meta["env_steps"]
 ([1.0, 1.0], 5)
 """
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ and ``mean(scores[max(0, i - window + 1) : i + 1])``.
 >>> curve([0, 2, 4], [10, 20, 30], window=2)
 {'env_steps': [10, 20, 30], 'mean_score': [0.0, 1.0, 3.0], 'window': 2}
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,13 @@ def curve(scores: Sequence[float], end_steps: Sequence[int], window: int = 100) 
     return {"env_steps": [int(s) for s in end_steps], "mean_score": [float(m) for m in means], "window": window}
 
 
-def plot_learning_curve(curves: dict[str, dict], path: str | Path, random_level: float | None, title: str,
-                        ylabel: str = "score (mean of last 100 episodes)") -> Path:
+def plot_learning_curve(
+    curves: dict[str, dict],
+    path: str | Path,
+    random_level: float | None,
+    title: str,
+    ylabel: str = "score (mean of last 100 episodes)",
+) -> Path:
     """PNG of one or more :func:`curve` results (name -> curve) with the random-policy level as a dashed line."""
     if not curves:
         raise ValueError("curves must be a non-empty mapping name -> curve")

@@ -11,6 +11,7 @@
 >>> GAMES["pong"].actions
 (0, 2, 3)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ class GameSpec:
     env_id: str
     n_features: int
     actions: tuple[int, ...]
-    score: str                  # "info_score": info["score"] at the end; "reward_sum": sum of rewards
+    score: str  # "info_score": info["score"] at the end; "reward_sum": sum of rewards
     make_kwargs: tuple[tuple[str, Any], ...] = ()
 
 
@@ -58,10 +59,12 @@ def make_env(name: str) -> Any:
     spec = game_spec(name)
     try:
         import gymnasium as gym
+
         if name == "flappy":
             import flappy_bird_gymnasium  # noqa: F401  (registers FlappyBird-v0)
         else:
             import ale_py
+
             gym.register_envs(ale_py)
     except ImportError as err:  # pragma: no cover - depends on the installation
         raise ImportError(f"game {name!r} needs the rl extra: pip install 'neuromorph[rl]' ({err})") from err

@@ -13,6 +13,7 @@ lifetime exactly (bit for bit) as if it had never stopped; only the steps after 
 **Memory**: the resident set size is sampled at the first step and every ``rss_every`` env steps;
 ``peak_rss_mb`` is the process's peak (``ru_maxrss``).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,7 @@ def rss_mb() -> float:
     """Resident set size of this process in MiB (``/proc/self/statm``)."""
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def peak_rss_mb() -> float:
@@ -58,14 +59,14 @@ class LifetimeResult:
     policy: str
     env_steps: int = 0
     episode_scores: list[float] = field(default_factory=list)
-    episode_end_steps: list[int] = field(default_factory=list)   # env steps done when each episode ended
+    episode_end_steps: list[int] = field(default_factory=list)  # env steps done when each episode ended
     wall_s: float = 0.0
-    agent_s: float = 0.0            # time inside the agent (act / end_episode)
-    env_s: float = 0.0              # time inside env.step / env.reset
-    rss_mb: list[list[float]] = field(default_factory=list)     # [env_steps, MiB] samples
+    agent_s: float = 0.0  # time inside the agent (act / end_episode)
+    env_s: float = 0.0  # time inside env.step / env.reset
+    rss_mb: list[list[float]] = field(default_factory=list)  # [env_steps, MiB] samples
     peak_rss_mb: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
-    resumed_from: list[int] = field(default_factory=list)      # env steps of the checkpoints resumed from
+    resumed_from: list[int] = field(default_factory=list)  # env steps of the checkpoints resumed from
 
     def last_mean(self, n: int = 100) -> float:
         """Mean score of the last ``n`` episodes (NaN without episodes)."""
@@ -75,10 +76,15 @@ class LifetimeResult:
         steps = max(self.env_steps, 1)
         samples = [mb for s, mb in self.rss_mb if s >= 100_000]
         growth = (max(samples) / samples[0] - 1.0) if len(samples) >= 2 else float("nan")
-        return {"episodes": len(self.episode_scores), "mean_last_100": self.last_mean(100),
-                "steps_per_s": steps / max(self.wall_s, 1e-9), "agent_steps_per_s": steps / max(self.agent_s, 1e-9),
-                "env_steps_per_s": steps / max(self.env_s, 1e-9), "rss_growth_from_100k": growth,
-                "peak_rss_mb": self.peak_rss_mb}
+        return {
+            "episodes": len(self.episode_scores),
+            "mean_last_100": self.last_mean(100),
+            "steps_per_s": steps / max(self.wall_s, 1e-9),
+            "agent_steps_per_s": steps / max(self.agent_s, 1e-9),
+            "env_steps_per_s": steps / max(self.env_s, 1e-9),
+            "rss_growth_from_100k": growth,
+            "peak_rss_mb": self.peak_rss_mb,
+        }
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -141,16 +147,27 @@ class _Random:
 def _save(path: str, agent: Any, result: LifetimeResult, episode: int) -> None:
     state = agent.state_dict()
     arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
-    meta = {"agent": {k: v for k, v in state.items() if not isinstance(v, np.ndarray)},
-            "result": asdict(result), "episode": episode}
+    meta = {
+        "agent": {k: v for k, v in state.items() if not isinstance(v, np.ndarray)},
+        "result": asdict(result),
+        "episode": episode,
+    }
     save_checkpoint(path, arrays, meta)
 
 
-def run_lifetime(game: str, env_steps: int, seed: int = 0, policy: str = "agent",
-                 checkpoint: str | None = None, resume: bool = False, checkpoint_every: int = 50_000,
-                 rss_every: int = 100_000, agent_config: dict[str, Any] | None = None,
-                 show_progress: bool | None = None,
-                 on_checkpoint: Callable[[int], None] | None = None) -> LifetimeResult:
+def run_lifetime(
+    game: str,
+    env_steps: int,
+    seed: int = 0,
+    policy: str = "agent",
+    checkpoint: str | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 50_000,
+    rss_every: int = 100_000,
+    agent_config: dict[str, Any] | None = None,
+    show_progress: bool | None = None,
+    on_checkpoint: Callable[[int], None] | None = None,
+) -> LifetimeResult:
     """Run one lifetime of ``env_steps`` env steps of ``game`` (module docstring).
 
     Args:
@@ -188,8 +205,10 @@ def run_lifetime(game: str, env_steps: int, seed: int = 0, policy: str = "agent"
         arrays, meta = load_checkpoint(checkpoint)  # type: ignore[arg-type]
         saved = meta["result"]
         if (saved["game"], saved["seed"], saved["policy"], saved["config"]) != (game, seed, policy, config):
-            raise ValueError(f"checkpoint {checkpoint} belongs to another run (game, seed, policy, config = "
-                             f"{saved['game']}, {saved['seed']}, {saved['policy']}, {saved['config']})")
+            raise ValueError(
+                f"checkpoint {checkpoint} belongs to another run (game, seed, policy, config = "
+                f"{saved['game']}, {saved['seed']}, {saved['policy']}, {saved['config']})"
+            )
         agent.load_state_dict({**arrays, **meta["agent"]})
         result = LifetimeResult(**saved)
         result.resumed_from.append(result.env_steps)
@@ -198,19 +217,48 @@ def run_lifetime(game: str, env_steps: int, seed: int = 0, policy: str = "agent"
         return result
 
     with threadpool_limits(1):  # batch-1 BLAS calls: threads only add synchronisation
-        return _run(game, spec, agent, result, env_steps, seed, episode, checkpoint, checkpoint_every, rss_every,
-                    show_progress, on_checkpoint)
+        return _run(
+            game,
+            spec,
+            agent,
+            result,
+            env_steps,
+            seed,
+            episode,
+            checkpoint,
+            checkpoint_every,
+            rss_every,
+            show_progress,
+            on_checkpoint,
+        )
 
 
-def _run(game: str, spec: Any, agent: Any, result: LifetimeResult, env_steps: int, seed: int, episode: int,
-         checkpoint: str | None, checkpoint_every: int, rss_every: int, show_progress: bool | None,
-         on_checkpoint: Callable[[int], None] | None) -> LifetimeResult:
+def _run(
+    game: str,
+    spec: Any,
+    agent: Any,
+    result: LifetimeResult,
+    env_steps: int,
+    seed: int,
+    episode: int,
+    checkpoint: str | None,
+    checkpoint_every: int,
+    rss_every: int,
+    show_progress: bool | None,
+    on_checkpoint: Callable[[int], None] | None,
+) -> LifetimeResult:
     env = make_env(game)
     start_steps, wall0 = result.env_steps, time.perf_counter() - result.wall_s
     next_checkpoint = (start_steps // checkpoint_every + 1) * checkpoint_every
     clock = time.perf_counter
-    ticker = progress(range(start_steps, env_steps), desc=f"{game} lifetime", total=env_steps - start_steps,
-                      enable=show_progress, unit="step", mininterval=1.0)
+    ticker = progress(
+        range(start_steps, env_steps),
+        desc=f"{game} lifetime",
+        total=env_steps - start_steps,
+        enable=show_progress,
+        unit="step",
+        mininterval=1.0,
+    )
     steps = start_steps
 
     def start_episode(index: int) -> tuple[int, float, float]:
