@@ -231,24 +231,28 @@ ENERGY_PER_MAC_PJ = 4.6
 ENERGY_PER_AC_PJ = 0.9
 
 
-def _effective_operations(module: nn.Module, inp: Tensor, out: Tensor) -> tuple[float, float]:
-    """``(dense, effective)`` synaptic operations of one call of a Linear/Conv layer: dense counts every
-    weight use, effective only those whose input is non-zero (exactly: the layer applied, with all-ones weights
-    and no bias, to the input's non-zero indicator, summed)."""
-    nonzero = (inp != 0).to(torch.float32)
-    if isinstance(module, nn.Linear):
-        dense = inp.numel() * module.out_features
-        return float(dense), float(nonzero.sum()) * module.out_features
-    assert isinstance(module, nn.modules.conv._ConvNd)
-    ones = torch.ones_like(module.weight, dtype=torch.float32)
-    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[ones.dim() - 2]
-    padding = module.padding
-    if module.padding_mode != "zeros" or isinstance(padding, str):
+def _check_countable(name: str, module: nn.Module) -> None:
+    """Conv layers are counted for zero padding given as numbers only; anything else raises, naming the layer."""
+    if isinstance(module, nn.modules.conv._ConvNd) and (
+        module.padding_mode != "zeros" or isinstance(module.padding, str)
+    ):
         raise ValueError(
             f"synaptic_operations supports zero padding given as numbers, got padding_mode="
-            f"{module.padding_mode!r} padding={padding!r}"
+            f"{module.padding_mode!r} padding={module.padding!r} in layer {name!r}"
         )
-    count = conv(nonzero, ones, None, module.stride, padding, module.dilation, module.groups).sum()
+
+
+def _effective_operations(module: nn.Module, nonzero: Tensor, out: Tensor) -> tuple[float, float]:
+    """``(dense, effective)`` synaptic operations of one call of a Linear/Conv layer whose input has the
+    non-zero indicator ``nonzero`` (float32): dense counts every weight use, effective only those whose input is
+    non-zero (exactly: the layer applied, with all-ones weights and no bias, to the indicator, summed)."""
+    if isinstance(module, nn.Linear):
+        dense = nonzero.numel() * module.out_features
+        return float(dense), float(nonzero.sum()) * module.out_features
+    assert isinstance(module, nn.modules.conv._ConvNd)  # _check_countable ran on every counted layer
+    ones = torch.ones_like(module.weight, dtype=torch.float32)
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[ones.dim() - 2]
+    count = conv(nonzero, ones, None, module.stride, module.padding, module.dilation, module.groups).sum()
     dense = out.numel() * ones[0].numel()
     return float(dense), float(count)
 
@@ -278,19 +282,22 @@ def synaptic_operations(
     layers = {name: m for name, m in model.named_modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))}
     if not layers:
         raise ValueError(f"{type(model).__name__} has no nn.Linear or nn.Conv layer")
+    for name, module in layers.items():
+        _check_countable(name, module)
     keys = ("dense", "effective", "acs", "macs", "nonzero", "inputs")
     totals = {name: dict.fromkeys(keys, 0.0) for name in layers}
 
     def hook_for(name: str) -> Callable[..., None]:
         def hook(module: nn.Module, args: tuple, out: Tensor) -> None:
             inp = args[0]
-            dense, effective = _effective_operations(module, inp, out)
+            nonzero = (inp != 0).to(torch.float32)
+            dense, effective = _effective_operations(module, nonzero, out)
             binary = bool(((inp == 0) | (inp == 1)).all())
             acc = totals[name]
             acc["dense"] += dense
             acc["effective"] += effective
             acc["acs" if binary else "macs"] += effective
-            acc["nonzero"] += float((inp != 0).sum())
+            acc["nonzero"] += float(nonzero.sum())
             acc["inputs"] += inp.numel()
 
         return hook

@@ -2,7 +2,7 @@
 
 Layers own their state: it is created lazily from the first input, kept on the layer (``layer.state``),
 cleared by :meth:`SpikingModule.reset` and cut from the autograd graph by :meth:`SpikingModule.detach`.
-:func:`reset`, :func:`detach` and :func:`set_step_mode` walk ``model.modules()`` — there is no global
+:func:`reset`, :func:`detach` and :func:`set_step_mode` walk the model's submodules — there is no global
 registry, so two models never share state.
 """
 
@@ -196,9 +196,8 @@ def detach(model: nn.Module) -> None:
     >>> net[1].state.v.requires_grad
     False
     """
-    for module in model.modules():
-        if isinstance(module, SpikingModule):
-            module.detach()
+    for module in _spiking_modules(model):
+        module.detach()
 
 
 def set_step_mode(model: nn.Module, step_mode: str) -> nn.Module:
@@ -210,8 +209,7 @@ def set_step_mode(model: nn.Module, step_mode: str) -> nn.Module:
     ('single', torch.Size([1, 2]))
     """
     _check_step_mode(step_mode)
-    for module in model.modules():
-        if isinstance(module, SpikingModule):
-            module.step_mode = step_mode
-            module.reset()
+    for module in _spiking_modules(model):
+        module.step_mode = step_mode
+        module.reset()
     return model
