@@ -12,7 +12,7 @@ neuromorph learn pong --observation ram       # the 128 RAM bytes instead of the
 from __future__ import annotations
 
 import argparse
-from neuromorph.cli._args import positive_int
+from neuromorph.cli._args import non_negative_int, positive_int
 
 
 def _run_online(args: argparse.Namespace) -> int:
@@ -102,6 +102,7 @@ GAME_DEFAULTS = {
         "kappa_actor": 1.5,
         "kappa_critic": 1.0,
         "entropy": 0.01,
+        "entropy_half_life": 30_000,
     },
     "pong": {
         "hidden": 64,
@@ -112,6 +113,7 @@ GAME_DEFAULTS = {
         "kappa_actor": 3.0,
         "kappa_critic": 2.0,
         "entropy": 0.01,
+        "entropy_half_life": 0,
     },
     "pong_objects": {
         "hidden": 128,
@@ -122,6 +124,7 @@ GAME_DEFAULTS = {
         "kappa_actor": 1.5,
         "kappa_critic": 1.0,
         "entropy": 0.01,
+        "entropy_half_life": 0,
     },
 }
 
@@ -256,7 +259,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             defaults = " / ".join(str(GAME_DEFAULTS[view][name]) for view in views)
             sub.add_argument(
                 "--" + name.replace("_", "-"),
-                type=positive_int if isinstance(value, int) else float,
+                type=(non_negative_int if name == "entropy_half_life" else positive_int)
+                if isinstance(value, int)
+                else float,
                 default=None,
                 help=f"default {defaults}" + (" (objects / ram)" if game == "pong" else ""),
             )
