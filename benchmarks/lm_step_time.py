@@ -8,6 +8,10 @@ the median over rounds of (spiking step time / transformer step time), a ratio, 
 
     python benchmarks/lm_step_time.py              # 30 rounds after 3 warm-up rounds
     python benchmarks/lm_step_time.py --rounds 5   # a quick look
+    python benchmarks/lm_step_time.py --profile 5  # torch.profiler shares of 5 steps of each model
+
+``--profile`` groups the profiler's self CPU time of each model's steps into matrix products (``mm``, ``addmm``,
+``bmm``), the multi-step LIF forward and backward, and batch / layer norm forward and backward.
 """
 
 from __future__ import annotations
@@ -62,12 +66,58 @@ def step_time_ratio(rounds: int, T: int = 2, warmup: int = 3, seed: int = 0) -> 
     }
 
 
+GROUPS = {
+    "matrix products (mm, addmm, bmm)": ("aten::mm", "aten::addmm", "aten::bmm"),
+    "multi-step LIF forward": ("_LIFSequence",),
+    "multi-step LIF backward": ("_LIFSequenceBackward",),
+    "batch / layer norm forward + backward": (
+        "aten::native_batch_norm",
+        "aten::native_batch_norm_backward",
+        "aten::native_layer_norm",
+        "aten::native_layer_norm_backward",
+    ),
+}
+
+
+def profile_shares(steps: int, T: int = 2, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Per model: self CPU ms per step of each group of :data:`GROUPS` and of everything (``"total"``)."""
+    from torch.profiler import profile
+
+    config = LMConfig(T=T, head_windows=(2, 4, 16, 0), transformer_head_windows=(2, 4, 16, 0))
+    out: dict[str, dict[str, float]] = {}
+    for kind in ("spiking", "transformer"):
+        torch.manual_seed(seed)
+        model = build_language_model(kind, VOCAB, config)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        generator = torch.Generator().manual_seed(seed)
+        batches = [torch.randint(0, VOCAB, (config.batch_size, config.context + 1), generator=generator)
+                   for _ in range(3 + steps)]
+        for ids in batches[:3]:
+            training_step(model, optimizer, ids)
+        with profile() as prof:
+            for ids in batches[3:]:
+                training_step(model, optimizer, ids)
+        self_us = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+        row = {group: sum(self_us.get(n, 0.0) for n in names) / 1e3 / steps for group, names in GROUPS.items()}
+        row["total"] = sum(self_us.values()) / 1e3 / steps
+        out[kind] = row
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--T", type=int, default=2)
+    parser.add_argument("--profile", type=int, default=0, help="profile this many steps of each model instead")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.profile:
+        shares = profile_shares(args.profile, T=args.T)
+        for group in [*GROUPS, "total"]:
+            cells = [f"{shares[k][group]:7.1f} ms ({100 * shares[k][group] / shares[k]['total']:3.0f} %)"
+                     for k in ("spiking", "transformer")]
+            print(f"{group:<40} spiking {cells[0]}   transformer {cells[1]}")
+        return
     result = step_time_ratio(args.rounds, T=args.T)
     print(
         f"T={args.T}: spiking {result['spiking_ms']:.0f} ms, transformer {result['transformer_ms']:.0f} ms per step "
