@@ -101,13 +101,13 @@ def test_forward_backward_and_running_stats_equal_the_plain_reference(windows, d
     assert logits.dtype == dtype
     torch.testing.assert_close(logits, ref_logits, rtol=tol, atol=tol)
     for (name, _), g, ref in zip(lm.named_parameters(), grads, ref_grads):
-        torch.testing.assert_close(g, ref, rtol=tol, atol=tol, msg=lambda m: f"gradient of {name}: {m}")
+        torch.testing.assert_close(g, ref, rtol=tol, atol=tol, msg=lambda m, n=name: f"gradient of {n}: {m}")
     bns = {id(m): (name, m) for name, m in lm.named_modules() if isinstance(m, torch.nn.BatchNorm1d)}
     assert set(ref_stats) == set(bns)
     for key, (mean, var) in ref_stats.items():
         name, bn = bns[key]
-        torch.testing.assert_close(bn.running_mean, mean, rtol=tol, atol=tol, msg=lambda m: f"{name} mean: {m}")
-        torch.testing.assert_close(bn.running_var, var, rtol=tol, atol=tol, msg=lambda m: f"{name} var: {m}")
+        torch.testing.assert_close(bn.running_mean, mean, rtol=tol, atol=tol, msg=lambda m, n=name: f"{n} mean: {m}")
+        torch.testing.assert_close(bn.running_var, var, rtol=tol, atol=tol, msg=lambda m, n=name: f"{n} var: {m}")
     named = dict(zip([name for name, _ in lm.named_parameters()], grads))
     for block in range(2):  # the comparison is not vacuous: gradients reach every attention projection
         for branch in "qkv":
