@@ -168,7 +168,7 @@ def run_reference(
         from stable_baselines3.common.callbacks import BaseCallback
         from stable_baselines3.common.vec_env import DummyVecEnv
     except ImportError as err:  # pragma: no cover - depends on the installation
-        raise ImportError(f"the reference needs the reference extra: pip install 'neuromorph[reference]' ({err})")
+        raise ImportError(f"the reference needs: pip install 'neuromorph[reference]' ({err})") from err
 
     torch.set_num_threads(1)  # one env, small MLP: threads only add synchronisation on the shared machine
     result = LifetimeResult(game=game, seed=seed, policy=f"{algo} (stable-baselines3)")
@@ -219,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--progress", action="store_true", help="force the progress bar")
     args = parser.parse_args(argv)
     env_steps = args.env_steps or (1_000_000 if args.game == "flappy" else 3_000_000)
-    random_episodes = args.random_episodes if args.random_episodes is not None else (100 if args.game == "flappy" else 10)
+    random_episodes = args.random_episodes
+    if random_episodes is None:
+        random_episodes = 100 if args.game == "flappy" else 10
     out = args.out or os.path.join("runs", f"{args.game}_{args.algo}_s{args.seed}")
     json_path = args.json or os.path.join(out, "result.json")
 
