@@ -127,12 +127,12 @@ def _hyper_parameters(model: Any, algo: str) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for name in names:
         value = getattr(model, name)
+        if hasattr(value, "frequency"):  # DQN's TrainFreq(frequency, unit)
+            value = [value.frequency, value.unit.value]
         config[name] = list(value) if isinstance(value, tuple) else value
     if algo == "ppo":
         config["clip_range"] = float(model.clip_range(1.0))
     config["learning_rate"] = float(model.lr_schedule(1.0))
-    if hasattr(config.get("train_freq"), "frequency"):
-        config["train_freq"] = [config["train_freq"].frequency, str(config["train_freq"].unit.value)]
     policy = model.policy
     config["net_arch"] = policy.net_arch if isinstance(policy.net_arch, list) else dict(policy.net_arch)
     config["activation_fn"] = policy.activation_fn.__name__

@@ -82,7 +82,8 @@ def test_recorder_uses_the_lifetime_episode_seeds_and_action_set():
 
 def test_dqn_runs_the_budget_and_bad_arguments_are_named():
     result = reference.run_reference("flappy", env_steps=400, seed=0, algo="dqn", show_progress=False)
-    assert result.env_steps == 400 and result.config["buffer_size"] == 1_000_000 and result.policy.startswith("dqn")
+    assert result.env_steps == 400 and result.config["buffer_size"] == 1_000_000
+    assert result.config["train_freq"] == [4, "step"] and result.policy.startswith("dqn")
     with pytest.raises(ValueError, match="algo must be one of"):
         reference.run_reference("flappy", env_steps=10, algo="a2c")
     with pytest.raises(ValueError, match="env_steps must be a positive int"):
