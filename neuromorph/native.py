@@ -61,7 +61,7 @@ class NativeLibrary:
     """One optional C++ library: compiled once per CPU type and source version, loaded once per process.
 
     Args:
-        name: prefix of the build name (``<name>_<cpu tag>_<first 8 hex digits of sha1(source)>``).
+        name: prefix of the build name (``<name>_<cpu tag>_<first 8 hex digits of sha1(source, flags)>``).
         source: the C++ file.
         extra_cflags: compiler flags (part of the build; changing them recompiles).
         extra_ldflags: linker flags.
@@ -100,14 +100,16 @@ class NativeLibrary:
         return f"NativeLibrary({self.name!r}, {str(self.source)!r})"
 
     def extension_name(self) -> str:
-        """Name of the build: ``<name>_<cpu tag>_<source hash>``.
+        """Name of the build: ``<name>_<cpu tag>_<hash of the source and the compiler and linker flags>`` (the
+        flags are part of the name: two checkouts with different flags must not overwrite one cached build).
 
         >>> from neuromorph.neurons.native import LIF_KERNEL
         >>> LIF_KERNEL.extension_name().startswith("neuromorph_lif_native_" + cpu_tag())
         True
         """
-        source_tag = hashlib.sha1(self.source.read_bytes()).hexdigest()[:8]
-        return f"{self.name}_{cpu_tag()}_{source_tag}"
+        flags = "\n".join(["cflags", *self.extra_cflags, "ldflags", *self.extra_ldflags]).encode()
+        build_tag = hashlib.sha1(self.source.read_bytes() + b"\0" + flags).hexdigest()[:8]
+        return f"{self.name}_{cpu_tag()}_{build_tag}"
 
     def build_directory(self) -> Path:
         """Cache directory of this build, created: ``$TORCH_EXTENSIONS_DIR/<extension_name()>``, or

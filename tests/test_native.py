@@ -43,6 +43,11 @@ def test_build_name_and_directory_follow_cpu_and_source(library, tmp_path):
     assert library.extension_name() != name  # a new source version is a new build
 
 
+def test_build_name_follows_the_flags(library):
+    other = native.NativeLibrary(library.name, library.source, library.extra_cflags + ["-fno-trapping-math"])
+    assert other.extension_name() != library.extension_name()  # other flags: another build, not an overwrite
+
+
 def test_real_compile_prints_one_line_and_compiles_a_copy_in_the_cache(library, monkeypatch, capsys):
     calls: list = []
     _stub_compiler(monkeypatch, calls)
@@ -119,7 +124,7 @@ def test_the_three_libraries_keep_their_build_names_and_flags():
     assert libraries() == [LIF_KERNEL, RESERVOIR_SIMULATOR, LUT_SCAN]
     base = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp"]
     assert (LIF_KERNEL.name, LIF_KERNEL.extra_cflags, LIF_KERNEL.extra_ldflags) == \
-        ("neuromorph_lif_native", base, ["-fopenmp"])
+        ("neuromorph_lif_native", base + ["-fno-trapping-math"], ["-fopenmp"])  # vectorised spike loops
     assert (RESERVOIR_SIMULATOR.name, RESERVOIR_SIMULATOR.extra_cflags) == \
         ("neuromorph_reservoir", base + ["-ffp-contract=off", "-fno-trapping-math"])
     assert (LUT_SCAN.name, LUT_SCAN.extra_cflags, LUT_SCAN.extra_ldflags) == \

@@ -6,12 +6,13 @@ neuromorph learn cartpole --episodes 600                                  # thre
 neuromorph learn stdp --neurons 100 --epochs 2                            # STDP + WTA + readout
 neuromorph learn flappy --env-steps 1000000 --seed 0 --json flappy.json   # single-lifetime Flappy Bird
 neuromorph learn pong --env-steps 3000000 --seed 0 --json pong.json --resume
+neuromorph learn pong --observation ram       # the 128 RAM bytes instead of the six object features
 """
 
 from __future__ import annotations
 
 import argparse
-from neuromorph.cli._args import positive_int
+from neuromorph.cli._args import non_negative_int, positive_int
 
 
 def _run_online(args: argparse.Namespace) -> int:
@@ -101,6 +102,7 @@ GAME_DEFAULTS = {
         "kappa_actor": 1.5,
         "kappa_critic": 1.0,
         "entropy": 0.01,
+        "entropy_half_life": 30_000,
     },
     "pong": {
         "hidden": 64,
@@ -111,6 +113,18 @@ GAME_DEFAULTS = {
         "kappa_actor": 3.0,
         "kappa_critic": 2.0,
         "entropy": 0.01,
+        "entropy_half_life": 0,
+    },
+    "pong_objects": {
+        "hidden": 128,
+        "n_pop": 16,
+        "sim_steps": 1,
+        "gamma": 0.99,
+        "lam": 0.9,
+        "kappa_actor": 1.5,
+        "kappa_critic": 1.0,
+        "entropy": 0.01,
+        "entropy_half_life": 0,
     },
 }
 
@@ -125,9 +139,13 @@ def _run_game(args: argparse.Namespace) -> int:
     from neuromorph.tasks.games.curves import curve, plot_learning_curve
 
     game = args.learn_mode
+    if game == "pong" and args.observation == "objects":
+        game = "pong_objects"
     out = args.out or os.path.join("runs", f"{game}_{args.policy}_{args.unit}_seed{args.seed}")
     json_path = args.json or os.path.join(out, "result.json")
-    agent_config = {"unit": args.unit, **{name: getattr(args, name) for name in GAME_DEFAULTS[game]}}
+    agent_config = {"unit": args.unit}
+    for name, default in GAME_DEFAULTS[game].items():  # options not given take the game's (observation's) default
+        agent_config[name] = default if getattr(args, name) is None else getattr(args, name)
     if args.policy == "random":
         agent_config = {}
     result = run_lifetime(
@@ -210,7 +228,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     games = []
     for game, title in (
         ("flappy", "Flappy Bird (FlappyBird-v0, 12 features)"),
-        ("pong", "Pong (ALE/Pong-v5, 128 RAM bytes)"),
+        ("pong", "Pong (ALE/Pong-v5, object features from the RAM, or the 128 RAM bytes)"),
     ):
         sub = modes.add_parser(game, help=f"single-lifetime streaming actor-critic: {title}")
         sub.add_argument("--env-steps", type=positive_int, default=1_000_000 if game == "flappy" else 3_000_000)
@@ -228,9 +246,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             default="lif",
             help="hidden units: spiking LIF, or non-spiking baselines with the same rule and size",
         )
-        for name, value in GAME_DEFAULTS[game].items():
+        if game == "pong":
             sub.add_argument(
-                "--" + name.replace("_", "-"), type=positive_int if isinstance(value, int) else float, default=value
+                "--observation",
+                choices=("objects", "ram"),
+                default="objects",
+                help="objects: ball and paddle positions and the ball's displacement, read from the RAM "
+                "(six features); ram: the 128 RAM bytes",
+            )
+        views = ("pong_objects", "pong") if game == "pong" else (game,)
+        for name, value in GAME_DEFAULTS[game].items():
+            defaults = " / ".join(str(GAME_DEFAULTS[view][name]) for view in views)
+            sub.add_argument(
+                "--" + name.replace("_", "-"),
+                type=(non_negative_int if name == "entropy_half_life" else positive_int)
+                if isinstance(value, int)
+                else float,
+                default=None,
+                help=f"default {defaults}" + (" (objects / ram)" if game == "pong" else ""),
             )
         sub.add_argument("--checkpoint-every", type=positive_int, default=50_000)
         sub.add_argument(

@@ -58,7 +58,7 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -175,6 +175,7 @@ class AgentConfig:
     kappa_actor: float = 3.0
     kappa_critic: float = 2.0
     entropy: float = 0.01  # tau
+    entropy_half_life: int = 0  # > 0: tau_t = tau / (1 + t / half_life) at agent step t; 0: constant tau
     init_scale: float = 1.0  # input weights ~ U(-s, s) * sqrt(3 / active inputs)
     init_density: float = 1.0  # fraction of non-zero input weights at initialisation
     scale_reward: bool = False  # divide rewards by the running std of the discounted return (Elsayed et al.)
@@ -199,11 +200,25 @@ class AgentConfig:
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
         if not (self.entropy >= 0 and math.isfinite(self.entropy)):
             raise ValueError(f"entropy must be a finite number >= 0, got {self.entropy!r}")
+        half_life = self.entropy_half_life
+        if isinstance(half_life, bool) or not isinstance(half_life, int) or half_life < 0:
+            raise ValueError(f"entropy_half_life must be an int >= 0, got {half_life!r}")
         if not isinstance(self.scale_reward, bool):
             raise TypeError(f"scale_reward must be a bool, got {type(self.scale_reward).__name__}")
         if not 0.0 < self.init_density <= 1.0:
             raise ValueError(f"init_density must be in (0, 1], got {self.init_density!r}")
         return self
+
+    @classmethod
+    def with_defaults(cls, saved: dict[str, Any]) -> dict[str, Any]:
+        """A config dict saved before some options existed, completed with those options' defaults (the values
+        the saved run used), so that older checkpoints still compare equal to the same configuration.
+
+        >>> AgentConfig.with_defaults({"n_features": 4, "n_actions": 2})["entropy_half_life"]
+        0
+        """
+        defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+        return {**defaults, **saved}
 
 
 # parameter names, in a fixed order; "1" = input layer (actor rows [:H], critic rows [H:])
@@ -413,11 +428,25 @@ class StreamingActorCritic:
         p["b_v"] += (a_v * delta) * z["b_v"]
         if cfg.entropy > 0:  # entropy ascent at S_t, same step size, no trace
             e_h, x_hat, c_h, g_h, s_hat, c_o = self._entropy_terms
-            step = a_pi * cfg.entropy
+            step = a_pi * self.entropy_coefficient()
             self._ger(step, x_hat, e_h, a=w1[:H].T, overwrite_a=True)
             p["b1"][:H] += (step * c_h) * e_h
             p["w_pi"] += step * np.outer(g_h, s_hat)
             p["b_pi"] += (step * c_o) * g_h
+
+    def entropy_coefficient(self) -> float:
+        """The entropy weight now: ``tau`` or, with ``entropy_half_life = h > 0``, ``tau / (1 + t / h)`` after
+        ``t`` agent steps (halved at ``t = h``, a third at ``2 h``: strong exploration while the policy is young).
+
+        >>> agent = StreamingActorCritic(n_features=2, n_actions=2, hidden=4, entropy=0.01, entropy_half_life=100)
+        >>> agent.steps = 100
+        >>> agent.entropy_coefficient()
+        0.005
+        """
+        cfg = self.config
+        if cfg.entropy_half_life == 0:
+            return cfg.entropy
+        return cfg.entropy / (1.0 + self.steps / cfg.entropy_half_life)
 
     def _accumulate(self, g_logits: np.ndarray) -> None:
         """Eligibility traces ``z <- gamma lambda z + d(log pi(A|S) + V(S))/dtheta`` (actor and critic blocks are
@@ -509,7 +538,7 @@ class StreamingActorCritic:
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state["config"] != asdict(self.config):
+        if AgentConfig.with_defaults(state["config"]) != asdict(self.config):
             raise ValueError(f"checkpoint config {state['config']} differs from this agent's {asdict(self.config)}")
         for k, v in self.params.items():
             if state[f"param.{k}"].shape != v.shape:

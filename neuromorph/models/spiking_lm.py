@@ -97,6 +97,15 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
         mask = head_window_mask(n, self.head_windows, device).float()  # [H, n, n]
         return mask, (self.scale / mask.sum(-1))[..., None]
 
+    def _visibility_cached(self, n: int, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """:meth:`visibility` in ``dtype``, built once per ``(n, device, dtype, windows)``."""
+        key = (n, device, dtype, self.head_windows)
+        cache = self.__dict__.setdefault("_visibility_cache", {})
+        if key not in cache:
+            mask, row_scale = self.visibility(n, device)
+            cache[key] = (mask.to(dtype), row_scale.to(dtype))
+        return cache[key]
+
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:  # type: ignore[override]
         if mask is not None:
             raise ValueError("CausalSpikingSelfAttention takes no padding mask (the causal mask is built in)")
@@ -104,9 +113,9 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
             raise ValueError(f"x must be [T, B, N, {self.dim}], got shape {tuple(x.shape)}")
         t, b, n, _ = x.shape
         q, k, v = self._heads(self.q(x)), self._heads(self.k(x)), self._heads(self.v(x))  # [T, B, H, N, d]
-        visible, row_scale = self.visibility(n, x.device)
-        scores = (q @ k.transpose(-2, -1)) * visible.to(x.dtype)  # [T, B, H, N, N]
-        out = (scores @ v) * row_scale.to(x.dtype)
+        visible, row_scale = self._visibility_cached(n, x.device, x.dtype)
+        scores = (q @ k.transpose(-2, -1)) * visible  # [T, B, H, N, N]
+        out = (scores @ v) * row_scale
         out = out.transpose(2, 3).reshape(t, b, n, self.dim)
         return self.proj(self.attn_lif(out))
 

@@ -23,8 +23,9 @@ is evaluated for all steps at once afterwards. Backward runs the adjoint recurre
 
 with ``sg_t = surrogate'(v_pre_t - threshold)`` and ``c_t`` the reset Jacobian (``1 - R sg_t`` for a subtract
 reset with ``R = threshold + penalty``, ``1`` when detached; ``1 - s_t - v_pre_t sg_t`` for a zero reset), in
-one pass (compiled) or one fused op per step (torch ops). It stores ``sg`` (and ``v_pre``/spikes only when
-beta/threshold need gradients or the reset is "zero"), instead of an autograd graph of every step.
+one pass (compiled) or one fused op per step (torch ops). It stores ``sg`` (plus the spikes for a zero reset, and
+``v_pre`` only when beta/threshold need gradients or the zero reset is not detached), instead of an autograd
+graph of every step.
 
 When nothing needs a gradient (``torch.no_grad()``, or no input, state or parameter requires one) no
 autograd Function is built: the compiled kernel's inference variant writes the same spikes, byte copy and
@@ -198,8 +199,12 @@ def _adjoint_torch(
     if reset == "subtract" and not detach_reset:
         c = 1 - R * sg
     elif reset == "zero":
-        assert spikes is not None and v_pre is not None, "a zero reset stores the spikes and v_pre"
-        c = 1 - spikes if detach_reset else 1 - spikes - v_pre * sg
+        assert spikes is not None, "a zero reset stores the spikes"
+        if detach_reset:
+            c = 1 - spikes
+        else:
+            assert v_pre is not None, "an attached zero reset stores v_pre"
+            c = 1 - spikes - v_pre * sg
     else:
         c = None
     T = sg.shape[0]
@@ -268,14 +273,17 @@ class _LIFSequence(torch.autograd.Function):
     ):
         beta_c, thr_c = beta.to(x.dtype), threshold.to(x.dtype)
         R = thr_c + penalty
-        need_trace = ctx.needs_input_grad[2] or ctx.needs_input_grad[3] or reset == "zero"
+        # v_pre is needed by the parameter gradients and by an attached zero reset (c_t = 1 - s_t - v_pre_t sg_t);
+        # a detached zero reset needs only the spikes (c_t = 1 - s_t)
+        need_trace = ctx.needs_input_grad[2] or ctx.needs_input_grad[3] or (reset == "zero" and not detach_reset)
         ctx.reset, ctx.penalty, ctx.detach_reset = reset, penalty, detach_reset
         spikes, sg, u, spikes_u8, v_pre, ctx.native = _run_forward(
             x, v0, beta_c, thr_c, R, reset, surrogate, need_trace
         )
         if spikes_u8 is not None:
             ctx.mark_non_differentiable(spikes_u8)
-        ctx.save_for_backward(sg, v_pre, spikes if need_trace else None, v0, beta, threshold)
+        keep_spikes = need_trace or reset == "zero"
+        ctx.save_for_backward(sg, v_pre, spikes if keep_spikes else None, v0, beta, threshold)
         return spikes, u, spikes_u8
 
     @staticmethod

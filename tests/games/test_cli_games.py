@@ -6,6 +6,7 @@ import json
 import pytest
 
 from neuromorph.cli import main
+from neuromorph.cli.learn import GAME_DEFAULTS
 
 pytest.importorskip("ale_py")
 pytest.importorskip("flappy_bird_gymnasium")
@@ -17,11 +18,21 @@ def test_learn_pong_writes_json_curve_and_png(tmp_path, capsys):
                  str(tmp_path / "r.json"), "--random-episodes", "0", "--hidden", "8"])
     assert code == 0
     data = json.loads((tmp_path / "r.json").read_text())
-    assert data["env_steps"] == 400 and data["game"] == "pong" and data["config"]["n_features"] == 128
+    # default view: the six object features, with that view's defaults for the options not given
+    assert data["env_steps"] == 400 and data["game"] == "pong_objects" and data["config"]["n_features"] == 6
     assert data["config"]["n_actions"] == 3 and data["config"]["lam"] == 0.9 and data["config"]["hidden"] == 8
+    assert data["config"]["n_pop"] == GAME_DEFAULTS["pong_objects"]["n_pop"]
     assert data["rss_mb"][0][0] == 0 and data["random_level"]["mean_score"] is None
-    assert (out / "curve.png").exists() and json.loads((out / "curve.json").read_text())["game"] == "pong"
-    assert "pong lif agent seed 1: 400 env steps" in capsys.readouterr().out
+    assert (out / "curve.png").exists() and json.loads((out / "curve.json").read_text())["game"] == "pong_objects"
+    assert "pong_objects lif agent seed 1: 400 env steps" in capsys.readouterr().out
+
+
+def test_learn_pong_on_the_ram_bytes(tmp_path):
+    assert main(["learn", "pong", "--observation", "ram", "--env-steps", "200", "--out", str(tmp_path),
+                 "--random-episodes", "0", "--n-pop", "3"]) == 0
+    data = json.loads((tmp_path / "result.json").read_text())
+    assert data["game"] == "pong" and data["config"]["n_features"] == 128 and data["config"]["n_pop"] == 3
+    assert data["config"]["hidden"] == GAME_DEFAULTS["pong"]["hidden"]
 
 
 def test_learn_flappy_relu_and_random_policy(tmp_path):
@@ -44,7 +55,8 @@ def test_learn_flappy_relu_and_random_policy(tmp_path):
 
 @pytest.mark.parametrize("argv", [["learn", "flappy", "--env-steps", "0"], ["learn", "pong", "--unit", "gru"],
                                   ["learn", "flappy", "--hidden", "-3"], ["learn", "pong", "--policy", "dqn"],
-                                  ["learn", "flappy", "--kappa-actor", "fast"]])
+                                  ["learn", "flappy", "--kappa-actor", "fast"],
+                                  ["learn", "pong", "--observation", "pixels"]])
 def test_learn_games_reject_bad_arguments(argv):
     with pytest.raises(SystemExit):
         main(argv)

@@ -57,6 +57,36 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
         run_lifetime("flappy", 900, seed=2, checkpoint=path, checkpoint_every=100, agent_config=SMALL, resume=True)
 
 
+def test_resume_accepts_a_checkpoint_written_before_an_option_existed(tmp_path):
+    """A checkpoint whose config lacks a newer option (here ``entropy_half_life``) ran with its default."""
+    path = str(tmp_path / "old.npz")
+    full = run_lifetime("flappy", 1200, seed=4, agent_config=SMALL)
+    run_lifetime("flappy", 600, seed=4, checkpoint=path, checkpoint_every=300, agent_config=SMALL)
+    arrays, meta = load_checkpoint(path)
+    del meta["result"]["config"]["entropy_half_life"], meta["agent"]["config"]["entropy_half_life"]
+    save_checkpoint(path, arrays, meta)
+    resumed = run_lifetime("flappy", 1200, seed=4, checkpoint=path, agent_config=SMALL, resume=True)
+    assert resumed.episode_scores == full.episode_scores
+    with pytest.raises(ValueError, match="another run"):  # a changed option still refuses the checkpoint
+        run_lifetime("flappy", 1200, seed=4, checkpoint=path, agent_config={**SMALL, "entropy_half_life": 5},
+                     resume=True)
+
+
+def test_entropy_half_life_lowers_the_entropy_weight_over_the_lifetime():
+    from neuromorph.learning.agents import StreamingActorCritic
+
+    agent = StreamingActorCritic(12, 2, hidden=4, entropy=0.02, entropy_half_life=1000)
+    taus = []
+    for steps in (0, 1000, 3000):
+        agent.steps = steps
+        taus.append(agent.entropy_coefficient())
+    assert taus == pytest.approx([0.02, 0.01, 0.005])
+    assert StreamingActorCritic(12, 2, hidden=4, entropy=0.02).entropy_coefficient() == 0.02
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="entropy_half_life"):
+            StreamingActorCritic(12, 2, entropy_half_life=bad)
+
+
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = str(tmp_path / "ck.npz")
     save_checkpoint(path, {"w": np.arange(3.0)}, {"env_steps": 1})

@@ -65,9 +65,11 @@ def test_lif_sequence_matches_stepwise_autograd(kernel_backend, dtype, reset, de
         torch.testing.assert_close(gf, gr, **_tolerance(dtype), msg=lambda m, n=name: f"gradient wrt {n}: {m}")
 
 
-def test_lif_sequence_without_parameter_grads_still_gives_input_grads():
+@pytest.mark.parametrize("reset,detach_reset", [("subtract", False), ("zero", True), ("zero", False)])
+def test_lif_sequence_without_parameter_grads_still_gives_input_grads(kernel_backend, reset, detach_reset):
+    """Without parameter gradients a detached zero reset keeps only the spikes (no v_pre) for backward."""
     x, v0, beta, thr = _inputs(False)
-    params = LIFParams(beta.detach(), thr.detach())
+    params = LIFParams(beta.detach(), thr.detach(), reset, 0.0, detach_reset)
     s, st = lif_sequence(x, LIFState(v0.detach()), params, ATan())
     (gx,) = torch.autograd.grad(_loss(s, st.v), [x])
     state, outs = LIFState(v0.detach()), []

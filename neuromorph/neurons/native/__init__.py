@@ -37,10 +37,12 @@ __all__ = [
 
 _CFLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp"]
 
+# -fno-trapping-math lets the compiler if-convert the spike comparison, so the forward loops vectorise (with it
+# off GCC 12 reports "control flow in loop" and runs them scalar, about 3x slower); values are unchanged
 LIF_KERNEL = NativeLibrary(
     "neuromorph_lif_native",
     Path(__file__).with_name("lif_kernel.cpp"),
-    _CFLAGS,
+    _CFLAGS + ["-fno-trapping-math"],
     extra_ldflags=["-fopenmp"],
     description="native LIF kernel",
 )

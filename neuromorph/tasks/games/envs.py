@@ -7,6 +7,8 @@
   features, the v5 defaults (frame skip 4, sticky actions 0.25); the agent chooses among NOOP, RIGHT (paddle up)
   and LEFT (paddle down) (the FIRE variants of the minimal action set duplicate them in Pong); the episode
   score is the game score, own points minus the opponent's (-21 .. 21).
+- ``pong_objects``: the same Pong, seen through six numbers read from the RAM (:class:`PongObjects`): the ball's
+  x and y, both paddles' y, and the ball's displacement since the previous env step.
 
 >>> GAMES["pong"].actions
 (0, 2, 3)
@@ -16,6 +18,50 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+
+# Pong RAM addresses of the AtariARI annotations (Anand et al. 2019, "Unsupervised state representation learning
+# in Atari", ram_annotations.py): ball x 49, ball y 54, player (right, green) paddle y 51, enemy paddle y 50
+PONG_RAM = {"ball_x": 49, "ball_y": 54, "player_y": 51, "enemy_y": 50}
+
+
+class PongObjects:
+    """Pong's RAM (128 bytes) -> six object features: ``[ball_x, ball_y, player_y, enemy_y, dx, dy]``.
+
+    The positions are the RAM bytes of :data:`PONG_RAM` (AtariARI annotations); ``dx, dy`` are the ball's
+    displacement since the previous observation (0 at the first observation of an episode), which a single frame
+    of positions does not hold. No other game knowledge is added: the agent still has to learn that the ball's
+    height relative to its paddle matters.
+
+    >>> view = PongObjects()
+    >>> ram = np.zeros(128, np.uint8); ram[[49, 54, 51, 50]] = (100, 80, 90, 70)
+    >>> view.reset(ram).tolist()
+    [100.0, 80.0, 90.0, 70.0, 0.0, 0.0]
+    >>> ram[[49, 54]] = (96, 83)
+    >>> view(ram).tolist()
+    [96.0, 83.0, 90.0, 70.0, -4.0, 3.0]
+    """
+
+    n_features = 6
+    _index = np.array(list(PONG_RAM.values()))
+
+    def __init__(self) -> None:
+        self._last_ball = np.zeros(2)
+
+    def reset(self, ram: np.ndarray) -> np.ndarray:
+        """Features of the first observation of an episode (zero displacement)."""
+        self._last_ball = np.asarray(ram, dtype=np.float64)[self._index[:2]]
+        return self(ram)
+
+    def __call__(self, ram: np.ndarray) -> np.ndarray:
+        ram = np.asarray(ram, dtype=np.float64)
+        if ram.shape != (128,):
+            raise ValueError(f"ram must be the 128 Pong RAM bytes, got shape {ram.shape}")
+        positions = ram[self._index]
+        moved = positions[:2] - self._last_ball
+        self._last_ball = positions[:2]
+        return np.concatenate([positions, moved])
 
 
 @dataclass(frozen=True)
@@ -33,11 +79,21 @@ class GameSpec:
     actions: tuple[int, ...]
     score: str  # "info_score": info["score"] at the end; "reward_sum": sum of rewards
     make_kwargs: tuple[tuple[str, Any], ...] = ()
+    view: type | None = None  # observation -> features (a class like PongObjects: reset(obs), __call__(obs))
 
 
 GAMES: dict[str, GameSpec] = {
     "flappy": GameSpec("flappy", "FlappyBird-v0", 12, (0, 1), "info_score", (("use_lidar", False),)),
     "pong": GameSpec("pong", "ALE/Pong-v5", 128, (0, 2, 3), "reward_sum", (("obs_type", "ram"),)),
+    "pong_objects": GameSpec(
+        "pong_objects",
+        "ALE/Pong-v5",
+        PongObjects.n_features,
+        (0, 2, 3),
+        "reward_sum",
+        (("obs_type", "ram"),),
+        PongObjects,
+    ),
 }
 
 
@@ -68,4 +124,23 @@ def make_env(name: str) -> Any:
             gym.register_envs(ale_py)
     except ImportError as err:  # pragma: no cover - depends on the installation
         raise ImportError(f"game {name!r} needs the rl extra: pip install 'neuromorph[rl]' ({err})") from err
-    return gym.make(spec.env_id, **dict(spec.make_kwargs))
+    env = gym.make(spec.env_id, **dict(spec.make_kwargs))
+    return env if spec.view is None else _Viewed(env, spec.view())
+
+
+class _Viewed:
+    """An env whose observations pass through a feature view (``reset`` / ``step`` / ``close`` only)."""
+
+    def __init__(self, env: Any, view: Any) -> None:
+        self.env, self.view = env, view
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
+        obs, info = self.env.reset(**kwargs)
+        return self.view.reset(obs), info
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self.view(obs), reward, terminated, truncated, info
+
+    def close(self) -> None:
+        self.env.close()

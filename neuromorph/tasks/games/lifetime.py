@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from neuromorph.learning.agents import StreamingActorCritic
+from neuromorph.learning.agents import AgentConfig, StreamingActorCritic
 from neuromorph.tasks.games.checkpoint import load_checkpoint, save_checkpoint
 from neuromorph.tasks.games.envs import game_spec, make_env
 from neuromorph.utils import check_positive_int, progress
@@ -204,6 +204,8 @@ def run_lifetime(
     if resume and os.path.isfile(checkpoint):  # type: ignore[arg-type]
         arrays, meta = load_checkpoint(checkpoint)  # type: ignore[arg-type]
         saved = meta["result"]
+        if policy == "agent":
+            saved["config"] = AgentConfig.with_defaults(saved["config"])
         if (saved["game"], saved["seed"], saved["policy"], saved["config"]) != (game, seed, policy, config):
             raise ValueError(
                 f"checkpoint {checkpoint} belongs to another run (game, seed, policy, config = "
