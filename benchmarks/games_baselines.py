@@ -2,7 +2,11 @@
 baseline table and one learning-curve PNG per game.
 
     python benchmarks/games_baselines.py runs/flappy_*/result.json --out docs/figures/games
+    # plus the mean of the last 100 episodes ended by 250k, 500k, ... env steps, one row per run:
+    python benchmarks/games_baselines.py runs/flappy_*/result.json --at 250000 500000 750000 1000000
 
+The runs of ``benchmarks/games_reference.py`` (Stable-Baselines3 PPO/DQN) have the same JSON keys and are
+collated the same way; their "agent steps/s" counts everything but the env (acting, training, bookkeeping).
 Every run in a table must have the same env-step budget; the table reports the mean score of the last 100
 episodes at that budget, wall time, steps/s (overall, agent alone, env alone, all measured in the same run, so
 their ratios are robust to machine load), peak RSS and RSS growth from the 100k-step sample on.
@@ -10,6 +14,7 @@ their ratios are robust to machine load), peak RSS and RSS growth from the 100k-
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 from collections import defaultdict
@@ -20,15 +25,32 @@ from neuromorph.tasks.games.curves import curve, plot_learning_curve
 def _label(run: dict) -> str:
     if run["policy"] == "random":
         return "random policy"
+    if "library" in run["config"]:  # a reference run of benchmarks/games_reference.py
+        arch = run["config"].get("net_arch", "?")
+        layers = arch.get("pi", "?") if isinstance(arch, dict) else arch
+        return f"{run['policy']}, MLP {'x'.join(str(n) for n in layers)} (SB3 defaults)"
     unit = run["config"].get("unit", "?")
     return f"{'spiking LIF' if unit == 'lif' else unit} agent (H={run['config']['hidden']}x2)"
+
+
+def _mean_last_by(run: dict, step: int, window: int = 100) -> str:
+    """Mean score of the last ``window`` episodes that ended by env step ``step`` ("-" past the run's budget)."""
+    if step > run["env_steps"]:
+        return "-"
+    c = curve(run["episode_scores"], run["episode_end_steps"], window)
+    ended = bisect.bisect_right(c["env_steps"], step)
+    return f"{c['mean_score'][ended - 1]:.2f}" if ended else "n/a"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", nargs="+", help="result JSON files")
     parser.add_argument("--out", default="docs/figures/games", help="folder for the PNGs and table.md")
+    parser.add_argument("--at", type=int, nargs="*", default=[],
+                        help="also tabulate the mean of the last 100 episodes ended by these env steps")
     args = parser.parse_args(argv)
+    if any(step < 1 for step in args.at):
+        parser.error(f"--at takes positive env-step counts, got {args.at}")
     by_game: dict[str, list[dict]] = defaultdict(list)
     for path in args.results:
         with open(path) as f:
@@ -55,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
             if r.get("random_level", {}).get("mean_score") is not None:
                 random_level = r["random_level"]["mean_score"]
         lines.append("")
+        if args.at:
+            lines += ["| policy | seed | " + " | ".join(f"{step} steps" for step in args.at) + " |",
+                      "|---|---|" + "---|" * len(args.at)]
+            for r in sorted(runs, key=lambda r: (r["policy"] != "random", _label(r), r["seed"])):
+                cells = [_mean_last_by(r, step) for step in args.at]
+                lines.append(f"| {_label(r)} | {r['seed']} | " + " | ".join(cells) + " |")
+            lines.append("")
         png = plot_learning_curve(curves, os.path.join(args.out, f"{game}_curves.png"), random_level,
                                   title=f"{game}: one lifetime per curve")
         print(f"wrote {png}")
