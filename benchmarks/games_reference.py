@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from neuromorph.cli._args import non_negative_int, positive_int
-from neuromorph.tasks.games.curves import curve, plot_learning_curve
+from neuromorph.tasks.games.curves import save_run
 from neuromorph.tasks.games.envs import game_spec, make_env
 from neuromorph.tasks.games.lifetime import (
     EPISODE_SEED_STRIDE,
@@ -230,28 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     if random_episodes:
         scores = random_policy_scores(args.game, random_episodes, seed=10_000 + args.seed)
         random_level = float(np.mean(scores))
-    data = result.to_json()
-    data["random_level"] = {"mean_score": random_level, "episodes": random_episodes}
-    os.makedirs(out, exist_ok=True)
-    os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
-    with open(json_path, "w") as f:
-        json.dump(data, f)
-    c = curve(result.episode_scores, result.episode_end_steps, window=100)
-    c.update({"game": args.game, "policy": result.policy, "seed": args.seed, "random_level": random_level})
-    with open(os.path.join(out, "curve.json"), "w") as f:
-        json.dump(c, f)
-    png = plot_learning_curve(
-        {result.policy: c}, os.path.join(out, "curve.png"), random_level, title=f"{args.game}: {result.policy}, "
-        f"seed {args.seed}"
-    )
-    s = result.summary()
-    print(
-        f"{args.game} {result.policy} seed {args.seed}: {result.env_steps} env steps, {s['episodes']} episodes, "
-        f"mean of last 100 {s['mean_last_100']:.2f} (random {random_level}); {result.wall_s:.0f}s, "
-        f"{s['steps_per_s']:.0f} steps/s (agent alone {s['agent_steps_per_s']:.0f}, env alone "
-        f"{s['env_steps_per_s']:.0f}); peak RSS {s['peak_rss_mb']:.0f} MiB"
-    )
-    print(f"wrote {json_path}, {png}, {os.path.join(out, 'curve.json')}")
+    save_run(result, out, json_path, result.policy, random_level, random_episodes,
+             {"game": args.game, "policy": result.policy})
     return 0
 
 

@@ -130,13 +130,12 @@ GAME_DEFAULTS = {
 
 
 def _run_game(args: argparse.Namespace) -> int:
-    import json
     import os
 
     import numpy as np
 
     from neuromorph.tasks.games import random_policy_scores, run_lifetime
-    from neuromorph.tasks.games.curves import curve, plot_learning_curve
+    from neuromorph.tasks.games.curves import save_run
 
     game = args.learn_mode
     if game == "pong" and args.observation == "objects":
@@ -162,29 +161,16 @@ def _run_game(args: argparse.Namespace) -> int:
     random_level = None
     if args.random_episodes:
         random_level = float(np.mean(random_policy_scores(game, args.random_episodes, seed=10_000 + args.seed)))
-    data = result.to_json()
-    data["random_level"] = {"mean_score": random_level, "episodes": args.random_episodes}
-    os.makedirs(out, exist_ok=True)
-    os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
-    with open(json_path, "w") as f:
-        json.dump(data, f)
-    c = curve(result.episode_scores, result.episode_end_steps, window=100)
-    c.update({"game": game, "policy": args.policy, "unit": args.unit, "seed": args.seed, "random_level": random_level})
-    with open(os.path.join(out, "curve.json"), "w") as f:
-        json.dump(c, f)
     label = "random policy" if args.policy == "random" else f"{args.unit} agent"
-    png = plot_learning_curve(
-        {label: c}, os.path.join(out, "curve.png"), random_level, title=f"{game}: one lifetime, seed {args.seed}"
+    save_run(
+        result,
+        out,
+        json_path,
+        label,
+        random_level,
+        args.random_episodes,
+        {"game": game, "policy": args.policy, "unit": args.unit},
     )
-    s = result.summary()
-    print(
-        f"{game} {label} seed {args.seed}: {result.env_steps} env steps, {s['episodes']} episodes, "
-        f"mean of last 100 {s['mean_last_100']:.2f} (random {random_level}); {result.wall_s:.0f}s, "
-        f"{s['steps_per_s']:.0f} steps/s (agent alone {s['agent_steps_per_s']:.0f}, env alone "
-        f"{s['env_steps_per_s']:.0f}); peak RSS {s['peak_rss_mb']:.0f} MiB, growth from 100k "
-        f"{100 * s['rss_growth_from_100k']:.2f}%"
-    )
-    print(f"wrote {json_path}, {png}, {os.path.join(out, 'curve.json')}")
     return 0
 
 

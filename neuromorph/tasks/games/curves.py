@@ -9,8 +9,10 @@ and ``mean(scores[max(0, i - window + 1) : i + 1])``.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -61,3 +63,51 @@ def plot_learning_curve(
     if drawn or random_level is not None:
         ax.legend(loc="best")
     return save_png(fig, path)
+
+
+def save_run(
+    result: Any,
+    out: str,
+    json_path: str,
+    label: str,
+    random_level: float | None,
+    random_episodes: int,
+    curve_fields: dict[str, Any],
+) -> str:
+    """Write what every game run leaves behind, and print its summary line: ``json_path`` (the result's
+    ``to_json()`` plus ``random_level``), ``OUT/curve.json`` (the :func:`curve` of the last 100 episodes plus
+    ``curve_fields``) and ``OUT/curve.png``; returns the PNG's path.
+
+    >>> import tempfile
+    >>> from neuromorph.tasks.games.lifetime import LifetimeResult
+    >>> run = LifetimeResult("flappy", 0, "random", env_steps=20, episode_scores=[0.0], episode_end_steps=[20])
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     png = save_run(run, out, out + "/r.json", "random policy", 0.0, 1, {"game": "flappy"})
+    ...     sorted(os.listdir(out))  # doctest: +ELLIPSIS
+    flappy random policy seed 0: 20 env steps, 1 episodes, mean of last 100 0.00 (random 0.0); ...
+    ['curve.json', 'curve.png', 'r.json']
+    """
+    data = result.to_json()
+    data["random_level"] = {"mean_score": random_level, "episodes": random_episodes}
+    os.makedirs(out, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
+    with open(json_path, "w") as f:
+        json.dump(data, f)
+    c = curve(result.episode_scores, result.episode_end_steps, window=100)
+    c.update({**curve_fields, "seed": result.seed, "random_level": random_level})
+    curve_path = os.path.join(out, "curve.json")
+    with open(curve_path, "w") as f:
+        json.dump(c, f)
+    png = plot_learning_curve(
+        {label: c}, os.path.join(out, "curve.png"), random_level, title=f"{result.game}: {label}, seed {result.seed}"
+    )
+    s = result.summary()
+    print(
+        f"{result.game} {label} seed {result.seed}: {result.env_steps} env steps, {s['episodes']} episodes, "
+        f"mean of last 100 {s['mean_last_100']:.2f} (random {random_level}); {result.wall_s:.0f}s, "
+        f"{s['steps_per_s']:.0f} steps/s (agent alone {s['agent_steps_per_s']:.0f}, env alone "
+        f"{s['env_steps_per_s']:.0f}); peak RSS {s['peak_rss_mb']:.0f} MiB, growth from 100k "
+        f"{100 * s['rss_growth_from_100k']:.2f}%"
+    )
+    print(f"wrote {json_path}, {png}, {curve_path}")
+    return str(png)
