@@ -41,14 +41,14 @@ from neuromorph.cli._args import non_negative_int, positive_int
 from neuromorph.tasks.games.curves import save_run
 from neuromorph.tasks.games.envs import game_spec, make_env
 from neuromorph.tasks.games.lifetime import (
-    EPISODE_SEED_STRIDE,
     LifetimeResult,
     _episode_score,
+    episode_seed,
     peak_rss_mb,
     random_policy_scores,
     rss_mb,
 )
-from neuromorph.utils import check_positive_int, progress
+from neuromorph.utils import check_non_negative_int, check_positive_int, progress
 
 ALGOS = ("ppo", "dqn")
 
@@ -60,6 +60,7 @@ def _recording_env(game: str, seed: int, result: LifetimeResult, rss_every: int)
 
     spec = game_spec(game)
     clock = time.perf_counter
+    lifetime_seed = seed  # reset() below takes SB3's own ``seed`` argument, which the lifetime's seeding overrides
 
     class LifetimeRecorder(gym.Wrapper):
         def __init__(self, env: Any) -> None:
@@ -77,7 +78,7 @@ def _recording_env(game: str, seed: int, result: LifetimeResult, rss_every: int)
         def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[Any, dict]:
             # the SB3 vec env passes its own seed (or none) here; the lifetime's seeding wins
             t0 = clock()
-            obs, info = self.env.reset(seed=seed_of_episode(self.episode), options=options)
+            obs, info = self.env.reset(seed=episode_seed(lifetime_seed, self.episode), options=options)
             result.env_s += clock() - t0
             self.reward_sum = 0.0
             if not result.rss_mb:
@@ -98,9 +99,6 @@ def _recording_env(game: str, seed: int, result: LifetimeResult, rss_every: int)
                 result.episode_end_steps.append(result.env_steps)
                 self.episode += 1
             return self._obs(obs), reward, terminated, truncated, info
-
-    def seed_of_episode(index: int) -> int:
-        return seed * EPISODE_SEED_STRIDE + index
 
     return LifetimeRecorder(make_env(game))
 
@@ -156,8 +154,7 @@ def run_reference(
     """
     check_positive_int("env_steps", env_steps)
     check_positive_int("rss_every", rss_every)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_non_negative_int("seed", seed)
     if algo not in ALGOS:
         raise ValueError(f"algo must be one of {ALGOS}, got {algo!r}")
     game_spec(game)

@@ -87,6 +87,22 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def check_non_negative_int(name: str, value: object) -> int:
+    """``value`` if it is an int >= 0 (not a bool); else a ``ValueError`` naming ``name``.
+
+    >>> check_non_negative_int("seed", 0)
+    0
+    >>> try:
+    ...     check_non_negative_int("seed", -1)
+    ... except ValueError as err:
+    ...     print(err)
+    seed must be a non-negative int, got -1
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return value
+
+
 def check_per_head_ints(name: str, values: object, num_heads: int, meaning: str = "") -> tuple[int, ...] | None:
     """``None``, or ``values`` as a tuple of ``num_heads`` non-negative ints (one per attention head, no bools);
     else a ``ValueError`` naming ``name`` (``meaning`` is added to the message, e.g. ``"0 = unlimited"``).

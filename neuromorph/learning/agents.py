@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
-from neuromorph.utils import check_positive_int
+from neuromorph.utils import check_non_negative_int, check_positive_int
 
 UNITS = ("lif", "tanh", "relu")
 
@@ -200,9 +200,7 @@ class AgentConfig:
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
         if not (self.entropy >= 0 and math.isfinite(self.entropy)):
             raise ValueError(f"entropy must be a finite number >= 0, got {self.entropy!r}")
-        half_life = self.entropy_half_life
-        if isinstance(half_life, bool) or not isinstance(half_life, int) or half_life < 0:
-            raise ValueError(f"entropy_half_life must be an int >= 0, got {half_life!r}")
+        check_non_negative_int("entropy_half_life", self.entropy_half_life)
         if not isinstance(self.scale_reward, bool):
             raise TypeError(f"scale_reward must be a bool, got {type(self.scale_reward).__name__}")
         if not 0.0 < self.init_density <= 1.0:

@@ -28,9 +28,18 @@ from threadpoolctl import threadpool_limits
 from neuromorph.learning.agents import AgentConfig, StreamingActorCritic
 from neuromorph.tasks.games.checkpoint import load_checkpoint, save_checkpoint
 from neuromorph.tasks.games.envs import game_spec, make_env
-from neuromorph.utils import check_positive_int, progress
+from neuromorph.utils import check_non_negative_int, check_positive_int, progress
 
 EPISODE_SEED_STRIDE = 1_000_003
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    """The ``env.reset`` seed of episode ``episode`` of the lifetime ``seed``: ``seed * 1_000_003 + episode``.
+
+    >>> episode_seed(2, 5)
+    2000011
+    """
+    return seed * EPISODE_SEED_STRIDE + episode
 
 
 def rss_mb() -> float:
@@ -109,7 +118,7 @@ def random_policy_scores(game: str, episodes: int, seed: int = 0) -> list[float]
     rng = np.random.default_rng(seed)
     scores = []
     for episode in range(episodes):
-        env.reset(seed=seed * EPISODE_SEED_STRIDE + episode)
+        env.reset(seed=episode_seed(seed, episode))
         total, done, info = 0.0, False, {}
         while not done:
             _, reward, terminated, truncated, info = env.step(spec.actions[rng.integers(len(spec.actions))])
@@ -185,8 +194,7 @@ def run_lifetime(
     check_positive_int("env_steps", env_steps)
     check_positive_int("checkpoint_every", checkpoint_every)
     check_positive_int("rss_every", rss_every)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_non_negative_int("seed", seed)
     if policy not in ("agent", "random"):
         raise ValueError(f"policy must be 'agent' or 'random', got {policy!r}")
     if resume and checkpoint is None:
@@ -266,7 +274,7 @@ def _run(
     def start_episode(index: int) -> tuple[int, float, float]:
         """Reset the env for episode ``index`` and take the first action: ``(action, env s, agent s)``."""
         t0 = clock()
-        first_obs, _ = env.reset(seed=seed * EPISODE_SEED_STRIDE + index)
+        first_obs, _ = env.reset(seed=episode_seed(seed, index))
         t1 = clock()
         agent.begin_episode()
         first_action = agent.act(first_obs)
