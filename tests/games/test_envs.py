@@ -11,6 +11,7 @@ pytest.importorskip("ale_py")
 
 def test_pong_objects_follow_the_ram_and_the_ball_displacement():
     raw, objects = make_env("pong"), make_env("pong_objects")
+    assert objects.observation_space.shape == (6,)  # a gymnasium env, usable by any gymnasium consumer
     ram, _ = raw.reset(seed=3)
     feats, _ = objects.reset(seed=3)
     index = list(PONG_RAM.values())

@@ -125,22 +125,24 @@ def make_env(name: str) -> Any:
     except ImportError as err:  # pragma: no cover - depends on the installation
         raise ImportError(f"game {name!r} needs the rl extra: pip install 'neuromorph[rl]' ({err})") from err
     env = gym.make(spec.env_id, **dict(spec.make_kwargs))
-    return env if spec.view is None else _Viewed(env, spec.view())
+    return env if spec.view is None else _with_view(env, spec.view())
 
 
-class _Viewed:
-    """An env whose observations pass through a feature view (``reset`` / ``step`` / ``close`` only)."""
+def _with_view(env: Any, view: Any) -> Any:
+    """``env`` as a gymnasium env whose observations pass through ``view`` (its ``observation_space`` is a
+    ``Box`` of ``view.n_features`` numbers, so any gymnasium consumer can use it)."""
+    import gymnasium as gym
 
-    def __init__(self, env: Any, view: Any) -> None:
-        self.env, self.view = env, view
+    class Viewed(gym.ObservationWrapper):
+        def __init__(self) -> None:
+            super().__init__(env)
+            self.observation_space = gym.spaces.Box(-np.inf, np.inf, (view.n_features,), np.float64)
 
-    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
-        obs, info = self.env.reset(**kwargs)
-        return self.view.reset(obs), info
+        def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
+            obs, info = self.env.reset(**kwargs)
+            return view.reset(obs), info
 
-    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        return self.view(obs), reward, terminated, truncated, info
+        def observation(self, observation: Any) -> np.ndarray:
+            return view(observation)
 
-    def close(self) -> None:
-        self.env.close()
+    return Viewed()
