@@ -38,9 +38,12 @@ with the overshooting-bounded step size of Elsayed, Vasan & Mahmood (2024, "Stre
 learning finally works"): ``a = lr / max(1, lr kappa max(|delta|, 1) ||z||_1)`` (``kappa_actor``,
 ``kappa_critic``), where ``||z||_1`` is replaced by its running upper bound
 ``b <- gamma lambda b + ||e||_1 (||x_hat||_1 + c_h) + ||g||_1 (||s_hat||_1 + c_o)`` (no pass over the matrix; the
-step is never larger than with the exact norm). With ``scale_reward`` the rewards are first divided by the
-running standard deviation of the discounted return (:class:`ReturnScaler`). Traces and neuron states are zeroed
-at the start of every episode; weights never are.
+step is never larger than with the exact norm). With ``step_bound = "layer"`` the bound and the step are taken
+per layer (input, readout) of each network instead of per network. With ``scale_reward`` the rewards are first
+divided by the running standard deviation of the discounted return (:class:`ReturnScaler`). Traces and neuron
+states are zeroed at the start of every episode; weights never are. With ``action_repeat = k > 1`` the agent
+decides every ``k`` env steps (frame skip): the action is held, ``r_{t+1}`` is the sum of the ``k`` rewards, and
+``t`` (the TD step, ``gamma``, the traces and the entropy schedule) counts decisions.
 
 **Cost per env step** is a handful of BLAS calls on the ``2H x n_in`` input matrix (one ``gemm`` over the ``K``
 sim steps, ``scal`` + ``ger`` for its trace, ``axpy`` + ``ger`` for the update) plus vector work: the
@@ -67,6 +70,7 @@ from scipy.linalg.blas import get_blas_funcs
 from neuromorph.utils import check_non_negative_int, check_positive_int
 
 UNITS = ("lif", "tanh", "relu")
+STEP_BOUNDS = ("network", "layer")
 
 
 class RunningNorm:
@@ -179,9 +183,11 @@ class AgentConfig:
     init_scale: float = 1.0  # input weights ~ U(-s, s) * sqrt(3 / active inputs)
     init_density: float = 1.0  # fraction of non-zero input weights at initialisation
     scale_reward: bool = False  # divide rewards by the running std of the discounted return (Elsayed et al.)
+    action_repeat: int = 1  # env steps per decision: the action is held and the rewards summed (frame skip)
+    step_bound: str = "network"  # ||z||_1 of the step-size bound: per network (actor, critic) or per "layer"
 
     def check(self) -> "AgentConfig":
-        for name in ("n_features", "hidden", "n_pop", "sim_steps"):
+        for name in ("n_features", "hidden", "n_pop", "sim_steps", "action_repeat"):
             value = getattr(self, name)
             check_positive_int(name, value)
         if not isinstance(self.n_actions, int) or isinstance(self.n_actions, bool) or self.n_actions < 2:
@@ -190,6 +196,8 @@ class AgentConfig:
             raise ValueError(f"n_pop must be >= 2, got {self.n_pop}")
         if self.unit not in UNITS:
             raise ValueError(f"unit must be one of {UNITS}, got {self.unit!r}")
+        if self.step_bound not in STEP_BOUNDS:
+            raise ValueError(f"step_bound must be one of {STEP_BOUNDS}, got {self.step_bound!r}")
         for name in ("beta", "readout_beta", "gamma", "lam"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -396,7 +404,11 @@ class StreamingActorCritic:
         if self.reward_scaler is not None:
             self.reward_scaler.begin_episode()
         self._l1 = [0.0, 0.0]  # upper bounds of ||z_pi||_1 and ||z_V||_1
+        self._l1_layer = [0.0, 0.0, 0.0, 0.0]  # step_bound "layer": input and readout of the actor, then critic
         self._pending = False
+        self._hold = 0  # env steps the last action is still held for (action_repeat)
+        self._action = 0  # the action being held
+        self._held_reward = 0.0  # rewards of the env steps held so far
 
     def _policy(self, logits: np.ndarray) -> np.ndarray:
         if not math.isfinite(float(logits.sum())):
@@ -413,24 +425,30 @@ class StreamingActorCritic:
         if not math.isfinite(delta):
             raise FloatingPointError(f"TD error became non-finite ({delta}); lower lr")
         self.last_delta = delta
-        a_pi = bounded_step_size(cfg.lr, cfg.kappa_actor, delta, self._l1[0])
-        a_v = bounded_step_size(cfg.lr, cfg.kappa_critic, delta, self._l1[1])
+        if cfg.step_bound == "layer":
+            l1 = self._l1_layer
+            a_pi, a_pi_out = (bounded_step_size(cfg.lr, cfg.kappa_actor, delta, b) for b in l1[:2])
+            a_v, a_v_out = (bounded_step_size(cfg.lr, cfg.kappa_critic, delta, b) for b in l1[2:])
+        else:
+            a_pi = a_pi_out = bounded_step_size(cfg.lr, cfg.kappa_actor, delta, self._l1[0])
+            a_v = a_v_out = bounded_step_size(cfg.lr, cfg.kappa_critic, delta, self._l1[1])
         w1 = p["w1"]
         self._axpy(z["w1"][:H].reshape(-1), w1[:H].reshape(-1), a=a_pi * delta)
         self._axpy(z["w1"][H:].reshape(-1), w1[H:].reshape(-1), a=a_v * delta)
         p["b1"][:H] += (a_pi * delta) * z["b1"][:H]
         p["b1"][H:] += (a_v * delta) * z["b1"][H:]
-        p["w_pi"] += (a_pi * delta) * z["w_pi"]
-        p["b_pi"] += (a_pi * delta) * z["b_pi"]
-        p["w_v"] += (a_v * delta) * z["w_v"]
-        p["b_v"] += (a_v * delta) * z["b_v"]
-        if cfg.entropy > 0:  # entropy ascent at S_t, same step size, no trace
+        p["w_pi"] += (a_pi_out * delta) * z["w_pi"]
+        p["b_pi"] += (a_pi_out * delta) * z["b_pi"]
+        p["w_v"] += (a_v_out * delta) * z["w_v"]
+        p["b_v"] += (a_v_out * delta) * z["b_v"]
+        if cfg.entropy > 0:  # entropy ascent at S_t, same step sizes, no trace
             e_h, x_hat, c_h, g_h, s_hat, c_o = self._entropy_terms
-            step = a_pi * self.entropy_coefficient()
+            tau = self.entropy_coefficient()
+            step, step_out = a_pi * tau, a_pi_out * tau
             self._ger(step, x_hat, e_h, a=w1[:H].T, overwrite_a=True)
             p["b1"][:H] += (step * c_h) * e_h
-            p["w_pi"] += step * np.outer(g_h, s_hat)
-            p["b_pi"] += (step * c_o) * g_h
+            p["w_pi"] += step_out * np.outer(g_h, s_hat)
+            p["b_pi"] += (step_out * c_o) * g_h
 
     def entropy_coefficient(self) -> float:
         """The entropy weight now: ``tau`` or, with ``entropy_half_life = h > 0``, ``tau / (1 + t / h)`` after
@@ -469,6 +487,12 @@ class StreamingActorCritic:
         x_l1, abs_e, g_l1 = float(x_hat.sum()) + c_h, np.abs(e), float(np.abs(g_logits).sum())
         self._l1[0] = d * self._l1[0] + float(abs_e[:H].sum()) * x_l1 + g_l1 * (float(s_hat[:H].sum()) + c_o)
         self._l1[1] = d * self._l1[1] + float(abs_e[H:].sum()) * x_l1 + float(s_hat[H:].sum()) + c_o
+        if cfg.step_bound == "layer":
+            l1 = self._l1_layer
+            l1[0] = d * l1[0] + float(abs_e[:H].sum()) * x_l1
+            l1[1] = d * l1[1] + g_l1 * (float(s_hat[:H].sum()) + c_o)
+            l1[2] = d * l1[2] + float(abs_e[H:].sum()) * x_l1
+            l1[3] = d * l1[3] + float(s_hat[H:].sum()) + c_o
 
     def act(self, obs: np.ndarray, reward: float | None = None) -> int:
         """Observe ``S_t`` (and the reward ``r_t`` of the previous action, if any), learn from the previous
@@ -477,6 +501,12 @@ class StreamingActorCritic:
             raise ValueError(f"reward must be finite, got {reward!r}")
         if self._pending and reward is None:
             raise ValueError("reward of the previous action is missing (pass act(obs, reward))")
+        if self._hold > 0:  # action_repeat: keep the action, collect the reward, no decision
+            self._hold -= 1
+            self._held_reward += float(reward)  # type: ignore[arg-type]  # pending, so reward was given
+            return self._action
+        if reward is not None:
+            reward = self._held_reward + float(reward)
         rates = self.encode(obs)
         x = self.input_spikes(rates) if self.spiking else rates[None, :]
         logits, value = self.forward(x)
@@ -504,6 +534,7 @@ class StreamingActorCritic:
         self._value = value
         self._pending = True
         self.steps += 1
+        self._action, self._hold, self._held_reward = action, self.config.action_repeat - 1, 0.0
         return action
 
     def end_episode(self, reward: float, terminated: bool = True, last_obs: np.ndarray | None = None) -> None:
@@ -511,6 +542,7 @@ class StreamingActorCritic:
         network's estimate on ``last_obs``; then :meth:`begin_episode`."""
         if not math.isfinite(float(reward)):
             raise ValueError(f"reward must be finite, got {reward!r}")
+        reward = self._held_reward + float(reward)
         if self._pending:
             next_value = 0.0
             if not terminated:

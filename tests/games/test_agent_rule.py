@@ -203,3 +203,59 @@ def test_return_scaler_divides_by_the_std_of_the_discounted_return():
     assert scaled[0][1] == scaled[0][0]  # one sample: no variance yet, the reward passes unchanged
     with pytest.raises(TypeError, match="scale_reward"):
         StreamingActorCritic(3, 2, scale_reward=1)
+
+
+@pytest.mark.parametrize("end_mid_block", [False, True])
+def test_action_repeat_equals_deciding_on_every_kth_step_with_summed_rewards(end_mid_block):
+    """``action_repeat = k``: the same learning as an agent fed only every k-th observation and the summed rewards."""
+    k, rng = 3, np.random.default_rng(7)
+    n = 13 if end_mid_block else 12  # env steps after the first observation
+    obs, rewards = rng.normal(size=(n + 1, 3)), rng.normal(size=n)
+    held = StreamingActorCritic(3, 2, seed=3, hidden=8, entropy=0.01, action_repeat=k)
+    plain = StreamingActorCritic(3, 2, seed=3, hidden=8, entropy=0.01)
+    for agent in (held, plain):
+        agent.params["w_pi"][...] = rng.normal(0, 1, agent.params["w_pi"].shape)  # a non-uniform policy
+    plain.params["w_pi"][...] = held.params["w_pi"]
+    actions = [held.act(obs[0])] + [held.act(obs[t], float(rewards[t - 1])) for t in range(1, n)]
+    held.end_episode(float(rewards[n - 1]), terminated=True)
+    decisions = [plain.act(obs[0])]
+    for t in range(k, n, k):
+        decisions.append(plain.act(obs[t], float(rewards[t - k:t].sum())))
+    last = (n - 1) // k * k
+    plain.end_episode(float(rewards[last:].sum()), terminated=True)
+    assert actions == [decisions[t // k] for t in range(n)]  # each decision held for k env steps
+    assert held.steps == plain.steps == len(decisions)
+    for name in held.params:
+        np.testing.assert_allclose(held.params[name], plain.params[name], rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="action_repeat"):
+        StreamingActorCritic(3, 2, action_repeat=0)
+
+
+@pytest.mark.parametrize("step_bound", ["network", "layer"])
+def test_one_update_moves_each_bounded_block_by_at_most_one_over_kappa(step_bound):
+    """The overshooting bound: per update, ``||dtheta||_1 <= 1 / kappa`` over the actor's and the critic's parameters
+    ("network"), or over each layer of each ("layer")."""
+    kappa = {"actor": 4.0, "critic": 2.0}
+    agent = StreamingActorCritic(3, 2, seed=2, hidden=8, entropy=0.0, kappa_actor=kappa["actor"],
+                                 kappa_critic=kappa["critic"], step_bound=step_bound, dtype=np.float64)
+    H, rng = 8, np.random.default_rng(3)
+    agent.params["w_pi"][...] = rng.normal(0, 1, (2, H))
+    agent.params["w_v"][...] = rng.normal(0, 1, (1, H))
+    blocks = {"actor": {"in": [("w1", slice(0, H)), ("b1", slice(0, H))], "out": [("w_pi", ...), ("b_pi", ...)]},
+              "critic": {"in": [("w1", slice(H, 2 * H)), ("b1", slice(H, 2 * H))], "out": [("w_v", ...), ("b_v", ...)]}}
+    agent.act(rng.normal(size=3))
+    largest = {"actor": 0.0, "critic": 0.0}
+    for _ in range(40):
+        before = {k: v.copy() for k, v in agent.params.items()}
+        agent.act(rng.normal(size=3) * 3, reward=float(rng.normal(0, 5)))
+        for net, layers in blocks.items():
+            moved = {name: sum(float(np.abs(agent.params[k][rows] - before[k][rows]).sum()) for k, rows in parts)
+                     for name, parts in layers.items()}
+            per_block = moved.values() if step_bound == "layer" else [sum(moved.values())]
+            for value in per_block:
+                assert value <= 1.0 / kappa[net] * (1 + 1e-9)
+                largest[net] = max(largest[net], value)
+    for net in kappa:  # the bound is reached, not vacuous
+        assert largest[net] > 0.5 / kappa[net]
+    with pytest.raises(ValueError, match="step_bound"):
+        StreamingActorCritic(3, 2, step_bound="global")
