@@ -96,13 +96,14 @@ GAME_DEFAULTS = {
     "flappy": {
         "hidden": 128,
         "n_pop": 10,
-        "sim_steps": 2,
+        "sim_steps": 6,
         "gamma": 0.99,
         "lam": 0.8,
         "kappa_actor": 1.5,
         "kappa_critic": 1.0,
         "entropy": 0.01,
         "entropy_half_life": 30_000,
+        "action_repeat": 1,
     },
     "pong": {
         "hidden": 64,
@@ -114,6 +115,7 @@ GAME_DEFAULTS = {
         "kappa_critic": 2.0,
         "entropy": 0.01,
         "entropy_half_life": 0,
+        "action_repeat": 1,
     },
     "pong_objects": {
         "hidden": 128,
@@ -125,6 +127,7 @@ GAME_DEFAULTS = {
         "kappa_critic": 1.0,
         "entropy": 0.01,
         "entropy_half_life": 0,
+        "action_repeat": 1,
     },
 }
 
