@@ -120,7 +120,7 @@ GAME_DEFAULTS = {
     "pong_objects": {
         "hidden": 128,
         "n_pop": 16,
-        "sim_steps": 1,
+        "sim_steps": 6,
         "gamma": 0.99,
         "lam": 0.9,
         "kappa_actor": 1.5,
