@@ -483,16 +483,18 @@ class StreamingActorCritic:
         z["w_v"][0] += s_hat[H:]
         z["b_v"] *= d
         z["b_v"] += c_o
-        # ||d z + g||_1 <= d ||z||_1 + ||g||_1, and ||e x^T||_1 = ||e||_1 ||x||_1 (x_hat, s_hat >= 0)
+        # ||d z + g||_1 <= d ||z||_1 + ||g||_1, and ||e x^T||_1 = ||e||_1 ||x||_1. x_hat >= 0 (spikes or rates);
+        # s_hat >= 0 for spikes and ReLU but takes both signs for tanh units, so its norm takes absolute values
         x_l1, abs_e, g_l1 = float(x_hat.sum()) + c_h, np.abs(e), float(np.abs(g_logits).sum())
-        self._l1[0] = d * self._l1[0] + float(abs_e[:H].sum()) * x_l1 + g_l1 * (float(s_hat[:H].sum()) + c_o)
-        self._l1[1] = d * self._l1[1] + float(abs_e[H:].sum()) * x_l1 + float(s_hat[H:].sum()) + c_o
+        s_l1 = (float(np.abs(s_hat[:H]).sum()), float(np.abs(s_hat[H:]).sum()))
+        self._l1[0] = d * self._l1[0] + float(abs_e[:H].sum()) * x_l1 + g_l1 * (s_l1[0] + c_o)
+        self._l1[1] = d * self._l1[1] + float(abs_e[H:].sum()) * x_l1 + s_l1[1] + c_o
         if cfg.step_bound == "layer":
             l1 = self._l1_layer
             l1[0] = d * l1[0] + float(abs_e[:H].sum()) * x_l1
-            l1[1] = d * l1[1] + g_l1 * (float(s_hat[:H].sum()) + c_o)
+            l1[1] = d * l1[1] + g_l1 * (s_l1[0] + c_o)
             l1[2] = d * l1[2] + float(abs_e[H:].sum()) * x_l1
-            l1[3] = d * l1[3] + float(s_hat[H:].sum()) + c_o
+            l1[3] = d * l1[3] + s_l1[1] + c_o
 
     def act(self, obs: np.ndarray, reward: float | None = None) -> int:
         """Observe ``S_t`` (and the reward ``r_t`` of the previous action, if any), learn from the previous

@@ -231,13 +231,15 @@ def test_action_repeat_equals_deciding_on_every_kth_step_with_summed_rewards(end
         StreamingActorCritic(3, 2, action_repeat=0)
 
 
+@pytest.mark.parametrize("unit", ["lif", "tanh", "relu"])
 @pytest.mark.parametrize("step_bound", ["network", "layer"])
-def test_one_update_moves_each_bounded_block_by_at_most_one_over_kappa(step_bound):
+def test_one_update_moves_each_bounded_block_by_at_most_one_over_kappa(step_bound, unit):
     """The overshooting bound: per update, ``||dtheta||_1 <= 1 / kappa`` over the actor's and the critic's parameters
-    ("network"), or over each layer of each ("layer")."""
+    ("network"), or over each layer of each ("layer"); also for tanh units, whose outputs (and so the readout
+    traces) take both signs."""
     kappa = {"actor": 4.0, "critic": 2.0}
     agent = StreamingActorCritic(3, 2, seed=2, hidden=8, entropy=0.0, kappa_actor=kappa["actor"],
-                                 kappa_critic=kappa["critic"], step_bound=step_bound, dtype=np.float64)
+                                 kappa_critic=kappa["critic"], step_bound=step_bound, unit=unit, dtype=np.float64)
     H, rng = 8, np.random.default_rng(3)
     agent.params["w_pi"][...] = rng.normal(0, 1, (2, H))
     agent.params["w_v"][...] = rng.normal(0, 1, (1, H))
