@@ -112,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         T=args.T,
         batch_size=args.batch_size,
         lr=args.lr,
+        transformer_lr=args.transformer_lr,
         turn_s=args.turn_s,
         curve_points=args.curve_points,
         curve_chars=args.curve_chars,
@@ -190,7 +191,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the same for the non-spiking model",
     )
     p.add_argument("--batch-size", dest="batch_size", type=positive_int, default=32)
-    p.add_argument("--lr", type=positive_float, default=2e-3)
+    p.add_argument("--lr", type=positive_float, default=2e-3, help="peak learning rate (cosine to lr/10)")
+    p.add_argument(
+        "--transformer-lr",
+        dest="transformer_lr",
+        type=positive_float,
+        default=None,
+        help="the non-spiking model's peak learning rate (default: --lr)",
+    )
     p.add_argument(
         "--turn-s",
         dest="turn_s",

@@ -4,8 +4,8 @@ for the same wall time on the same batches (``neuromorph lm``).
 Training (:func:`train_language_models`): every model gets its own AdamW optimiser and sees the same sequence of
 random training windows (``context + 1`` characters; inputs ``w[:-1]``, targets ``w[1:]``); the loss is the mean
 next-character cross-entropy over all positions. Learning rate: linear warm-up over ``warmup_steps``, then a
-cosine from ``lr`` to ``lr / 10`` over the budget's progress ``p`` (``training seconds / wall_s`` or
-``step / steps``); gradients clipped to norm 1.
+cosine from the model's peak rate (``lr``; ``transformer_lr`` for the non-spiking model when set) to a tenth of it
+over the budget's progress ``p`` (``training seconds / wall_s`` or ``step / steps``); gradients clipped to norm 1.
 
 Same wall time under the same load: the models train in one process, in turns of ``turn_s`` seconds of training
 each (round-robin), until each has used ``wall_s`` seconds of training time, measured around its own training
@@ -53,7 +53,9 @@ LABELS = {"spiking": "spiking transformer", "transformer": "non-spiking transfor
 @dataclass
 class LMConfig:
     """Model size and training settings shared by both models (``T``, ``scale``, ``head_windows``: spiking model
-    only; ``transformer_head_windows``: the non-spiking model's attention windows)."""
+    only; ``transformer_head_windows``: the non-spiking model's attention windows; ``transformer_lr``: the
+    non-spiking model's peak learning rate, ``None`` = ``lr``, so each model can take the rate it was screened
+    at)."""
 
     dim: int = 128
     depth: int = 2
@@ -66,6 +68,7 @@ class LMConfig:
     transformer_head_windows: Optional[tuple[int, ...]] = None
     batch_size: int = 32
     lr: float = 2e-3
+    transformer_lr: Optional[float] = None
     weight_decay: float = 0.01
     warmup_steps: int = 50
     turn_s: float = 5.0
@@ -88,8 +91,10 @@ class LMConfig:
             check_positive_int(name, getattr(self, name))
         if not isinstance(self.warmup_steps, int) or isinstance(self.warmup_steps, bool) or self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
-        for name in ("mlp_ratio", "scale", "lr", "turn_s"):
+        for name in ("mlp_ratio", "scale", "lr", "transformer_lr", "turn_s"):
             value = getattr(self, name)
+            if name == "transformer_lr" and value is None:  # None: the shared lr
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
         if (
@@ -99,6 +104,13 @@ class LMConfig:
             or self.weight_decay < 0
         ):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
+
+    def peak_lr(self, kind: str) -> float:
+        """The peak learning rate of model ``kind``: ``transformer_lr`` (when set) for the non-spiking model,
+        ``lr`` otherwise."""
+        if kind not in LM_MODELS:
+            raise ValueError(f"kind must be one of {LM_MODELS}, got {kind!r}")
+        return self.transformer_lr if kind == "transformer" and self.transformer_lr is not None else self.lr
 
 
 def build_language_model(kind: str, vocab_size: int, config: LMConfig) -> CharLMBase:
@@ -147,16 +159,16 @@ class LMRun:
         return sum(p.numel() for p in self.model.parameters())
 
 
-def _learning_rate(config: LMConfig, step: int, fraction: float) -> float:
+def _learning_rate(config: LMConfig, kind: str, step: int, fraction: float) -> float:
     warm = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
     cosine = 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(max(fraction, 0.0), 1.0)))
-    return config.lr * warm * cosine
+    return config.peak_lr(kind) * warm * cosine
 
 
 def _train_step(run: LMRun, corpus: CharCorpus, config: LMConfig, fraction: float) -> None:
     window = random_windows(corpus.train, config.batch_size, config.context + 1, run.generator)
     for group in run.optimizer.param_groups:
-        group["lr"] = _learning_rate(config, run.steps, fraction)
+        group["lr"] = _learning_rate(config, run.kind, run.steps, fraction)
     start = time.perf_counter()
     run.model.train()
     logits = run.model(window[:, :-1])
@@ -203,7 +215,7 @@ def train_language_models(
     for kind in kinds:
         torch.manual_seed(seed)
         model = build_language_model(kind, corpus.vocab_size, config)
-        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.peak_lr(kind), weight_decay=config.weight_decay)
         runs[kind] = LMRun(kind, model, opt, torch.Generator().manual_seed(seed))
     curve_valid = corpus.valid[: config.curve_chars + 1]
     by_time = wall_s is not None

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -105,7 +106,25 @@ def test_training_arguments_are_checked():
         train_language_models(["spiking"], "text", config, steps=1)
     with pytest.raises(ValueError, match="lr"):
         LMConfig(lr=0)
+    with pytest.raises(ValueError, match="transformer_lr"):
+        LMConfig(transformer_lr=float("inf"))
+    with pytest.raises(ValueError, match="kind"):
+        LMConfig().peak_lr("lstm")
     with pytest.raises(ValueError, match="warmup_steps"):
         LMConfig(warmup_steps=-1)
     with pytest.raises(ValueError, match="context"):
         LMConfig(context=0)
+
+
+def test_each_model_trains_at_its_own_peak_learning_rate(one_thread):
+    corpus = load_char_corpus(max_chars=20_000)
+    config = LMConfig(dim=16, depth=1, num_heads=2, context=16, batch_size=4, curve_points=1, curve_chars=50,
+                      lr=4e-3, transformer_lr=1e-3, warmup_steps=0)
+    assert (config.peak_lr("spiking"), config.peak_lr("transformer")) == (4e-3, 1e-3)
+    assert LMConfig(lr=3e-3).peak_lr("transformer") == 3e-3  # unset: the shared rate
+    runs = train_language_models(["spiking", "transformer"], corpus, config, steps=4)
+    # after step 3 of 4 the cosine has reached p = 3/4: lr_peak * (0.1 + 0.45 (1 + cos(3 pi / 4)))
+    cosine = 0.1 + 0.45 * (1 + math.cos(0.75 * math.pi))
+    for kind, peak in (("spiking", 4e-3), ("transformer", 1e-3)):
+        (group,) = runs[kind].optimizer.param_groups
+        assert group["lr"] == pytest.approx(peak * cosine)
