@@ -30,7 +30,9 @@ def _label(run: dict) -> str:
         layers = arch.get("pi", "?") if isinstance(arch, dict) else arch
         return f"{run['policy']}, MLP {'x'.join(str(n) for n in layers)} (SB3 defaults)"
     unit = run["config"].get("unit", "?")
-    return f"{'spiking LIF' if unit == 'lif' else unit} agent (H={run['config']['hidden']}x2)"
+    sim = run["config"].get("sim_steps")  # runs with different sim steps must not share a curve's label
+    sim_text = "" if sim is None else f", {sim} sim step{'s' if sim != 1 else ''}"
+    return f"{'spiking LIF' if unit == 'lif' else unit} agent (H={run['config']['hidden']}x2{sim_text})"
 
 
 def _mean_last_by(run: dict, step: int, window: int = 100) -> str:
