@@ -75,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"| {_label(r)} | {r['seed']} | {s['episodes']} | {s['mean_last_100']:.2f} | "
                          f"{r['wall_s']:.0f} | {s['steps_per_s']:.0f} | {agent_sps} | {s['env_steps_per_s']:.0f} | "
                          f"{s['peak_rss_mb']:.0f} | {'n/a' if growth != growth else f'{100 * growth:.2f} %'} |")
-            curves[f"{_label(r)}, seed {r['seed']}"] = curve(r["episode_scores"], r["episode_end_steps"], 100)
+            name = f"{_label(r)}, seed {r['seed']}"
+            if name in curves:  # the PNG keys curves by name: a second run would silently replace the first
+                raise ValueError(f"two {game} runs share the curve name {name!r} (one is {r['_path']}); "
+                                 "collate runs that differ in unit, width, sim steps or seed, or plot them apart")
+            curves[name] = curve(r["episode_scores"], r["episode_end_steps"], 100)
             if r.get("random_level", {}).get("mean_score") is not None:
                 random_level = r["random_level"]["mean_score"]
         lines.append("")

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "games_baselines.py"
 _spec = importlib.util.spec_from_file_location("games_baselines", SCRIPT)
@@ -24,3 +27,20 @@ def test_labels_tell_runs_with_different_sim_steps_apart():
 
 def test_random_policy_label_ignores_the_config():
     assert baselines._label({"policy": "random", "config": {}}) == "random policy"
+
+
+def test_two_runs_with_the_same_curve_name_are_refused(tmp_path):
+    run = {"game": "flappy", "seed": 0, "policy": "agent", "env_steps": 10, "wall_s": 1.0,
+           "config": {"unit": "tanh", "hidden": 8, "sim_steps": 6}, "episode_scores": [1.0, 2.0],
+           "episode_end_steps": [4, 10],
+           "summary": {"episodes": 2, "mean_last_100": 1.5, "steps_per_s": 10.0, "agent_steps_per_s": 20.0,
+                       "env_steps_per_s": 20.0, "peak_rss_mb": 1.0, "rss_growth_from_100k": 0.0}}
+    paths = []
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_text(json.dumps(run))
+        paths.append(str(tmp_path / name))
+    with pytest.raises(ValueError, match="share the curve name"):
+        baselines.main(paths + ["--out", str(tmp_path / "out")])
+    run["seed"] = 1  # a different seed is a different curve
+    (tmp_path / "b.json").write_text(json.dumps(run))
+    assert baselines.main(paths + ["--out", str(tmp_path / "out")]) == 0
