@@ -1,16 +1,13 @@
 """``benchmarks/games_baselines.py``: the labels it gives runs in its tables and curve PNGs."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "games_baselines.py"
-_spec = importlib.util.spec_from_file_location("games_baselines", SCRIPT)
-baselines = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(baselines)
+from benchmark_scripts import load_benchmark
+
+baselines = load_benchmark("games_baselines")
 
 
 def _agent_run(sim_steps: int | None) -> dict:

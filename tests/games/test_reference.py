@@ -2,10 +2,8 @@
 exactly the asked budget and writes a result JSON that ``games_baselines.py`` collates."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import fields
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,18 +14,10 @@ pytest.importorskip("stable_baselines3")
 from neuromorph.tasks.games.envs import make_env  # noqa: E402
 from neuromorph.tasks.games.lifetime import EPISODE_SEED_STRIDE, LifetimeResult  # noqa: E402
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from benchmark_scripts import load_benchmark  # noqa: E402
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-reference = _load("games_reference")
-baselines = _load("games_baselines")
+reference = load_benchmark("games_reference")
+baselines = load_benchmark("games_baselines")
 
 
 def test_ppo_run_writes_a_lifetime_json_with_the_exact_budget(tmp_path, capsys):

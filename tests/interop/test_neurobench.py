@@ -1,7 +1,4 @@
 """NeuroBench's activation sparsity and synaptic operations agree with our own spike counts (both paths)."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("neurobench")
@@ -10,14 +7,7 @@ pytest.importorskip("nir")
 
 import torch  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "neurobench_metrics.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("neurobench_metrics", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from benchmark_scripts import load_benchmark  # noqa: E402
 
 
 def test_neurobench_metrics_match_own_counts():
@@ -28,7 +18,7 @@ def test_neurobench_metrics_match_own_counts():
     from neuromorph.data import load_digits
     from neuromorph.interop import to_nir
 
-    bench = _script()
+    bench = load_benchmark("neurobench_metrics")
     torch.manual_seed(0)
     steps, data = 4, load_digits()
     net = bench.build(32)
