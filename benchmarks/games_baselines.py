@@ -10,6 +10,8 @@ collated the same way; their "agent steps/s" counts everything but the env (acti
 Every run in a table must have the same env-step budget; the table reports the mean score of the last 100
 episodes at that budget, wall time, steps/s (overall, agent alone, env alone, all measured in the same run, so
 their ratios are robust to machine load), peak RSS and RSS growth from the 100k-step sample on.
+An agent's name gives its unit, width and sim steps, and every other setting whose value differs between the
+collated runs (for example ``kappa_actor 1.0``), so that no two lifetimes of one seed share a curve.
 """
 from __future__ import annotations
 
@@ -22,7 +24,27 @@ from collections import defaultdict
 from neuromorph.tasks.games.curves import curve, plot_learning_curve
 
 
-def _label(run: dict) -> str:
+_IN_EVERY_LABEL = ("unit", "hidden", "sim_steps")
+
+
+def _is_agent(run: dict) -> bool:
+    return run["policy"] != "random" and "library" not in run["config"]
+
+
+def varying_settings(runs: list[dict]) -> tuple[str, ...]:
+    """Agent settings (besides unit, width and sim steps, always shown) whose values differ between ``runs``.
+
+    >>> varying_settings([{"policy": "agent", "config": {"unit": "lif", "lam": 0.9, "gamma": 0.99}},
+    ...                   {"policy": "agent", "config": {"unit": "lif", "lam": 0.8, "gamma": 0.99}}])
+    ('lam',)
+    """
+    agents = [r for r in runs if _is_agent(r)]
+    keys = sorted({key for r in agents for key in r["config"]} - set(_IN_EVERY_LABEL))
+    return tuple(key for key in keys if len({json.dumps(r["config"].get(key)) for r in agents}) > 1)
+
+
+def _label(run: dict, shown: tuple[str, ...] = ()) -> str:
+    """The run's name in tables and curve legends; ``shown``: further settings to name (see ``varying_settings``)."""
     if run["policy"] == "random":
         return "random policy"
     if "library" in run["config"]:  # a reference run of benchmarks/games_reference.py
@@ -32,7 +54,8 @@ def _label(run: dict) -> str:
     unit = run["config"].get("unit", "?")
     sim = run["config"].get("sim_steps")  # runs with different sim steps must not share a curve's label
     sim_text = "" if sim is None else f", {sim} sim step{'s' if sim != 1 else ''}"
-    return f"{'spiking LIF' if unit == 'lif' else unit} agent (H={run['config']['hidden']}x2{sim_text})"
+    extra = "".join(f", {key} {run['config'].get(key, 'unset')}" for key in shown)
+    return f"{'spiking LIF' if unit == 'lif' else unit} agent (H={run['config']['hidden']}x2{sim_text}{extra})"
 
 
 def _mean_last_by(run: dict, step: int, window: int = 100) -> str:
@@ -68,17 +91,20 @@ def main(argv: list[str] | None = None) -> int:
                   "env steps/s | peak RSS MiB | RSS growth from 100k |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         curves, random_level = {}, None
-        for r in sorted(runs, key=lambda r: (r["policy"] != "random", _label(r))):
+        shown = varying_settings(runs)
+        for r in runs:
+            r["_label"] = _label(r, shown)
+        for r in sorted(runs, key=lambda r: (r["policy"] != "random", r["_label"])):
             s = r["summary"]
             agent_sps = "-" if r["policy"] == "random" else f"{s['agent_steps_per_s']:.0f}"
             growth = s["rss_growth_from_100k"]
-            lines.append(f"| {_label(r)} | {r['seed']} | {s['episodes']} | {s['mean_last_100']:.2f} | "
+            lines.append(f"| {r['_label']} | {r['seed']} | {s['episodes']} | {s['mean_last_100']:.2f} | "
                          f"{r['wall_s']:.0f} | {s['steps_per_s']:.0f} | {agent_sps} | {s['env_steps_per_s']:.0f} | "
                          f"{s['peak_rss_mb']:.0f} | {'n/a' if growth != growth else f'{100 * growth:.2f} %'} |")
-            name = f"{_label(r)}, seed {r['seed']}"
+            name = f"{r['_label']}, seed {r['seed']}"
             if name in curves:  # the PNG keys curves by name: a second run would silently replace the first
                 raise ValueError(f"two {game} runs share the curve name {name!r} (one is {r['_path']}); "
-                                 "collate runs that differ in unit, width, sim steps or seed, or plot them apart")
+                                 "collate runs that differ in their settings or seed, or plot them apart")
             curves[name] = curve(r["episode_scores"], r["episode_end_steps"], 100)
             if r.get("random_level", {}).get("mean_score") is not None:
                 random_level = r["random_level"]["mean_score"]
@@ -86,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.at:
             lines += ["| policy | seed | " + " | ".join(f"{step} steps" for step in args.at) + " |",
                       "|---|---|" + "---|" * len(args.at)]
-            for r in sorted(runs, key=lambda r: (r["policy"] != "random", _label(r), r["seed"])):
+            for r in sorted(runs, key=lambda r: (r["policy"] != "random", r["_label"], r["seed"])):
                 cells = [_mean_last_by(r, step) for step in args.at]
-                lines.append(f"| {_label(r)} | {r['seed']} | " + " | ".join(cells) + " |")
+                lines.append(f"| {r['_label']} | {r['seed']} | " + " | ".join(cells) + " |")
             lines.append("")
         png = plot_learning_curve(curves, os.path.join(args.out, f"{game}_curves.png"), random_level,
                                   title=f"{game}: one lifetime per curve")

@@ -41,3 +41,31 @@ def test_two_runs_with_the_same_curve_name_are_refused(tmp_path):
     run["seed"] = 1  # a different seed is a different curve
     (tmp_path / "b.json").write_text(json.dumps(run))
     assert baselines.main(paths + ["--out", str(tmp_path / "out")]) == 0
+
+
+def test_settings_that_differ_between_runs_are_named_in_every_agent_label():
+    runs = [{"policy": "agent", "config": {"unit": "lif", "hidden": 128, "sim_steps": 6, "kappa_actor": k,
+                                           "lam": 0.9}} for k in (1.5, 1.0)]
+    runs.append({"policy": "random", "config": {}})
+    shown = baselines.varying_settings(runs)
+    assert shown == ("kappa_actor",)  # lam is the same in both, the random policy has no settings
+    assert [baselines._label(r, shown) for r in runs] == [
+        "spiking LIF agent (H=128x2, 6 sim steps, kappa_actor 1.5)",
+        "spiking LIF agent (H=128x2, 6 sim steps, kappa_actor 1.0)",
+        "random policy",
+    ]
+
+
+def test_runs_of_one_seed_that_differ_in_a_setting_get_two_curves(tmp_path):
+    paths = []
+    for name, kappa in (("a.json", 1.5), ("b.json", 1.0)):
+        run = {"game": "pong_objects", "seed": 0, "policy": "agent", "env_steps": 10, "wall_s": 1.0,
+               "config": {"unit": "lif", "hidden": 8, "sim_steps": 6, "kappa_actor": kappa},
+               "episode_scores": [-21.0, -20.0], "episode_end_steps": [4, 10],
+               "summary": {"episodes": 2, "mean_last_100": -20.5, "steps_per_s": 10.0, "agent_steps_per_s": 20.0,
+                           "env_steps_per_s": 20.0, "peak_rss_mb": 1.0, "rss_growth_from_100k": 0.0}}
+        (tmp_path / name).write_text(json.dumps(run))
+        paths.append(str(tmp_path / name))
+    assert baselines.main(paths + ["--out", str(tmp_path / "out")]) == 0
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "kappa_actor 1.5)" in table and "kappa_actor 1.0)" in table
