@@ -34,13 +34,15 @@ def _is_agent(run: dict) -> bool:
 def varying_settings(runs: list[dict]) -> tuple[str, ...]:
     """Agent settings (besides unit, width and sim steps, always shown) whose values differ between ``runs``.
 
+    Runs whose config lacks a setting (result files written before it existed) do not count for it.
+
     >>> varying_settings([{"policy": "agent", "config": {"unit": "lif", "lam": 0.9, "gamma": 0.99}},
     ...                   {"policy": "agent", "config": {"unit": "lif", "lam": 0.8, "gamma": 0.99}}])
     ('lam',)
     """
     agents = [r for r in runs if _is_agent(r)]
     keys = sorted({key for r in agents for key in r["config"]} - set(_IN_EVERY_LABEL))
-    return tuple(key for key in keys if len({json.dumps(r["config"].get(key)) for r in agents}) > 1)
+    return tuple(key for key in keys if len({json.dumps(r["config"][key]) for r in agents if key in r["config"]}) > 1)
 
 
 def _label(run: dict, shown: tuple[str, ...] = ()) -> str:
@@ -54,7 +56,7 @@ def _label(run: dict, shown: tuple[str, ...] = ()) -> str:
     unit = run["config"].get("unit", "?")
     sim = run["config"].get("sim_steps")  # runs with different sim steps must not share a curve's label
     sim_text = "" if sim is None else f", {sim} sim step{'s' if sim != 1 else ''}"
-    extra = "".join(f", {key} {run['config'].get(key, 'unset')}" for key in shown)
+    extra = "".join(f", {key} {run['config'][key]}" for key in shown if key in run["config"])
     return f"{'spiking LIF' if unit == 'lif' else unit} agent (H={run['config']['hidden']}x2{sim_text}{extra})"
 
 

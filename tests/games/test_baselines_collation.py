@@ -69,3 +69,12 @@ def test_runs_of_one_seed_that_differ_in_a_setting_get_two_curves(tmp_path):
     assert baselines.main(paths + ["--out", str(tmp_path / "out")]) == 0
     table = (tmp_path / "out" / "table.md").read_text()
     assert "kappa_actor 1.5)" in table and "kappa_actor 1.0)" in table
+
+
+def test_a_setting_missing_from_older_result_files_is_not_a_difference():
+    old = {"policy": "agent", "config": {"unit": "lif", "hidden": 128, "sim_steps": 1, "kappa_actor": 1.5}}
+    new = {"policy": "agent", "config": {"unit": "lif", "hidden": 128, "sim_steps": 6, "kappa_actor": 1.0,
+                                         "action_repeat": 1}}
+    shown = baselines.varying_settings([old, new])
+    assert shown == ("kappa_actor",)
+    assert baselines._label(old, shown) == "spiking LIF agent (H=128x2, 1 sim step, kappa_actor 1.5)"
