@@ -123,8 +123,8 @@ GAME_DEFAULTS = {
         "sim_steps": 6,
         "gamma": 0.99,
         "lam": 0.9,
-        "kappa_actor": 1.5,
-        "kappa_critic": 1.0,
+        "kappa_actor": 1.0,  # fifth screening round (docs/games.md): 1.0 / 0.75 ahead of 1.5 / 1.0 at 500k
+        "kappa_critic": 0.75,
         "entropy": 0.01,
         "entropy_half_life": 0,
         "action_repeat": 1,
