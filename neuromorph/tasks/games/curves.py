@@ -16,8 +16,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from matplotlib import colormaps
+
 from neuromorph.utils import check_positive_int
 from neuromorph.viz._common import new_figure, save_png
+
+LEGEND_INSIDE_MAX = 6  # legend entries that fit inside the axes without hiding the curves
 
 
 def curve(scores: Sequence[float], end_steps: Sequence[int], window: int = 100) -> dict:
@@ -42,15 +46,23 @@ def plot_learning_curve(
     title: str,
     ylabel: str = "score (mean of last 100 episodes)",
 ) -> Path:
-    """PNG of one or more :func:`curve` results (name -> curve) with the random-policy level as a dashed line."""
+    """PNG of one or more :func:`curve` results (name -> curve) with the random-policy level as a dashed line.
+
+    With more than ``LEGEND_INSIDE_MAX`` legend entries the legend goes below the axes (the figure grows to fit), so
+    it never hides the curves; with more than 10 curves the colours come from the 20-colour ``tab20`` map.
+    """
     if not curves:
         raise ValueError("curves must be a non-empty mapping name -> curve")
-    fig = new_figure(7.0, 4.2)
+    entries = len(curves) + (random_level is not None)
+    below = entries > LEGEND_INSIDE_MAX
+    fig = new_figure(7.0, 4.2 + (0.22 * entries if below else 0.0))
     ax = fig.add_subplot(1, 1, 1)
+    palette = colormaps["tab20"] if len(curves) > 10 else None  # a ListedColormap: an int picks one of its 20
     drawn = 0
-    for name, c in curves.items():
+    for i, (name, c) in enumerate(curves.items()):
         if c["env_steps"]:
-            ax.plot(c["env_steps"], c["mean_score"], label=name)
+            color = None if palette is None else palette(i % palette.N)
+            ax.plot(c["env_steps"], c["mean_score"], label=name, color=color)
             drawn += 1
     if not drawn:
         ax.text(0.5, 0.5, "no episode finished yet", ha="center", va="center", transform=ax.transAxes)
@@ -60,7 +72,9 @@ def plot_learning_curve(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    if drawn or random_level is not None:
+    if (drawn or random_level is not None) and below:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize="small", frameon=False)
+    elif drawn or random_level is not None:
         ax.legend(loc="best")
     return save_png(fig, path)
 
