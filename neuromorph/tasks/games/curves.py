@@ -53,7 +53,7 @@ def plot_learning_curve(
     """
     if not curves:
         raise ValueError("curves must be a non-empty mapping name -> curve")
-    entries = len(curves) + (random_level is not None)
+    entries = sum(1 for c in curves.values() if c["env_steps"]) + (random_level is not None)  # what the legend lists
     below = entries > LEGEND_INSIDE_MAX
     fig = new_figure(7.0, 4.2 + (0.22 * entries if below else 0.0))
     ax = fig.add_subplot(1, 1, 1)
