@@ -53,17 +53,15 @@ def plot_learning_curve(
     """
     if not curves:
         raise ValueError("curves must be a non-empty mapping name -> curve")
-    entries = sum(1 for c in curves.values() if c["env_steps"]) + (random_level is not None)  # what the legend lists
+    drawn = [(i, name, c) for i, (name, c) in enumerate(curves.items()) if c["env_steps"]]
+    entries = len(drawn) + (random_level is not None)  # what the legend lists
     below = entries > LEGEND_INSIDE_MAX
     fig = new_figure(7.0, 4.2 + (0.22 * entries if below else 0.0))
     ax = fig.add_subplot(1, 1, 1)
     palette = colormaps["tab20"] if len(curves) > 10 else None  # a ListedColormap: an int picks one of its 20
-    drawn = 0
-    for i, (name, c) in enumerate(curves.items()):
-        if c["env_steps"]:
-            color = None if palette is None else palette(i % palette.N)
-            ax.plot(c["env_steps"], c["mean_score"], label=name, color=color)
-            drawn += 1
+    for i, name, c in drawn:
+        color = None if palette is None else palette(i % palette.N)
+        ax.plot(c["env_steps"], c["mean_score"], label=name, color=color)
     if not drawn:
         ax.text(0.5, 0.5, "no episode finished yet", ha="center", va="center", transform=ax.transAxes)
     if random_level is not None:
@@ -72,9 +70,9 @@ def plot_learning_curve(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    if (drawn or random_level is not None) and below:
+    if below:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize="small", frameon=False)
-    elif drawn or random_level is not None:
+    elif entries:
         ax.legend(loc="best")
     return save_png(fig, path)
 
