@@ -87,6 +87,22 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def check_bool(name: str, value: object) -> bool:
+    """``value`` if it is a bool; else a ``TypeError`` naming ``name`` (``0``/``1`` are not taken for flags).
+
+    >>> check_bool("enabled", False)
+    False
+    >>> try:
+    ...     check_bool("enabled", 1)
+    ... except TypeError as err:
+    ...     print(err)
+    enabled must be a bool, got int
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return value
+
+
 def check_non_negative_int(name: str, value: object) -> int:
     """``value`` if it is an int >= 0 (not a bool); else a ``ValueError`` naming ``name``.
 

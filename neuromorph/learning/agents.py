@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
-from neuromorph.utils import check_non_negative_int, check_positive_int
+from neuromorph.utils import check_bool, check_non_negative_int, check_positive_int
 
 UNITS = ("lif", "tanh", "relu")
 STEP_BOUNDS = ("network", "layer")
@@ -209,8 +209,7 @@ class AgentConfig:
         if not (self.entropy >= 0 and math.isfinite(self.entropy)):
             raise ValueError(f"entropy must be a finite number >= 0, got {self.entropy!r}")
         check_non_negative_int("entropy_half_life", self.entropy_half_life)
-        if not isinstance(self.scale_reward, bool):
-            raise TypeError(f"scale_reward must be a bool, got {type(self.scale_reward).__name__}")
+        check_bool("scale_reward", self.scale_reward)
         if not 0.0 < self.init_density <= 1.0:
             raise ValueError(f"init_density must be in (0, 1], got {self.init_density!r}")
         return self

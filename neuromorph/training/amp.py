@@ -20,6 +20,8 @@ from typing import ContextManager
 import torch
 from torch import Tensor
 
+from neuromorph.utils import check_bool
+
 
 class Amp:
     """Mixed-precision policy for ``device`` (``torch.device`` or "cpu"/"cuda").
@@ -35,10 +37,8 @@ class Amp:
         device = torch.device(device) if isinstance(device, str) else device
         if not isinstance(device, torch.device) or device.type not in ("cpu", "cuda"):
             raise ValueError(f"device must be a cpu or cuda torch.device, got {device!r}")
-        if not isinstance(enabled, bool):
-            raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
         self.device = device
-        self.enabled = enabled
+        self.enabled = check_bool("enabled", enabled)
         self.dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
         self.scaler = torch.amp.GradScaler("cuda", enabled=enabled and device.type == "cuda")
 
