@@ -17,6 +17,7 @@ import json
 import os
 
 from neuromorph.cli._args import non_negative_int, positive_float, positive_int
+from neuromorph.models.spiking_lm import RESIDUALS
 
 
 def format_table(result: dict) -> str:
@@ -110,6 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         num_heads=args.heads,
         context=args.context,
         T=args.T,
+        residual=args.residual,
         batch_size=args.batch_size,
         lr=args.lr,
         transformer_lr=args.transformer_lr,
@@ -178,6 +180,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--heads", type=positive_int, default=4)
     p.add_argument("--context", type=positive_int, default=64)
     p.add_argument("--T", type=positive_int, default=2, help="time steps of the spiking model")
+    p.add_argument(
+        "--residual",
+        choices=RESIDUALS,
+        default="spikes",
+        help="spiking model: the residual stream sums spikes, or membrane drive (the membrane shortcut)",
+    )
     p.add_argument(
         "--head-windows",
         dest="head_windows",

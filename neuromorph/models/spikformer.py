@@ -45,7 +45,7 @@ from torch import Tensor, nn
 
 from neuromorph.neurons.base import reset as reset_states
 from neuromorph.neurons.lif import LIF
-from neuromorph.utils import check_per_head_ints, check_positive_int
+from neuromorph.utils import check_bool, check_per_head_ints, check_positive_int
 
 DEFAULT_LIF: dict[str, Any] = {"beta": 0.5, "threshold": 1.0, "reset": "zero", "detach_reset": True}
 
@@ -94,15 +94,22 @@ def _resolve_norm(norm: str, batch_norm: bool) -> str:
 
 
 class _LinearBNLIF(nn.Module):
-    """``SN(BN(x W + b))`` on ``[T, B, N, D_in]`` (``SN(x W + b)`` with ``norm="none"``)."""
+    """``SN(BN(x W + b))`` on ``[T, B, N, D_in]`` (``SN(x W + b)`` with ``norm="none"``; ``BN(x W + b)``, no LIF,
+    with ``spiking=False``)."""
 
     def __init__(
-        self, d_in: int, d_out: int, lif_kwargs: dict[str, Any] | None, bias: bool = True, norm: str = "batch"
+        self,
+        d_in: int,
+        d_out: int,
+        lif_kwargs: dict[str, Any] | None,
+        bias: bool = True,
+        norm: str = "batch",
+        spiking: bool = True,
     ) -> None:
         super().__init__()
         self.linear = nn.Linear(d_in, d_out, bias=bias or norm == "none")
         self.bn: nn.Module = make_norm(norm, d_out)
-        self.lif = _lif(lif_kwargs)
+        self.lif: nn.Module = _lif(lif_kwargs) if spiking else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.lif(self.bn(self.linear(x)))
@@ -151,6 +158,8 @@ class SpikingSelfAttention(nn.Module):
             which online learning needs: BN between a synapse and its neuron changes scale every step.
         norm: ``"batch"``, ``"layer"`` or ``"none"`` (see the module docstring); ``batch_norm=False`` forces
             ``"none"``.
+        spiking_output: False drops the LIF after the output projection: the layer returns ``BN(A W_o + b_o)``
+            (real-valued, for a membrane shortcut); every weight layer still reads spikes.
 
     >>> out = SpikingSelfAttention(dim=8, num_heads=2)(torch.rand(2, 3, 5, 8))
     >>> out.shape, bool(((out == 0) | (out == 1)).all())
@@ -167,9 +176,11 @@ class SpikingSelfAttention(nn.Module):
         lif_kwargs: dict[str, Any] | None = None,
         batch_norm: bool = True,
         norm: str = "batch",
+        spiking_output: bool = True,
     ) -> None:
         super().__init__()
         check_positive_int("dim", dim)
+        check_bool("spiking_output", spiking_output)
         if not isinstance(num_heads, int) or num_heads < 1 or dim % num_heads:
             raise ValueError(f"num_heads must be a positive int dividing dim={dim}, got {num_heads!r}")
         if not scale > 0:
@@ -182,7 +193,7 @@ class SpikingSelfAttention(nn.Module):
         self.k = _LinearBNLIF(dim, dim, lif_kwargs, bias=False, norm=norm)
         self.v = _LinearBNLIF(dim, dim, lif_kwargs, bias=False, norm=norm)
         self.attn_lif = _lif(lif_kwargs, threshold=attn_threshold)
-        self.proj = _LinearBNLIF(dim, dim, lif_kwargs, norm=norm)
+        self.proj = _LinearBNLIF(dim, dim, lif_kwargs, norm=norm, spiking=spiking_output)
 
     def _heads(self, x: Tensor) -> Tensor:  # [T, B, N, D] -> [T, B, H, N, d]
         t, b, n, _ = x.shape
@@ -191,7 +202,7 @@ class SpikingSelfAttention(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """``x``: ``[T, B, N, D]``; ``mask``: optional bool ``[B, N]`` (True = keep).
 
-        Returns spikes ``[T, B, N, D]``.
+        Returns spikes ``[T, B, N, D]`` (``BN(A W_o + b_o)`` with ``spiking_output=False``).
         """
         if x.dim() != 4 or x.shape[-1] != self.dim:
             raise ValueError(f"x must be [T, B, N, {self.dim}], got shape {tuple(x.shape)}")
@@ -217,7 +228,8 @@ class SpikingSelfAttention(nn.Module):
 
 
 class SpikingMLPBlock(nn.Module):
-    """``SN(BN(SN(BN(x W_1 + b_1)) W_2 + b_2))`` on ``[T, B, N, D]`` with hidden width ``hidden``.
+    """``SN(BN(SN(BN(x W_1 + b_1)) W_2 + b_2))`` on ``[T, B, N, D]`` with hidden width ``hidden``
+    (``spiking_output=False``: ``BN(SN(BN(x W_1 + b_1)) W_2 + b_2)``, real-valued, for a membrane shortcut).
 
     >>> out = SpikingMLPBlock(dim=8, hidden=16)(torch.rand(2, 3, 5, 8))
     >>> out.shape, bool(((out == 0) | (out == 1)).all())
@@ -231,11 +243,13 @@ class SpikingMLPBlock(nn.Module):
         lif_kwargs: dict[str, Any] | None = None,
         batch_norm: bool = True,
         norm: str = "batch",
+        spiking_output: bool = True,
     ) -> None:
         super().__init__()
+        check_bool("spiking_output", spiking_output)
         norm = _resolve_norm(norm, batch_norm)
         self.fc1 = _LinearBNLIF(dim, hidden, lif_kwargs, norm=norm)
-        self.fc2 = _LinearBNLIF(hidden, dim, lif_kwargs, norm=norm)
+        self.fc2 = _LinearBNLIF(hidden, dim, lif_kwargs, norm=norm, spiking=spiking_output)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc2(self.fc1(x))

@@ -19,9 +19,9 @@ Optional per-head windows ``w_h`` (``head_windows``; 0 = unlimited): head ``h`` 
 softmax the weights ``Q K^T`` are non-negative spike counts, so a head cannot single out the previous characters
 among many; a short window gives it that locality by construction.
 
-Block (:class:`SpikingLMBlock`, the membrane shortcut of the Spike-driven Transformer, Yao et al. 2023): the
-residual stream ``X`` holds sums of spikes; every branch starts with its own LIF, so each weight layer inside a
-branch sees binary input (accumulates, not multiply-accumulates)::
+Block (:class:`SpikingLMBlock`; every branch starts with its own LIF, as in the Spike-driven Transformer, Yao et
+al. 2023): the residual stream ``X`` holds sums of spikes, and each weight layer inside a branch sees binary input
+(accumulates, not multiply-accumulates)::
 
     X <- X + CSSA(SN(X));   X <- X + MLP(SN(X)),   MLP(S) = SN(BN(SN(BN(S W_1 + b_1)) W_2 + b_2))
 
@@ -30,6 +30,12 @@ every step: direct encoding), ``depth`` blocks, then the readout ``logits = W_c 
 linear layer on the time mean of the residual stream, equal to the time mean of the per-step readouts and ``T``
 times cheaper; its input is not binary, so it is counted as multiply-accumulates). Every forward pass starts from
 rest.
+
+With ``residual="membrane"`` the residual stream holds membrane drive instead of spikes, as in the Spike-driven
+Transformer's membrane shortcut: the embedding and each branch's last batch norm are added without a LIF,
+``X_0 = BN(E[x] + P)``, ``CSSA(S) = BN(Concat_h(A_h) W_o + b_o)`` and ``MLP(S) = BN(SN(BN(S W_1 + b_1)) W_2 + b_2)``.
+Each branch still starts with its own LIF, so every weight layer inside the blocks still reads binary input; only
+the stream (and the readout's input) is real-valued.
 
 In eval mode the output at position ``t`` depends only on ``x[:, :t + 1]`` (tested by perturbation). In training
 mode the batch norms take their statistics over all positions of the batch, as Spikformer does; that couples
@@ -53,23 +59,26 @@ from neuromorph.models.spikformer import FlatBatchNorm, SpikingMLPBlock, Spiking
 from neuromorph.neurons.base import reset as reset_states
 from neuromorph.utils import check_positive_int
 
+RESIDUALS = ("spikes", "membrane")  # what the residual stream of SpikingCharLM adds up (module docstring)
+
 
 class CausalSpikingSelfAttention(SpikingSelfAttention):
     """Spikformer self-attention with a causal mask and a per-row ``1 / (n + 1)`` scale (module docstring).
 
     Same arguments as :class:`~neuromorph.models.spikformer.SpikingSelfAttention` (``time_shifts`` excepted);
-    ``scale`` is ``s``; ``head_windows``: ``None`` or one window per head (0 = unlimited). Input and output are
-    ``[T, B, N, D]``.
+    ``scale`` is ``s``; ``head_windows``: ``None`` or one window per head (0 = unlimited); ``spiking_output=False``
+    returns ``BN(A W_o + b_o)`` (the membrane shortcut). Input and output are ``[T, B, N, D]``.
 
     In eval mode, changing the input at positions ``>= 3`` leaves the output at positions ``< 3`` unchanged (a low
     threshold makes the untrained layer spike):
 
+    >>> _ = torch.manual_seed(0)
     >>> attn = CausalSpikingSelfAttention(dim=8, num_heads=2, lif_kwargs={"threshold": 0.1}).eval()
     >>> s = (torch.rand(2, 1, 5, 8, generator=torch.Generator().manual_seed(0)) < 0.5).float()
     >>> changed = s.clone(); changed[:, :, 3:] = 1 - changed[:, :, 3:]
     >>> out = attn(s); reset_states(attn); out_changed = attn(changed)
     >>> out.shape, int(out[:, :, :3].sum()), torch.equal(out[:, :, :3], out_changed[:, :, :3])
-    (torch.Size([2, 1, 5, 8]), 20, True)
+    (torch.Size([2, 1, 5, 8]), 23, True)
     >>> torch.equal(out, out_changed)
     False
     >>> [round(v, 4) for v in attn.visibility(3)[1].flatten().tolist()]  # s / (n + 1) with s = 2
@@ -84,8 +93,9 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
         attn_threshold: float = 0.5,
         lif_kwargs: dict[str, Any] | None = None,
         head_windows: Sequence[int] | None = None,
+        spiking_output: bool = True,
     ) -> None:
-        super().__init__(dim, num_heads, scale, None, attn_threshold, lif_kwargs)
+        super().__init__(dim, num_heads, scale, None, attn_threshold, lif_kwargs, spiking_output=spiking_output)
         self.head_windows = check_head_windows(head_windows, num_heads)
 
     def visibility(self, n: int, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
@@ -123,7 +133,8 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
 class SpikingLMBlock(nn.Module):
     """``X <- X + CSSA(SN(X)); X <- X + MLP(SN(X))`` on ``[T, B, N, D]`` (module docstring).
 
-    Both branches add spikes, so an integer-valued residual stream stays integer-valued:
+    Both branches add spikes, so an integer-valued residual stream stays integer-valued (with
+    ``spiking_output=False`` they add their last batch norm's output instead: the membrane shortcut):
 
     >>> block = SpikingLMBlock(dim=8, num_heads=2, lif_kwargs={"threshold": 0.1}).eval()
     >>> x = torch.randint(0, 3, (2, 1, 4, 8), generator=torch.Generator().manual_seed(0)).float()
@@ -140,14 +151,17 @@ class SpikingLMBlock(nn.Module):
         scale: float = 2.0,
         lif_kwargs: dict[str, Any] | None = None,
         head_windows: Sequence[int] | None = None,
+        spiking_output: bool = True,
     ) -> None:
         super().__init__()
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
             raise ValueError(f"mlp_ratio must be a number > 0, got {mlp_ratio!r}")
         self.attn_in = _lif(lif_kwargs)
-        self.attn = CausalSpikingSelfAttention(dim, num_heads, scale, lif_kwargs=lif_kwargs, head_windows=head_windows)
+        self.attn = CausalSpikingSelfAttention(
+            dim, num_heads, scale, lif_kwargs=lif_kwargs, head_windows=head_windows, spiking_output=spiking_output
+        )
         self.mlp_in = _lif(lif_kwargs)
-        self.mlp = SpikingMLPBlock(dim, max(1, int(round(dim * mlp_ratio))), lif_kwargs)
+        self.mlp = SpikingMLPBlock(dim, max(1, int(round(dim * mlp_ratio))), lif_kwargs, spiking_output=spiking_output)
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.attn(self.attn_in(x))
@@ -165,6 +179,8 @@ class SpikingCharLM(CharLMBase):
         scale: attention scale ``s`` (after the ``1 / (n + 1)`` row normalisation).
         head_windows: ``None`` (every head sees all earlier positions) or one window per head, 0 = unlimited.
         lif_kwargs: overrides of the Spikformer LIF defaults (``neuromorph.models.spikformer.DEFAULT_LIF``).
+        residual: ``"spikes"`` (the stream sums spikes) or ``"membrane"`` (the membrane shortcut: no LIF after the
+            embedding and after each branch's last batch norm; module docstring).
 
     Causal in eval mode: the logits before a changed position do not move.
 
@@ -189,17 +205,23 @@ class SpikingCharLM(CharLMBase):
         scale: float = 2.0,
         lif_kwargs: dict[str, Any] | None = None,
         head_windows: Sequence[int] | None = None,
+        residual: str = "spikes",
     ) -> None:
         super().__init__(vocab_size, context)
         check_positive_int("dim", dim)
         check_positive_int("depth", depth)
         self.T = check_positive_int("T", T)
+        if residual not in RESIDUALS:
+            raise ValueError(f"residual must be one of {RESIDUALS}, got {residual!r}")
+        self.residual = residual
+        spiking_stream = residual == "spikes"
         self.embed = nn.Embedding(vocab_size, dim)
         self.pos = position_embedding(context, dim)
         self.embed_bn = FlatBatchNorm(dim)
-        self.embed_lif = _lif(lif_kwargs)
+        self.embed_lif: nn.Module = _lif(lif_kwargs) if spiking_stream else nn.Identity()
         self.blocks = nn.ModuleList(
-            SpikingLMBlock(dim, num_heads, mlp_ratio, scale, lif_kwargs, head_windows) for _ in range(depth)
+            SpikingLMBlock(dim, num_heads, mlp_ratio, scale, lif_kwargs, head_windows, spiking_stream)
+            for _ in range(depth)
         )
         self.head = nn.Linear(dim, vocab_size)
 
@@ -215,4 +237,4 @@ class SpikingCharLM(CharLMBase):
         return self.head(h.mean(dim=0))
 
 
-__all__ = ["CausalSpikingSelfAttention", "SpikingCharLM", "SpikingLMBlock"]
+__all__ = ["RESIDUALS", "CausalSpikingSelfAttention", "SpikingCharLM", "SpikingLMBlock"]

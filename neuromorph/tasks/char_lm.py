@@ -52,8 +52,8 @@ LABELS = {"spiking": "spiking transformer", "transformer": "non-spiking transfor
 
 @dataclass
 class LMConfig:
-    """Model size and training settings shared by both models (``T``, ``scale``, ``head_windows``: spiking model
-    only; ``transformer_head_windows``: the non-spiking model's attention windows; ``transformer_lr``: the
+    """Model size and training settings shared by both models (``T``, ``scale``, ``head_windows``, ``residual``:
+    spiking model only; ``transformer_head_windows``: the non-spiking model's attention windows; ``transformer_lr``: the
     non-spiking model's peak learning rate, ``None`` = ``lr``, so each model can take the rate it was screened
     at)."""
 
@@ -64,6 +64,7 @@ class LMConfig:
     context: int = 64
     T: int = 2
     scale: float = 2.0
+    residual: str = "spikes"
     head_windows: Optional[tuple[int, ...]] = None
     transformer_head_windows: Optional[tuple[int, ...]] = None
     batch_size: int = 32
@@ -127,6 +128,7 @@ def build_language_model(kind: str, vocab_size: int, config: LMConfig) -> CharLM
             T=config.T,
             scale=config.scale,
             head_windows=config.head_windows,
+            residual=config.residual,
         )
     if kind == "transformer":
         return TransformerCharLM(
@@ -196,9 +198,11 @@ def train_language_models(
     seed: int = 0,
     show_progress: Optional[bool] = None,
     log: Optional[Callable[[str], None]] = None,
+    build: Callable[[str, int, LMConfig], CharLMBase] = build_language_model,
 ) -> dict[str, LMRun]:
     """Train each model kind in ``kinds`` for ``wall_s`` seconds of training time or ``steps`` steps (exactly one
-    of the two), in turns (module docstring). Models start from the same seed and draw the same batches."""
+    of the two), in turns (module docstring). Models start from the same seed and draw the same batches.
+    ``build(kind, vocab_size, config)`` makes each model (a variant of a kind, for ablations)."""
     if (wall_s is None) == (steps is None):
         raise ValueError("give exactly one of wall_s and steps")
     if wall_s is not None and (
@@ -214,7 +218,7 @@ def train_language_models(
     runs: dict[str, LMRun] = {}
     for kind in kinds:
         torch.manual_seed(seed)
-        model = build_language_model(kind, corpus.vocab_size, config)
+        model = build(kind, corpus.vocab_size, config)
         opt = torch.optim.AdamW(model.parameters(), lr=config.peak_lr(kind), weight_decay=config.weight_decay)
         runs[kind] = LMRun(kind, model, opt, torch.Generator().manual_seed(seed))
     curve_valid = corpus.valid[: config.curve_chars + 1]

@@ -11,9 +11,10 @@ from neuromorph.models.transformer_lm import TransformerCharLM
 V, N = 11, 12
 
 
-def _models(dim=16, depth=2, heads=2, windows=None):
+def _models(dim=16, depth=2, heads=2, windows=None, residual="spikes"):
     torch.manual_seed(0)
-    return {"spiking": SpikingCharLM(V, N, dim=dim, depth=depth, num_heads=heads, T=3, head_windows=windows),
+    return {"spiking": SpikingCharLM(V, N, dim=dim, depth=depth, num_heads=heads, T=3, head_windows=windows,
+                                     residual=residual),
             "transformer": TransformerCharLM(V, N, dim=dim, depth=depth, num_heads=heads, head_windows=windows)}
 
 
@@ -31,10 +32,13 @@ def _train_a_little(model, steps=40):
     return model.eval()
 
 
-@pytest.mark.parametrize("kind", ["spiking", "spiking-windows", "transformer", "transformer-windows"])
+@pytest.mark.parametrize(
+    "kind", ["spiking", "spiking-windows", "spiking-membrane", "transformer", "transformer-windows"]
+)
 def test_output_at_t_does_not_depend_on_later_inputs(kind, one_thread):
-    name, _, windowed = kind.partition("-")
-    model = _train_a_little(_models(windows=(3, 0) if windowed else None)[name])
+    name, _, variant = kind.partition("-")
+    residual = "membrane" if variant == "membrane" else "spikes"
+    model = _train_a_little(_models(windows=(3, 0) if variant == "windows" else None, residual=residual)[name])
     gen = torch.Generator().manual_seed(2)
     x = torch.randint(0, V, (6, N), generator=gen)
     base = model(x)
@@ -55,9 +59,32 @@ def test_changing_an_early_input_changes_later_outputs(kind, one_thread):
     assert not torch.allclose(model(x)[:, -1], model(y)[:, -1])
 
 
+@pytest.mark.parametrize("residual", ["spikes", "membrane"])
+def test_every_weight_layer_inside_the_blocks_reads_spikes(residual, one_thread):
+    """The accumulate-only claim: with either residual stream, every linear layer of every block gets 0/1
+    input; with the membrane shortcut the stream itself is real-valued, with spikes it sums spikes."""
+    model = _train_a_little(_models(residual=residual)["spiking"])
+    inputs = {}
+    hooks = [module.register_forward_hook(lambda mod, args, out, name=name: inputs.__setitem__(name, args[0]))
+             for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)]
+    stream = []
+    hooks.append(model.head.register_forward_hook(lambda mod, args, out: stream.append(args[0])))
+    model(torch.randint(0, V, (4, N), generator=torch.Generator().manual_seed(4)))
+    for hook in hooks:
+        hook.remove()
+    block_layers = {name: x for name, x in inputs.items() if name.startswith("blocks.")}
+    assert len(block_layers) == 2 * 6  # q, k, v, proj, fc1, fc2 per block
+    for name, x in block_layers.items():
+        assert bool(((x == 0) | (x == 1)).all()), name
+        assert bool((x == 1).any()), name
+    integer_stream = torch.equal(stream[0] * model.T, (stream[0] * model.T).round())  # time mean of spike sums
+    assert integer_stream == (residual == "spikes")
+
+
 @pytest.mark.parametrize("config", [{}, {"dim": 32, "depth": 3, "heads": 4}])
-def test_parameter_counts_are_equal(config):
-    m = _models(**config)
+@pytest.mark.parametrize("residual", ["spikes", "membrane"])
+def test_parameter_counts_are_equal(config, residual):
+    m = _models(**config, residual=residual)
     counts = {k: sum(p.numel() for p in model.parameters()) for k, model in m.items()}
     assert counts["spiking"] == counts["transformer"]
     shapes = {k: sorted(tuple(p.shape) for p in model.parameters()) for k, model in m.items()}
@@ -119,6 +146,10 @@ def test_model_input_errors_name_the_argument():
         SpikingCharLM(5, 8, dim=16, mlp_ratio=0)
     with pytest.raises(ValueError, match="T must be a positive int"):
         SpikingCharLM(5, 8, dim=16, T=0)
+    with pytest.raises(ValueError, match="residual must be one of \\('spikes', 'membrane'\\), got 'membranes'"):
+        SpikingCharLM(5, 8, dim=16, residual="membranes")
+    with pytest.raises(TypeError, match="spiking_output must be a bool, got int"):
+        CausalSpikingSelfAttention(8, 2, spiking_output=1)
     with pytest.raises(ValueError, match="padding mask"):
         CausalSpikingSelfAttention(8, 2)(torch.zeros(1, 1, 3, 8), torch.ones(1, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match="head_windows"):

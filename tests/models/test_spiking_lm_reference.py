@@ -2,7 +2,9 @@
 neuromorph.models.spiking_lm): every SN is a loop over time of ``lif_step`` (plain autograd), every BN a
 ``F.batch_norm`` of its own, every projection its own ``F.linear``, the attention a loop over the time steps.
 The model's fast paths (fused q/k/v projection, one batch norm and one LIF call for the three branches, the
-compiled multi-step LIF, cached masks) must give the same logits, gradients and running statistics."""
+compiled multi-step LIF, cached masks) must give the same logits, gradients and running statistics, for both
+residual streams (spikes, and the membrane shortcut, where the embedding and each branch's last batch norm are
+added without a LIF)."""
 
 import copy
 from functools import lru_cache
@@ -36,11 +38,12 @@ def _bn(bn, x, stats):
     return flat.reshape(x.shape)
 
 
-def _branch(branch, x, stats):  # SN(BN(x W + b))
-    return _sn(branch.lif, _bn(branch.bn, F.linear(x, branch.linear.weight, branch.linear.bias), stats))
+def _branch(branch, x, stats, spiking=True):  # SN(BN(x W + b)), or BN(x W + b) with spiking=False
+    drive = _bn(branch.bn, F.linear(x, branch.linear.weight, branch.linear.bias), stats)
+    return _sn(branch.lif, drive) if spiking else drive
 
 
-def _attention(attn, s, stats):
+def _attention(attn, s, stats, spiking_output):
     t, b, n, d = s.shape
     h, hd = attn.num_heads, attn.head_dim
     q, k, v = (_branch(br, s, stats).reshape(t, b, n, h, hd).transpose(2, 3) for br in (attn.q, attn.k, attn.v))
@@ -51,26 +54,28 @@ def _attention(attn, s, stats):
         product = (q[step] @ k[step].transpose(-2, -1)) * visible
         out.append((product @ v[step]) * (attn.scale / visible.sum(-1))[..., None])
     drive = torch.stack(out).transpose(2, 3).reshape(t, b, n, d)
-    return _branch(attn.proj, _sn(attn.attn_lif, drive), stats)
+    return _branch(attn.proj, _sn(attn.attn_lif, drive), stats, spiking_output)
 
 
 def reference_forward(lm, x):
     """Logits of ``lm`` for ids ``x`` and the running statistics its batch norms would hold afterwards."""
-    stats = {}
+    stats, spikes = {}, lm.residual == "spikes"
     e = lm.embed.weight[x] + lm.pos[: x.shape[1]]
-    h = _sn(lm.embed_lif, _bn(lm.embed_bn, e.unsqueeze(0).expand(lm.T, -1, -1, -1), stats))
+    h = _bn(lm.embed_bn, e.unsqueeze(0).expand(lm.T, -1, -1, -1), stats)
+    if spikes:
+        h = _sn(lm.embed_lif, h)
     for block in lm.blocks:
-        h = h + _attention(block.attn, _sn(block.attn_in, h), stats)
+        h = h + _attention(block.attn, _sn(block.attn_in, h), stats, spikes)
         mlp = block.mlp
-        h = h + _branch(mlp.fc2, _branch(mlp.fc1, _sn(block.mlp_in, h), stats), stats)
+        h = h + _branch(mlp.fc2, _branch(mlp.fc1, _sn(block.mlp_in, h), stats), stats, spikes)
     return F.linear(h.mean(0), lm.head.weight, lm.head.bias), stats
 
 
 @lru_cache(maxsize=None)
-def _trained(windows, dtype):
+def _trained(windows, dtype, residual):
     """A model after a few optimiser steps (so that its batch norms have moved and many neurons spike)."""
     torch.manual_seed(0)
-    lm = SpikingCharLM(V, N, dim=16, depth=2, num_heads=4, T=2, head_windows=windows).to(dtype)
+    lm = SpikingCharLM(V, N, dim=16, depth=2, num_heads=4, T=2, head_windows=windows, residual=residual).to(dtype)
     opt = torch.optim.Adam(lm.parameters(), lr=1e-2)
     gen = torch.Generator().manual_seed(1)
     for _ in range(30):  # enough for the running statistics to let the attention spike in eval mode too
@@ -86,8 +91,11 @@ def _trained(windows, dtype):
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-9), (torch.float32, 1e-5)])
 @pytest.mark.parametrize("windows", [None, (2, 4, 1, 0)])
 @pytest.mark.parametrize("training", [True, False])
-def test_forward_backward_and_running_stats_equal_the_plain_reference(windows, dtype, tol, training, one_thread):
-    lm = copy.deepcopy(_trained(windows, dtype)).train(training)
+@pytest.mark.parametrize("residual", ["spikes", "membrane"])
+def test_forward_backward_and_running_stats_equal_the_plain_reference(
+    windows, dtype, tol, training, residual, one_thread
+):
+    lm = copy.deepcopy(_trained(windows, dtype, residual)).train(training)
     ids = torch.randint(0, V, (5, N), generator=torch.Generator().manual_seed(2))
     target = torch.randint(0, V, (5, N), generator=torch.Generator().manual_seed(3))
     params = [p for p in lm.parameters()]
