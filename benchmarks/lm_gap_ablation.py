@@ -37,7 +37,7 @@ import json
 import math
 import time
 import types
-from typing import Callable, cast
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -105,25 +105,11 @@ def _with_spike_map(vocab_size: int, config: LMConfig) -> CharLMBase:
 
 
 def _spikes_with(**changes: object) -> Callable[[int, LMConfig], CharLMBase]:
-    """The ``spikes`` model with LMConfig fields or ``lif_kwargs`` changed."""
+    """The ``spikes`` model with these LMConfig fields changed."""
 
     def make(vocab_size: int, config: LMConfig) -> CharLMBase:
-        lif_kwargs = changes.get("lif_kwargs")
-        config = dataclasses.replace(config, **{k: v for k, v in changes.items() if k != "lif_kwargs"})
-        if lif_kwargs is None:
-            return build_language_model("spiking", vocab_size, config)
-        return SpikingCharLM(
-            vocab_size,
-            config.context,
-            dim=config.dim,
-            depth=config.depth,
-            num_heads=config.num_heads,
-            mlp_ratio=config.mlp_ratio,
-            T=config.T,
-            scale=config.scale,
-            head_windows=config.head_windows,
-            lif_kwargs=cast(dict, lif_kwargs),
-        )
+        changed = dataclasses.replace(config, **changes)
+        return build_language_model("spiking", vocab_size, changed)
 
     return make
 

@@ -52,10 +52,10 @@ LABELS = {"spiking": "spiking transformer", "transformer": "non-spiking transfor
 
 @dataclass
 class LMConfig:
-    """Model size and training settings shared by both models (``T``, ``scale``, ``head_windows``, ``residual``:
-    spiking model only; ``transformer_head_windows``: the non-spiking model's attention windows; ``transformer_lr``: the
-    non-spiking model's peak learning rate, ``None`` = ``lr``, so each model can take the rate it was screened
-    at)."""
+    """Model size and training settings shared by both models. Spiking model only: ``T``, ``scale``,
+    ``head_windows``, ``residual`` and ``lif_kwargs`` (overrides of its LIF defaults). ``transformer_head_windows``:
+    the non-spiking model's attention windows; ``transformer_lr``: the non-spiking model's peak learning rate,
+    ``None`` = ``lr``, so each model can take the rate it was screened at."""
 
     dim: int = 128
     depth: int = 2
@@ -65,6 +65,7 @@ class LMConfig:
     T: int = 2
     scale: float = 2.0
     residual: str = "spikes"
+    lif_kwargs: Optional[dict[str, Any]] = None
     head_windows: Optional[tuple[int, ...]] = None
     transformer_head_windows: Optional[tuple[int, ...]] = None
     batch_size: int = 32
@@ -105,6 +106,8 @@ class LMConfig:
             or self.weight_decay < 0
         ):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
+        if self.lif_kwargs is not None and not isinstance(self.lif_kwargs, dict):
+            raise TypeError(f"lif_kwargs must be None or a dict, got {type(self.lif_kwargs).__name__}")
 
     def peak_lr(self, kind: str) -> float:
         """The peak learning rate of model ``kind``: ``transformer_lr`` (when set) for the non-spiking model,
@@ -129,6 +132,7 @@ def build_language_model(kind: str, vocab_size: int, config: LMConfig) -> CharLM
             scale=config.scale,
             head_windows=config.head_windows,
             residual=config.residual,
+            lif_kwargs=config.lif_kwargs,
         )
     if kind == "transformer":
         return TransformerCharLM(

@@ -6,7 +6,7 @@ import torch
 
 from neuromorph.cli import main
 from neuromorph.data.char_corpus import load_char_corpus
-from neuromorph.tasks.char_lm import LMConfig, train_language_models
+from neuromorph.tasks.char_lm import LMConfig, build_language_model, train_language_models
 
 TINY = ["--max-chars", "20000", "--dim", "16", "--heads", "2", "--depth", "1", "--context", "16",
         "--batch-size", "4", "--curve-points", "2", "--curve-chars", "200", "--no-progress"]
@@ -114,6 +114,10 @@ def test_training_arguments_are_checked():
         LMConfig(warmup_steps=-1)
     with pytest.raises(ValueError, match="context"):
         LMConfig(context=0)
+    with pytest.raises(TypeError, match="lif_kwargs must be None or a dict, got list"):
+        LMConfig(lif_kwargs=[("threshold", 0.5)])
+    with pytest.raises(ValueError, match="residual must be one of"):
+        build_language_model("spiking", 5, LMConfig(dim=16, num_heads=2, residual="spike"))
 
 
 def test_each_model_trains_at_its_own_peak_learning_rate(one_thread):
