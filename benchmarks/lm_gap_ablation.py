@@ -69,7 +69,8 @@ def _real_softmax_forward(attn: CausalSpikingSelfAttention, x: Tensor, mask: Ten
     return attn.proj(_softmax_attention(attn, q, k, v, x.shape[2]))
 
 
-def _membrane(vocab_size: int, config: LMConfig) -> SpikingCharLM:
+def _spiking(vocab_size: int, config: LMConfig) -> SpikingCharLM:
+    """The spiking LM of ``config`` (its ``residual`` names the stream)."""
     model = build_language_model("spiking", vocab_size, config)
     assert isinstance(model, SpikingCharLM)
     return model
@@ -77,7 +78,7 @@ def _membrane(vocab_size: int, config: LMConfig) -> SpikingCharLM:
 
 def _with_attention(forward: Callable[..., Tensor]) -> Callable[[int, LMConfig], CharLMBase]:
     def make(vocab_size: int, config: LMConfig) -> CharLMBase:
-        model = _membrane(vocab_size, config)
+        model = _spiking(vocab_size, config)
         for block in model.blocks:
             block.attn.forward = types.MethodType(forward, block.attn)
         return model
@@ -95,7 +96,7 @@ def _spike_map_forward(attn: CausalSpikingSelfAttention, x: Tensor, mask: Tensor
 
 
 def _with_spike_map(vocab_size: int, config: LMConfig) -> CharLMBase:
-    model = _membrane(vocab_size, config)
+    model = _spiking(vocab_size, config)
     for block in model.blocks:
         attn = block.attn
         attn.map_alpha = nn.Parameter(torch.full((attn.num_heads,), 0.5))
@@ -115,14 +116,13 @@ def _spikes_with(**changes: object) -> Callable[[int, LMConfig], CharLMBase]:
 
 
 def _spikes_real_embedding(vocab_size: int, config: LMConfig) -> CharLMBase:
-    model = build_language_model("spiking", vocab_size, config)
-    assert isinstance(model, SpikingCharLM)
+    model = _spiking(vocab_size, config)
     model.embed_lif = nn.Identity()
     return model
 
 
 def _with_gelu_mlp(vocab_size: int, config: LMConfig) -> CharLMBase:
-    model = _membrane(vocab_size, config)
+    model = _spiking(vocab_size, config)
     for block in model.blocks:
         block.mlp.fc1.lif = nn.GELU()
     return model
@@ -131,8 +131,8 @@ def _with_gelu_mlp(vocab_size: int, config: LMConfig) -> CharLMBase:
 # variant -> (model kind, residual, builder of the model)
 VARIANTS: dict[str, tuple[str, str, Callable[[int, LMConfig], CharLMBase]]] = {
     "transformer": ("transformer", "spikes", lambda v, c: build_language_model("transformer", v, c)),
-    "spikes": ("spiking", "spikes", lambda v, c: build_language_model("spiking", v, c)),
-    "membrane": ("spiking", "membrane", _membrane),
+    "spikes": ("spiking", "spikes", _spiking),
+    "membrane": ("spiking", "membrane", _spiking),
     "membrane_spike_softmax": ("spiking", "membrane", _with_attention(_spike_softmax_forward)),
     "membrane_real_softmax": ("spiking", "membrane", _with_attention(_real_softmax_forward)),
     "membrane_gelu_mlp": ("spiking", "membrane", _with_gelu_mlp),
