@@ -42,12 +42,12 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from neuromorph.data.char_corpus import load_char_corpus
+from neuromorph.data.char_corpus import CharCorpus, load_char_corpus
 from neuromorph.models.lm import CharLMBase, bits_per_token, head_window_mask
 from neuromorph.models.spikformer import DEFAULT_LIF
 from neuromorph.models.spiking_lm import CausalSpikingSelfAttention, SpikingCharLM
 from neuromorph.neurons.lif import LIF
-from neuromorph.tasks.char_lm import LMConfig, build_language_model, train_language_models
+from neuromorph.tasks.char_lm import LMConfig, LMRun, build_language_model, train_language_models
 
 
 def _softmax_attention(attn: CausalSpikingSelfAttention, q: Tensor, k: Tensor, v: Tensor, n: int) -> Tensor:
@@ -143,6 +143,15 @@ VARIANTS: dict[str, tuple[str, str, Callable[[int, LMConfig], CharLMBase]]] = {
 }
 
 
+def train_variant(name: str, corpus: CharCorpus, config: LMConfig, steps: int, seed: int = 0) -> LMRun:
+    """Variant ``name`` trained alone for ``steps`` steps by the task's loop; ``config`` gives everything but the
+    residual stream, which the variant fixes."""
+    kind, residual, make = VARIANTS[name]
+    config = dataclasses.replace(config, residual=residual)
+    runs = train_language_models((kind,), corpus, config, steps=steps, seed=seed, build=lambda k, v, c: make(v, c))
+    return runs[kind]
+
+
 def main() -> None:
     doc = (__doc__ or "").split("\n\n")
     parser = argparse.ArgumentParser(description=doc[0], epilog=doc[-1], formatter_class=argparse.RawTextHelpFormatter)
@@ -159,21 +168,14 @@ def main() -> None:
     windows = tuple(int(w) for w in args.head_windows.split(","))
     corpus = load_char_corpus(max_chars=args.max_chars)
     print(f"{'variant':<24} {'lr':>7} {'steps':>6} {'train s':>8} {'valid bits/char':>16}")
+    config = LMConfig(
+        head_windows=windows, transformer_head_windows=windows, lr=args.lr, transformer_lr=args.transformer_lr
+    )
     for name in args.variants:
-        kind, residual, make = VARIANTS[name]
-        config = LMConfig(
-            head_windows=windows,
-            transformer_head_windows=windows,
-            residual=residual,
-            lr=args.lr,
-            transformer_lr=args.transformer_lr,
-        )
         start = time.perf_counter()
-        run = train_language_models(
-            (kind,), corpus, config, steps=args.steps, seed=args.seed, build=lambda k, v, c, make=make: make(v, c)
-        )[kind]
+        run = train_variant(name, corpus, config, args.steps, args.seed)
         valid = bits_per_token(run.model, corpus.valid, batch_size=config.eval_batch_size)
-        lr = config.peak_lr(kind)
+        lr = config.peak_lr(run.kind)
         print(f"{name:<24} {lr:7.0e} {run.steps:6d} {run.train_s:8.0f} {valid:16.3f}", flush=True)
         if args.json:
             row = {"variant": name, "lr": lr, "steps": run.steps, "seed": args.seed, "windows": list(windows)}
