@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-
 from matplotlib import colormaps
 
 from neuromorph.utils import check_positive_int
