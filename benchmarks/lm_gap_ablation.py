@@ -25,6 +25,12 @@ are spiking changes that were screened and not kept:
 - ``membrane_spike_map``: ``membrane`` whose attention weights are spikes too, ``W = SN(alpha_h Q K^T)`` with a
   learnable ``alpha_h`` per head (initially 0.5) and ``A = SN_attn(s / c_n (W * M_h) V)`` (8 more parameters).
 
+One variant is the library's own option, kept:
+
+- ``membrane_softmax``: ``membrane`` with ``attention="softmax"`` and ``s = 1``: the heads take a causal softmax
+  over the spike-count scores, ``A = SN_attn(s softmax(Q K^T / sqrt(d) + log M_h) V)``, and the output projection
+  still reads spikes.
+
     python benchmarks/lm_gap_ablation.py --steps 1000 --json runs/lm_gap_ablation.json
     python benchmarks/lm_gap_ablation.py --steps 1000 --variants membrane --lr 0.008   # one variant
 """
@@ -105,8 +111,8 @@ def _with_spike_map(vocab_size: int, config: LMConfig) -> CharLMBase:
     return model
 
 
-def _spikes_with(**changes: object) -> Callable[[int, LMConfig], CharLMBase]:
-    """The ``spikes`` model with these LMConfig fields changed."""
+def _with_config(**changes: object) -> Callable[[int, LMConfig], CharLMBase]:
+    """The spiking model of the variant's config with these LMConfig fields changed."""
 
     def make(vocab_size: int, config: LMConfig) -> CharLMBase:
         changed = dataclasses.replace(config, **changes)
@@ -136,10 +142,11 @@ VARIANTS: dict[str, tuple[str, str, Callable[[int, LMConfig], CharLMBase]]] = {
     "membrane_spike_softmax": ("spiking", "membrane", _with_attention(_spike_softmax_forward)),
     "membrane_real_softmax": ("spiking", "membrane", _with_attention(_real_softmax_forward)),
     "membrane_gelu_mlp": ("spiking", "membrane", _with_gelu_mlp),
-    "spikes_threshold_half": ("spiking", "spikes", _spikes_with(lif_kwargs={"threshold": 0.5})),
-    "spikes_scale_4": ("spiking", "spikes", _spikes_with(scale=4.0)),
+    "spikes_threshold_half": ("spiking", "spikes", _with_config(lif_kwargs={"threshold": 0.5})),
+    "spikes_scale_4": ("spiking", "spikes", _with_config(scale=4.0)),
     "spikes_real_embedding": ("spiking", "spikes", _spikes_real_embedding),
     "membrane_spike_map": ("spiking", "membrane", _with_spike_map),
+    "membrane_softmax": ("spiking", "membrane", _with_config(attention="softmax", scale=1.0)),
 }
 
 

@@ -17,7 +17,7 @@ import json
 import os
 
 from neuromorph.cli._args import non_negative_int, positive_float, positive_int
-from neuromorph.models.spiking_lm import RESIDUALS
+from neuromorph.models.spiking_lm import ATTENTIONS, RESIDUALS
 
 
 def format_table(result: dict) -> str:
@@ -66,6 +66,7 @@ def format_markdown(result: dict) -> str:
         rows.append(
             f"| attention products (activation x activation, dense) | | | | {eff['attention_products_per_char']:,.0f} |"
         )
+        rows.append(f"| attention exponentials (softmax) | | | | {eff['attention_exponentials_per_char']:,.0f} |")
         if "spike_rates" in eff:
             rows += ["", "| LIF layer | spike rate (spikes / neuron / step) |", "|---|---:|"]
             rows += [f"| {name} | {rate:.3f} |" for name, rate in eff["spike_rates"].items()]
@@ -112,6 +113,8 @@ def _run(args: argparse.Namespace) -> int:
         context=args.context,
         T=args.T,
         residual=args.residual,
+        attention=args.attention,
+        scale=args.scale,
         batch_size=args.batch_size,
         lr=args.lr,
         transformer_lr=args.transformer_lr,
@@ -185,6 +188,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=RESIDUALS,
         default="spikes",
         help="spiking model: the residual stream sums spikes, or membrane drive (the membrane shortcut)",
+    )
+    p.add_argument(
+        "--attention",
+        choices=ATTENTIONS,
+        default="average",
+        help="spiking model: average the spike-count attention scores (Spikformer) or take their causal softmax",
+    )
+    p.add_argument(
+        "--scale",
+        type=positive_float,
+        default=2.0,
+        help="spiking model: attention scale s before the attention LIF (2; 1 was chosen for --attention softmax)",
     )
     p.add_argument(
         "--head-windows",

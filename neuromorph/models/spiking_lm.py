@@ -14,10 +14,20 @@ No softmax: ``(Q K^T) * M`` counts, for query ``n``, the spikes it shares with e
 ``n`` by the number of keys it sees, ``n + 1``, keeps the drive of early and late positions on one scale (this is
 the only change to Spikformer's SSA besides the mask). ``SN_attn`` has threshold 0.5.
 
+With ``attention="softmax"`` a head selects keys instead of averaging them: its weights are a causal softmax over
+the same integer spike-count scores, and the LIF still turns the mix into spikes before ``W_o``::
+
+    A_h[t] = SN_attn( s * softmax(Q_h[t] K_h[t]^T / sqrt(d) + log M)  V_h[t] )
+
+``Q K^T`` stays a count of shared spikes and ``(.) V`` a sum of weights over the keys whose value spikes
+(accumulates); the softmax adds one exponential per visible key and query (``neuromorph.tasks.char_lm.efficiency``
+counts them), and every weight layer still reads spikes.
+
 Optional per-head windows ``w_h`` (``head_windows``; 0 = unlimited): head ``h`` sees only the last ``w_h`` positions,
-``M_h[n, j] = 1`` for ``n - w_h < j <= n``, and its row ``n`` is divided by ``min(n + 1, w_h)`` instead. Without a
-softmax the weights ``Q K^T`` are non-negative spike counts, so a head cannot single out the previous characters
-among many; a short window gives it that locality by construction.
+``M_h[n, j] = 1`` for ``n - w_h < j <= n``, and its row ``n`` is divided by ``min(n + 1, w_h)`` instead (with
+``attention="softmax"``, ``M_h`` masks the softmax). Without a softmax the weights ``Q K^T`` are non-negative spike
+counts, so a head cannot single out the previous characters among many; a short window gives it that locality by
+construction.
 
 Block (:class:`SpikingLMBlock`; every branch starts with its own LIF, as in the Spike-driven Transformer, Yao et
 al. 2023): the residual stream ``X`` holds sums of spikes, and each weight layer inside a branch sees binary input
@@ -49,6 +59,7 @@ torch.Size([3, 8, 10])
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import torch
@@ -60,6 +71,29 @@ from neuromorph.neurons.base import reset as reset_states
 from neuromorph.utils import check_positive_int
 
 RESIDUALS = ("spikes", "membrane")  # what the residual stream of SpikingCharLM adds up (module docstring)
+ATTENTIONS = ("average", "softmax")  # how a causal spiking head weighs its visible keys (module docstring)
+
+
+def check_residual(residual: object) -> str:
+    """``residual`` if it is one of :data:`RESIDUALS`, else a ``ValueError`` naming the argument.
+
+    >>> check_residual("membrane")
+    'membrane'
+    """
+    if residual not in RESIDUALS:
+        raise ValueError(f"residual must be one of {RESIDUALS}, got {residual!r}")
+    return str(residual)
+
+
+def check_attention(attention: object) -> str:
+    """``attention`` if it is one of :data:`ATTENTIONS`, else a ``ValueError`` naming the argument.
+
+    >>> check_attention("softmax")
+    'softmax'
+    """
+    if attention not in ATTENTIONS:
+        raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+    return str(attention)
 
 
 class CausalSpikingSelfAttention(SpikingSelfAttention):
@@ -67,7 +101,9 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
 
     Same arguments as :class:`~neuromorph.models.spikformer.SpikingSelfAttention` (``time_shifts`` excepted);
     ``scale`` is ``s``; ``head_windows``: ``None`` or one window per head (0 = unlimited); ``spiking_output=False``
-    returns ``BN(A W_o + b_o)`` (the membrane shortcut). Input and output are ``[T, B, N, D]``.
+    returns ``BN(A W_o + b_o)`` (the membrane shortcut); ``attention``: ``"average"`` (``s / c_n`` times the
+    masked spike-count scores) or ``"softmax"`` (``s`` times their causal softmax). Input and output are
+    ``[T, B, N, D]``.
 
     In eval mode, changing the input at positions ``>= 3`` leaves the output at positions ``< 3`` unchanged (a low
     threshold makes the untrained layer spike):
@@ -94,9 +130,11 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
         lif_kwargs: dict[str, Any] | None = None,
         head_windows: Sequence[int] | None = None,
         spiking_output: bool = True,
+        attention: str = "average",
     ) -> None:
         super().__init__(dim, num_heads, scale, None, attn_threshold, lif_kwargs, spiking_output=spiking_output)
         self.head_windows = check_head_windows(head_windows, num_heads)
+        self.attention = check_attention(attention)
 
     def visibility(self, n: int, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
         """``(mask, row_scale)``: float ``[H, n, n]`` (or ``[n, n]`` without windows) 0/1 visibility and the
@@ -124,8 +162,13 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
         t, b, n, _ = x.shape
         q, k, v = self._heads(self.q(x)), self._heads(self.k(x)), self._heads(self.v(x))  # [T, B, H, N, d]
         visible, row_scale = self._visibility_cached(n, x.device, x.dtype)
-        scores = (q @ k.transpose(-2, -1)) * visible  # [T, B, H, N, N]
-        out = (scores @ v) * row_scale
+        scores = q @ k.transpose(-2, -1)  # [T, B, H, N, N] spike counts
+        if self.attention == "softmax":
+            hidden = visible == 0
+            weights = torch.softmax(scores.mul_(1.0 / math.sqrt(self.head_dim)).masked_fill_(hidden, -math.inf), -1)
+            out = (weights @ v) * self.scale
+        else:
+            out = ((scores * visible) @ v) * row_scale
         out = out.transpose(2, 3).reshape(t, b, n, self.dim)
         return self.proj(self.attn_lif(out))
 
@@ -152,13 +195,20 @@ class SpikingLMBlock(nn.Module):
         lif_kwargs: dict[str, Any] | None = None,
         head_windows: Sequence[int] | None = None,
         spiking_output: bool = True,
+        attention: str = "average",
     ) -> None:
         super().__init__()
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
             raise ValueError(f"mlp_ratio must be a number > 0, got {mlp_ratio!r}")
         self.attn_in = _lif(lif_kwargs)
         self.attn = CausalSpikingSelfAttention(
-            dim, num_heads, scale, lif_kwargs=lif_kwargs, head_windows=head_windows, spiking_output=spiking_output
+            dim,
+            num_heads,
+            scale,
+            lif_kwargs=lif_kwargs,
+            head_windows=head_windows,
+            spiking_output=spiking_output,
+            attention=attention,
         )
         self.mlp_in = _lif(lif_kwargs)
         self.mlp = SpikingMLPBlock(dim, max(1, int(round(dim * mlp_ratio))), lif_kwargs, spiking_output=spiking_output)
@@ -181,6 +231,8 @@ class SpikingCharLM(CharLMBase):
         lif_kwargs: overrides of the Spikformer LIF defaults (``neuromorph.models.spikformer.DEFAULT_LIF``).
         residual: ``"spikes"`` (the stream sums spikes) or ``"membrane"`` (the membrane shortcut: no LIF after the
             embedding and after each branch's last batch norm; module docstring).
+        attention: ``"average"`` (Spikformer's softmax-free row average of the spike-count scores) or
+            ``"softmax"`` (a causal softmax over them; module docstring).
 
     Causal in eval mode: the logits before a changed position do not move.
 
@@ -206,21 +258,21 @@ class SpikingCharLM(CharLMBase):
         lif_kwargs: dict[str, Any] | None = None,
         head_windows: Sequence[int] | None = None,
         residual: str = "spikes",
+        attention: str = "average",
     ) -> None:
         super().__init__(vocab_size, context)
         check_positive_int("dim", dim)
         check_positive_int("depth", depth)
         self.T = check_positive_int("T", T)
-        if residual not in RESIDUALS:
-            raise ValueError(f"residual must be one of {RESIDUALS}, got {residual!r}")
-        self.residual = residual
+        self.residual = check_residual(residual)
+        self.attention = check_attention(attention)
         spiking_stream = residual == "spikes"
         self.embed = nn.Embedding(vocab_size, dim)
         self.pos = position_embedding(context, dim)
         self.embed_bn = FlatBatchNorm(dim)
         self.embed_lif: nn.Module = _lif(lif_kwargs) if spiking_stream else nn.Identity()
         self.blocks = nn.ModuleList(
-            SpikingLMBlock(dim, num_heads, mlp_ratio, scale, lif_kwargs, head_windows, spiking_stream)
+            SpikingLMBlock(dim, num_heads, mlp_ratio, scale, lif_kwargs, head_windows, spiking_stream, attention)
             for _ in range(depth)
         )
         self.head = nn.Linear(dim, vocab_size)
@@ -237,4 +289,11 @@ class SpikingCharLM(CharLMBase):
         return self.head(h.mean(dim=0))
 
 
-__all__ = ["RESIDUALS", "CausalSpikingSelfAttention", "SpikingCharLM", "SpikingLMBlock"]
+__all__ = [
+    "ATTENTIONS",
+    "RESIDUALS",
+    "check_attention",
+    "CausalSpikingSelfAttention",
+    "SpikingCharLM",
+    "SpikingLMBlock",
+]

@@ -45,6 +45,8 @@ class CausalSelfAttention(nn.Module):
     (torch.Size([1, 5, 8]), True)
     """
 
+    attention = "softmax"  # how a head weighs its keys (as CausalSpikingSelfAttention.attention)
+
     def __init__(self, dim: int, num_heads: int = 4, head_windows: Sequence[int] | None = None) -> None:
         super().__init__()
         check_positive_int("dim", dim)

@@ -41,7 +41,7 @@ from torch import nn
 
 from neuromorph.data.char_corpus import CharCorpus, random_windows
 from neuromorph.models.lm import CharLMBase, bits_per_token, generate, head_window_mask
-from neuromorph.models.spiking_lm import SpikingCharLM
+from neuromorph.models.spiking_lm import SpikingCharLM, check_attention, check_residual
 from neuromorph.models.transformer_lm import TransformerCharLM
 from neuromorph.utils import check_positive_int, progress
 
@@ -53,9 +53,9 @@ LABELS = {"spiking": "spiking transformer", "transformer": "non-spiking transfor
 @dataclass
 class LMConfig:
     """Model size and training settings shared by both models. Spiking model only: ``T``, ``scale``,
-    ``head_windows``, ``residual`` and ``lif_kwargs`` (overrides of its LIF defaults). ``transformer_head_windows``:
-    the non-spiking model's attention windows; ``transformer_lr``: the non-spiking model's peak learning rate,
-    ``None`` = ``lr``, so each model can take the rate it was screened at."""
+    ``head_windows``, ``residual``, ``attention`` and ``lif_kwargs`` (overrides of its LIF defaults).
+    ``transformer_head_windows``: the non-spiking model's attention windows; ``transformer_lr``: the non-spiking
+    model's peak learning rate, ``None`` = ``lr``, so each model can take the rate it was screened at."""
 
     dim: int = 128
     depth: int = 2
@@ -65,6 +65,7 @@ class LMConfig:
     T: int = 2
     scale: float = 2.0
     residual: str = "spikes"
+    attention: str = "average"
     lif_kwargs: Optional[dict[str, Any]] = None
     head_windows: Optional[tuple[int, ...]] = None
     transformer_head_windows: Optional[tuple[int, ...]] = None
@@ -106,6 +107,8 @@ class LMConfig:
             or self.weight_decay < 0
         ):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
+        check_residual(self.residual)
+        check_attention(self.attention)
         if self.lif_kwargs is not None and not isinstance(self.lif_kwargs, dict):
             raise TypeError(f"lif_kwargs must be None or a dict, got {type(self.lif_kwargs).__name__}")
 
@@ -132,6 +135,7 @@ def build_language_model(kind: str, vocab_size: int, config: LMConfig) -> CharLM
             scale=config.scale,
             head_windows=config.head_windows,
             residual=config.residual,
+            attention=config.attention,
             lif_kwargs=config.lif_kwargs,
         )
     if kind == "transformer":
@@ -298,8 +302,9 @@ def ngram_bits_per_char(
 
 def efficiency(model: CharLMBase, windows: torch.Tensor, batch_size: int = 16) -> dict[str, Any]:
     """Per-character synaptic operations of every weight layer (:func:`neuromorph.metrics.synaptic_operations`
-    divided by the window length), the attention products (activation x activation, not counted there) and,
-    for a spiking model, the firing rate of every LIF layer (:func:`neuromorph.metrics.spike_rates`)."""
+    divided by the window length), the attention products (activation x activation, not counted there), the
+    attention exponentials (one per visible key, query, head and time step of a softmax head) and, for a spiking
+    model, the firing rate of every LIF layer (:func:`neuromorph.metrics.spike_rates`)."""
     from neuromorph.metrics import spike_rates, synaptic_operations
 
     n = windows.shape[1]
@@ -308,13 +313,21 @@ def efficiency(model: CharLMBase, windows: torch.Tensor, batch_size: int = 16) -
         name: {k: (v / n if k not in ("input_rate",) else v) for k, v in row.items()} for name, row in ops.items()
     }
     steps = getattr(model, "T", 1)
-    attention = 0.0
+    attention = exponentials = 0.0
     for block in model.blocks:
         attn: Any = block.attn  # CausalSpikingSelfAttention or CausalSelfAttention: both carry these fields
         head_windows = attn.head_windows or (0,) * attn.num_heads
+        visible_per_query = float(head_window_mask(n, head_windows).sum()) / n  # summed over heads
         # per query: (visible keys) x d for Q K^T and as many for (.) V, per head; averaged over the n queries
-        attention += steps * 2 * attn.head_dim * float(head_window_mask(n, head_windows).sum()) / n
-    result: dict[str, Any] = {"layers": per_char, "attention_products_per_char": attention, "window": n}
+        attention += steps * 2 * attn.head_dim * visible_per_query
+        if attn.attention == "softmax":
+            exponentials += steps * visible_per_query
+    result: dict[str, Any] = {
+        "layers": per_char,
+        "attention_products_per_char": attention,
+        "attention_exponentials_per_char": exponentials,
+        "window": n,
+    }
     if isinstance(model, SpikingCharLM):
         result["spike_rates"] = spike_rates(model, windows, batch_size=batch_size)
     return result

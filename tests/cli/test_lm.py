@@ -45,6 +45,22 @@ def test_lm_both_models_tiny_run_writes_curve_json_and_samples(tmp_path, capsys,
     # full causal attention products: depth * T * D * (N + 1) per character (T = 1 for the transformer)
     assert eff["attention_products_per_char"] == 1 * 2 * 16 * 17
     assert transformer["efficiency"]["attention_products_per_char"] == 1 * 1 * 16 * 17
+    # softmax exponentials: one per visible key, query and head (17 per query over the 2 heads); none in the
+    # averaging spiking attention
+    assert (eff["attention_exponentials_per_char"], transformer["efficiency"]["attention_exponentials_per_char"]) == (
+        0, 17)
+    assert "| attention exponentials (softmax) | | | | 17 |" in report
+
+
+def test_lm_softmax_attention_flag_reaches_the_model_and_counts_its_exponentials(tmp_path, one_thread):
+    out = tmp_path / "softmax"
+    assert main(["lm", "--model", "spiking", "--steps", "2", "--residual", "membrane", "--attention", "softmax",
+                 "--scale", "1", "--out", str(out), *TINY]) == 0
+    res = json.loads((out / "result.json").read_text())
+    assert (res["config"]["residual"], res["config"]["attention"], res["config"]["scale"]) == (
+        "membrane", "softmax", 1.0)
+    # T = 2 time steps of softmax over 17 visible keys per query (both heads together)
+    assert res["models"]["spiking"]["efficiency"]["attention_exponentials_per_char"] == 2 * 17
 
 
 def test_lm_single_model_with_json_path(tmp_path):
@@ -117,7 +133,10 @@ def test_training_arguments_are_checked():
     with pytest.raises(TypeError, match="lif_kwargs must be None or a dict, got list"):
         LMConfig(lif_kwargs=[("threshold", 0.5)])
     with pytest.raises(ValueError, match="residual must be one of"):
-        build_language_model("spiking", 5, LMConfig(dim=16, num_heads=2, residual="spike"))
+        LMConfig(dim=16, num_heads=2, residual="spike")
+    with pytest.raises(ValueError, match="attention must be one of \\('average', 'softmax'\\), got 'max'"):
+        LMConfig(attention="max")
+    assert build_language_model("spiking", 5, LMConfig(dim=16, num_heads=2, attention="softmax")).attention == "softmax"
 
 
 def test_each_model_trains_at_its_own_peak_learning_rate(one_thread):

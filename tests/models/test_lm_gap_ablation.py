@@ -40,6 +40,9 @@ def test_variants_change_only_what_they_name(one_thread):
     values = seen["in"]
     assert not bool(((values == 0) | (values == 1)).all())  # softmax-weighted spikes, not attention spikes
     assert bool((values >= 0).all()) and bool((values <= 1).all())  # convex mixtures of binary V rows
+    kept, plain = _same_weights(bench, "membrane_softmax")  # the library option, through the config
+    assert (kept.attention, kept.blocks[0].attn.scale, plain.attention) == ("softmax", 1.0, "average")
+    assert not torch.allclose(kept(ids), plain(ids))
 
 
 def test_every_variant_trains_through_the_task_loop(one_thread):

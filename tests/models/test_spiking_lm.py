@@ -11,10 +11,10 @@ from neuromorph.models.transformer_lm import TransformerCharLM
 V, N = 11, 12
 
 
-def _models(dim=16, depth=2, heads=2, windows=None, residual="spikes"):
+def _models(dim=16, depth=2, heads=2, windows=None, residual="spikes", attention="average"):
     torch.manual_seed(0)
     return {"spiking": SpikingCharLM(V, N, dim=dim, depth=depth, num_heads=heads, T=3, head_windows=windows,
-                                     residual=residual),
+                                     residual=residual, attention=attention),
             "transformer": TransformerCharLM(V, N, dim=dim, depth=depth, num_heads=heads, head_windows=windows)}
 
 
@@ -33,12 +33,15 @@ def _train_a_little(model, steps=40):
 
 
 @pytest.mark.parametrize(
-    "kind", ["spiking", "spiking-windows", "spiking-membrane", "transformer", "transformer-windows"]
+    "kind",
+    ["spiking", "spiking-windows", "spiking-membrane", "spiking-softmax", "transformer", "transformer-windows"],
 )
 def test_output_at_t_does_not_depend_on_later_inputs(kind, one_thread):
     name, _, variant = kind.partition("-")
-    residual = "membrane" if variant == "membrane" else "spikes"
-    model = _train_a_little(_models(windows=(3, 0) if variant == "windows" else None, residual=residual)[name])
+    residual = "membrane" if variant in ("membrane", "softmax") else "spikes"
+    attention = "softmax" if variant == "softmax" else "average"
+    windows = (3, 0) if variant in ("windows", "softmax") else None
+    model = _train_a_little(_models(windows=windows, residual=residual, attention=attention)[name])
     gen = torch.Generator().manual_seed(2)
     x = torch.randint(0, V, (6, N), generator=gen)
     base = model(x)
@@ -59,11 +62,13 @@ def test_changing_an_early_input_changes_later_outputs(kind, one_thread):
     assert not torch.allclose(model(x)[:, -1], model(y)[:, -1])
 
 
-@pytest.mark.parametrize("residual", ["spikes", "membrane"])
-def test_every_weight_layer_inside_the_blocks_reads_spikes(residual, one_thread):
-    """The accumulate-only claim: with either residual stream, every linear layer of every block gets 0/1
-    input; with the membrane shortcut the stream itself is real-valued, with spikes it sums spikes."""
-    model = _train_a_little(_models(residual=residual)["spiking"])
+@pytest.mark.parametrize("residual, attention", [("spikes", "average"), ("membrane", "average"),
+                                                 ("membrane", "softmax")])
+def test_every_weight_layer_inside_the_blocks_reads_spikes(residual, attention, one_thread):
+    """The accumulate-only claim: with either residual stream and either attention, every linear layer of every
+    block gets 0/1 input; with the membrane shortcut the stream itself is real-valued, with spikes it sums
+    spikes."""
+    model = _train_a_little(_models(residual=residual, attention=attention)["spiking"])
     inputs = {}
     hooks = [module.register_forward_hook(lambda mod, args, out, name=name: inputs.__setitem__(name, args[0]))
              for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)]
@@ -100,9 +105,10 @@ def test_default_lm_parameter_count_matches_the_formula():
 
 
 @pytest.mark.parametrize("windows", [None, (2, 0)])
-def test_causal_spiking_attention_matches_a_per_position_reference(windows, one_thread):
+@pytest.mark.parametrize("attention", ["average", "softmax"])
+def test_causal_spiking_attention_matches_a_per_position_reference(windows, attention, one_thread):
     torch.manual_seed(0)
-    attn = CausalSpikingSelfAttention(8, num_heads=2, scale=2.0, head_windows=windows)
+    attn = CausalSpikingSelfAttention(8, num_heads=2, scale=2.0, head_windows=windows, attention=attention)
     captured = {}
     attn.attn_lif.register_forward_pre_hook(lambda m, args: captured.__setitem__("drive", args[0]))
     x = (torch.rand(2, 3, 5, 8) < 0.5).float()
@@ -118,11 +124,14 @@ def test_causal_spiking_attention_matches_a_per_position_reference(windows, one_
                 sl = slice(4 * h, 4 * h + 4)
                 width = windows[h] if windows and windows[h] else 5
                 for n in range(5):
-                    acc = torch.zeros(4)
                     keys = range(max(0, n - width + 1), n + 1)
-                    for j in keys:
-                        acc += float(q[t, b, n, sl] @ k[t, b, j, sl]) * v[t, b, j, sl]
-                    ref[t, b, n, sl] = 2.0 * acc / len(keys)
+                    counts = [float(q[t, b, n, sl] @ k[t, b, j, sl]) for j in keys]  # shared spikes
+                    if attention == "softmax":
+                        weights = [math.exp(c / math.sqrt(4)) for c in counts]
+                        weights = [w / sum(weights) for w in weights]
+                    else:
+                        weights = [c / len(keys) for c in counts]
+                    ref[t, b, n, sl] = 2.0 * sum(w * v[t, b, j, sl] for w, j in zip(weights, keys))
     torch.testing.assert_close(captured["drive"], ref)
 
 
@@ -148,6 +157,10 @@ def test_model_input_errors_name_the_argument():
         SpikingCharLM(5, 8, dim=16, T=0)
     with pytest.raises(ValueError, match="residual must be one of \\('spikes', 'membrane'\\), got 'membranes'"):
         SpikingCharLM(5, 8, dim=16, residual="membranes")
+    with pytest.raises(ValueError, match="attention must be one of \\('average', 'softmax'\\), got 'soft'"):
+        SpikingCharLM(5, 8, dim=16, attention="soft")
+    with pytest.raises(ValueError, match="attention must be one of"):
+        CausalSpikingSelfAttention(8, 2, attention=None)
     with pytest.raises(TypeError, match="spiking_output must be a bool, got int"):
         CausalSpikingSelfAttention(8, 2, spiking_output=1)
     with pytest.raises(ValueError, match="padding mask"):

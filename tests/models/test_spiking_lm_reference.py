@@ -4,7 +4,9 @@ neuromorph.models.spiking_lm): every SN is a loop over time of ``lif_step`` (pla
 The model's fast paths (fused q/k/v projection, one batch norm and one LIF call for the three branches, the
 compiled multi-step LIF, cached masks) must give the same logits, gradients and running statistics, for both
 residual streams (spikes, and the membrane shortcut, where the embedding and each branch's last batch norm are
-added without a LIF)."""
+added without a LIF) and both attentions (the row average of the spike-count scores, and their causal softmax)."""
+
+import math
 
 import copy
 from functools import lru_cache
@@ -51,8 +53,12 @@ def _attention(attn, s, stats, spiking_output):
     visible = head_window_mask(n, windows).to(s.dtype)  # [H, N, N]
     out = []
     for step in range(t):
-        product = (q[step] @ k[step].transpose(-2, -1)) * visible
-        out.append((product @ v[step]) * (attn.scale / visible.sum(-1))[..., None])
+        counts = q[step] @ k[step].transpose(-2, -1)  # shared spikes of every query and key
+        if attn.attention == "softmax":
+            weights = torch.exp(counts / math.sqrt(hd)) * visible
+            out.append(attn.scale * (weights / weights.sum(-1, keepdim=True)) @ v[step])
+        else:
+            out.append(((counts * visible) @ v[step]) * (attn.scale / visible.sum(-1))[..., None])
     drive = torch.stack(out).transpose(2, 3).reshape(t, b, n, d)
     return _branch(attn.proj, _sn(attn.attn_lif, drive), stats, spiking_output)
 
@@ -72,10 +78,12 @@ def reference_forward(lm, x):
 
 
 @lru_cache(maxsize=None)
-def _trained(windows, dtype, residual):
+def _trained(windows, dtype, residual, attention):
     """A model after a few optimiser steps (so that its batch norms have moved and many neurons spike)."""
     torch.manual_seed(0)
-    lm = SpikingCharLM(V, N, dim=16, depth=2, num_heads=4, T=2, head_windows=windows, residual=residual).to(dtype)
+    lm = SpikingCharLM(
+        V, N, dim=16, depth=2, num_heads=4, T=2, head_windows=windows, residual=residual, attention=attention
+    ).to(dtype)
     opt = torch.optim.Adam(lm.parameters(), lr=1e-2)
     gen = torch.Generator().manual_seed(1)
     for _ in range(30):  # enough for the running statistics to let the attention spike in eval mode too
@@ -92,10 +100,11 @@ def _trained(windows, dtype, residual):
 @pytest.mark.parametrize("windows", [None, (2, 4, 1, 0)])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("residual", ["spikes", "membrane"])
+@pytest.mark.parametrize("attention", ["average", "softmax"])
 def test_forward_backward_and_running_stats_equal_the_plain_reference(
-    windows, dtype, tol, training, residual, one_thread
+    windows, dtype, tol, training, residual, attention, one_thread
 ):
-    lm = copy.deepcopy(_trained(windows, dtype, residual)).train(training)
+    lm = copy.deepcopy(_trained(windows, dtype, residual, attention)).train(training)
     ids = torch.randint(0, V, (5, N), generator=torch.Generator().manual_seed(2))
     target = torch.randint(0, V, (5, N), generator=torch.Generator().manual_seed(3))
     params = [p for p in lm.parameters()]
