@@ -103,6 +103,22 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``; else a ``ValueError`` naming ``name`` and the choices.
+
+    >>> check_choice("attention", "softmax", ("average", "softmax"))
+    'softmax'
+    >>> try:
+    ...     check_choice("attention", "max", ("average", "softmax"))
+    ... except ValueError as err:
+    ...     print(err)
+    attention must be one of ('average', 'softmax'), got 'max'
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
 def check_non_negative_int(name: str, value: object) -> int:
     """``value`` if it is an int >= 0 (not a bool); else a ``ValueError`` naming ``name``.
 

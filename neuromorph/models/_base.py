@@ -26,18 +26,12 @@ from neuromorph.models._recording import SpikeRecorder, seq_apply
 from neuromorph.neurons import LIF, get_neuron, reset
 from neuromorph.neurons.protocol import Neuron
 from neuromorph.surrogate import Surrogate
-from neuromorph.utils import check_positive_int, check_tensor
+from neuromorph.utils import check_choice, check_positive_int, check_tensor
 
 READOUTS = ("rate", "membrane")
 OUTPUTS = ("mean", "sequence")
 NeuronFactory = Callable[[tuple[int, ...]], Neuron]
 NeuronSpec = Union[str, NeuronFactory, None]
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
 
 
 def neuron_factory(
@@ -94,8 +88,8 @@ class SpikingNet(nn.Module):
     def __init__(self, num_steps: int, readout: str, stateful: bool, output: str = "mean") -> None:
         super().__init__()
         self.num_steps = check_positive_int("num_steps", num_steps)
-        self.readout = _check_choice("readout", readout, READOUTS)
-        self.output = _check_choice("output", output, OUTPUTS)
+        self.readout = check_choice("readout", readout, READOUTS)
+        self.output = check_choice("output", output, OUTPUTS)
         self.stateful = bool(stateful)
         self.recorder = SpikeRecorder()
 

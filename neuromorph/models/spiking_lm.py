@@ -68,32 +68,10 @@ from torch import Tensor, nn
 from neuromorph.models.lm import CharLMBase, causal_mask, check_head_windows, head_window_mask, position_embedding
 from neuromorph.models.spikformer import FlatBatchNorm, SpikingMLPBlock, SpikingSelfAttention, _lif
 from neuromorph.neurons.base import reset as reset_states
-from neuromorph.utils import check_positive_int
+from neuromorph.utils import check_choice, check_positive_int
 
 RESIDUALS = ("spikes", "membrane")  # what the residual stream of SpikingCharLM adds up (module docstring)
 ATTENTIONS = ("average", "softmax")  # how a causal spiking head weighs its visible keys (module docstring)
-
-
-def check_residual(residual: object) -> str:
-    """``residual`` if it is one of :data:`RESIDUALS`, else a ``ValueError`` naming the argument.
-
-    >>> check_residual("membrane")
-    'membrane'
-    """
-    if residual not in RESIDUALS:
-        raise ValueError(f"residual must be one of {RESIDUALS}, got {residual!r}")
-    return str(residual)
-
-
-def check_attention(attention: object) -> str:
-    """``attention`` if it is one of :data:`ATTENTIONS`, else a ``ValueError`` naming the argument.
-
-    >>> check_attention("softmax")
-    'softmax'
-    """
-    if attention not in ATTENTIONS:
-        raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
-    return str(attention)
 
 
 class CausalSpikingSelfAttention(SpikingSelfAttention):
@@ -134,7 +112,7 @@ class CausalSpikingSelfAttention(SpikingSelfAttention):
     ) -> None:
         super().__init__(dim, num_heads, scale, None, attn_threshold, lif_kwargs, spiking_output=spiking_output)
         self.head_windows = check_head_windows(head_windows, num_heads)
-        self.attention = check_attention(attention)
+        self.attention = check_choice("attention", attention, ATTENTIONS)
 
     def visibility(self, n: int, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
         """``(mask, row_scale)``: float ``[H, n, n]`` (or ``[n, n]`` without windows) 0/1 visibility and the
@@ -264,8 +242,8 @@ class SpikingCharLM(CharLMBase):
         check_positive_int("dim", dim)
         check_positive_int("depth", depth)
         self.T = check_positive_int("T", T)
-        self.residual = check_residual(residual)
-        self.attention = check_attention(attention)
+        self.residual = check_choice("residual", residual, RESIDUALS)
+        self.attention = check_choice("attention", attention, ATTENTIONS)
         spiking_stream = residual == "spikes"
         self.embed = nn.Embedding(vocab_size, dim)
         self.pos = position_embedding(context, dim)
@@ -292,7 +270,6 @@ class SpikingCharLM(CharLMBase):
 __all__ = [
     "ATTENTIONS",
     "RESIDUALS",
-    "check_attention",
     "CausalSpikingSelfAttention",
     "SpikingCharLM",
     "SpikingLMBlock",

@@ -41,9 +41,9 @@ from torch import nn
 
 from neuromorph.data.char_corpus import CharCorpus, random_windows
 from neuromorph.models.lm import CharLMBase, bits_per_token, generate, head_window_mask
-from neuromorph.models.spiking_lm import SpikingCharLM, check_attention, check_residual
+from neuromorph.models.spiking_lm import ATTENTIONS, RESIDUALS, SpikingCharLM
 from neuromorph.models.transformer_lm import TransformerCharLM
-from neuromorph.utils import check_positive_int, progress
+from neuromorph.utils import check_choice, check_positive_int, progress
 
 LM_MODELS = ("spiking", "transformer")
 TURN_STEPS = 10
@@ -107,8 +107,8 @@ class LMConfig:
             or self.weight_decay < 0
         ):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
-        check_residual(self.residual)
-        check_attention(self.attention)
+        check_choice("residual", self.residual, RESIDUALS)
+        check_choice("attention", self.attention, ATTENTIONS)
         if self.lif_kwargs is not None and not isinstance(self.lif_kwargs, dict):
             raise TypeError(f"lif_kwargs must be None or a dict, got {type(self.lif_kwargs).__name__}")
 
