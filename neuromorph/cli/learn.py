@@ -6,6 +6,7 @@ neuromorph learn cartpole --episodes 600                                  # thre
 neuromorph learn stdp --neurons 100 --epochs 2                            # STDP + WTA + readout
 neuromorph learn flappy --env-steps 1000000 --seed 0 --json flappy.json   # single-lifetime Flappy Bird
 neuromorph learn pong --env-steps 3000000 --seed 0 --json pong.json --resume
+neuromorph learn pong --observation relative  # the six object features plus the ball's height above the paddle
 neuromorph learn pong --observation ram       # the 128 RAM bytes instead of the six object features
 """
 
@@ -130,6 +131,9 @@ GAME_DEFAULTS = {
         "action_repeat": 1,
     },
 }
+GAME_DEFAULTS["pong_relative"] = dict(GAME_DEFAULTS["pong_objects"])  # the object view's settings, not retuned
+# --observation of `neuromorph learn pong` -> the game (view) it plays
+PONG_VIEWS = {"objects": "pong_objects", "relative": "pong_relative", "ram": "pong"}
 
 
 def _run_game(args: argparse.Namespace) -> int:
@@ -141,8 +145,8 @@ def _run_game(args: argparse.Namespace) -> int:
     from neuromorph.tasks.games.curves import save_run
 
     game = args.learn_mode
-    if game == "pong" and args.observation == "objects":
-        game = "pong_objects"
+    if game == "pong":
+        game = PONG_VIEWS[args.observation]
     out = args.out or os.path.join("runs", f"{game}_{args.policy}_{args.unit}_seed{args.seed}")
     json_path = args.json or os.path.join(out, "result.json")
     agent_config = {"unit": args.unit}
@@ -238,12 +242,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if game == "pong":
             sub.add_argument(
                 "--observation",
-                choices=("objects", "ram"),
+                choices=tuple(PONG_VIEWS),
                 default="objects",
                 help="objects: ball and paddle positions and the ball's displacement, read from the RAM "
-                "(six features); ram: the 128 RAM bytes",
+                "(six features); relative: the same plus ball_y - paddle_y (seven); ram: the 128 RAM bytes",
             )
-        views = ("pong_objects", "pong") if game == "pong" else (game,)
+        views = tuple(PONG_VIEWS.values()) if game == "pong" else (game,)
         for name, value in GAME_DEFAULTS[game].items():
             defaults = " / ".join(str(GAME_DEFAULTS[view][name]) for view in views)
             sub.add_argument(
@@ -252,7 +256,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 if isinstance(value, int)
                 else float,
                 default=None,
-                help=f"default {defaults}" + (" (objects / ram)" if game == "pong" else ""),
+                help=f"default {defaults}" + (f" ({' / '.join(PONG_VIEWS)})" if game == "pong" else ""),
             )
         sub.add_argument("--checkpoint-every", type=positive_int, default=50_000)
         sub.add_argument(

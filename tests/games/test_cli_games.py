@@ -35,6 +35,20 @@ def test_learn_pong_on_the_ram_bytes(tmp_path):
     assert data["config"]["hidden"] == GAME_DEFAULTS["pong"]["hidden"]
 
 
+def test_learn_pong_relative_view(tmp_path):
+    assert main(["learn", "pong", "--observation", "relative", "--env-steps", "200", "--out", str(tmp_path),
+                 "--random-episodes", "0", "--hidden", "8"]) == 0
+    data = json.loads((tmp_path / "result.json").read_text())
+    assert data["game"] == "pong_relative" and data["config"]["n_features"] == 7
+    assert data["config"]["kappa_actor"] == GAME_DEFAULTS["pong_objects"]["kappa_actor"]
+
+
+def test_learn_pong_rejects_an_unknown_view(capsys):
+    with pytest.raises(SystemExit):
+        main(["learn", "pong", "--observation", "pixels"])
+    assert "invalid choice: 'pixels'" in capsys.readouterr().err
+
+
 def test_learn_flappy_relu_and_random_policy(tmp_path):
     assert main(["learn", "flappy", "--env-steps", "500", "--unit", "relu", "--hidden", "8", "--out",
                  str(tmp_path / "a"), "--random-episodes", "2"]) == 0

@@ -1,10 +1,10 @@
-"""The games' observation views: Pong's object features read from the RAM."""
+"""The games' observation views: Pong's object features read from the RAM, with and without the relative height."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from neuromorph.tasks.games.envs import GAMES, PONG_RAM, PongObjects, make_env
+from neuromorph.tasks.games.envs import GAMES, PONG_RAM, PongObjects, PongRelative, make_env
 
 pytest.importorskip("ale_py")
 
@@ -43,3 +43,22 @@ def test_pong_objects_reset_clears_the_displacement():
 def test_pong_objects_reject_a_wrong_observation():
     with pytest.raises(ValueError, match="ram must be the 128 Pong RAM bytes"):
         PongObjects()(np.zeros(12))
+
+
+def test_pong_relative_adds_the_ball_height_above_the_own_paddle():
+    objects, relative = make_env("pong_objects"), make_env("pong_relative")
+    assert relative.observation_space.shape == (GAMES["pong_relative"].n_features,) == (7,)
+    plain, _ = objects.reset(seed=5)
+    feats, _ = relative.reset(seed=5)
+    for action in [2, 2, 3, 0] * 15:
+        np.testing.assert_array_equal(feats[:6], plain)
+        assert feats[6] == plain[1] - plain[2]  # ball_y - player_y
+        plain, *_ = objects.step(action)
+        feats, *_ = relative.step(action)
+    objects.close()
+    relative.close()
+
+
+def test_pong_relative_rejects_a_wrong_observation():
+    with pytest.raises(ValueError, match="ram must be the 128 Pong RAM bytes"):
+        PongRelative()(np.zeros(7))

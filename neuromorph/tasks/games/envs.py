@@ -64,6 +64,23 @@ class PongObjects:
         return np.concatenate([positions, moved])
 
 
+class PongRelative(PongObjects):
+    """:class:`PongObjects` plus a seventh feature, the ball's height relative to the own paddle,
+    ``ball_y - player_y``: the one comparison a Pong policy needs, given instead of learned.
+
+    >>> view = PongRelative()
+    >>> ram = np.zeros(128, np.uint8); ram[[49, 54, 51, 50]] = (100, 80, 90, 70)
+    >>> view.reset(ram).tolist()
+    [100.0, 80.0, 90.0, 70.0, 0.0, 0.0, -10.0]
+    """
+
+    n_features = 7
+
+    def __call__(self, ram: np.ndarray) -> np.ndarray:
+        features = super().__call__(ram)
+        return np.append(features, features[1] - features[2])
+
+
 @dataclass(frozen=True)
 class GameSpec:
     """How one game is made and scored. ``actions[i]`` is the env action of agent action ``i``.
@@ -93,6 +110,15 @@ GAMES: dict[str, GameSpec] = {
         "reward_sum",
         (("obs_type", "ram"),),
         PongObjects,
+    ),
+    "pong_relative": GameSpec(
+        "pong_relative",
+        "ALE/Pong-v5",
+        PongRelative.n_features,
+        (0, 2, 3),
+        "reward_sum",
+        (("obs_type", "ram"),),
+        PongRelative,
     ),
 }
 
