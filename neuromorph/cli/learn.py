@@ -149,7 +149,7 @@ def _run_game(args: argparse.Namespace) -> int:
         game = PONG_VIEWS[args.observation]
     out = args.out or os.path.join("runs", f"{game}_{args.policy}_{args.unit}_seed{args.seed}")
     json_path = args.json or os.path.join(out, "result.json")
-    agent_config = {"unit": args.unit}
+    agent_config = {"unit": args.unit, "refresh_value": args.refresh_value}
     for name, default in GAME_DEFAULTS[game].items():  # options not given take the game's (observation's) default
         agent_config[name] = default if getattr(args, name) is None else getattr(args, name)
     if args.policy == "random":
@@ -258,6 +258,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 default=None,
                 help=f"default {defaults}" + (f" ({' / '.join(PONG_VIEWS)})" if game == "pong" else ""),
             )
+        sub.add_argument(
+            "--refresh-value",
+            action="store_true",
+            help="after each update, the critic's value of the current state uses the updated readout "
+            "(StreamingActorCritic refresh_value; off by default)",
+        )
         sub.add_argument("--checkpoint-every", type=positive_int, default=50_000)
         sub.add_argument(
             "--random-episodes",

@@ -45,6 +45,15 @@ states are zeroed at the start of every episode; weights never are. With ``actio
 decides every ``k`` env steps (frame skip): the action is held, ``r_{t+1}`` is the sum of the ``k`` rewards, and
 ``t`` (the TD step, ``gamma``, the traces and the entropy schedule) counts decisions.
 
+**Refreshed value** (``refresh_value``, off by default). ``V(S_{t+1})`` is computed before the update of step
+``t``, and the next TD error subtracts it as ``V(S_{t+1})``: the update's own change of the value is missing
+from it but present in ``V(S_{t+2})``, so ``delta_{t+1}`` carries ``+ gamma dV``. When the critic leans on its
+bias (a silent critic population), that is a positive feedback loop: the bias grows, ``delta`` grows with it,
+the bias grows further. With ``refresh_value`` the update's change of the value readout is added back at once,
+``V(S_{t+1}) += a_V delta (z_wV . s_hat + z_bV c_o)``, to the stored value and to the readout state ``y_V``,
+so that ``y_V = w_V . s_hat + b_V c_o`` holds with the current readout at every step (exact for the readout;
+the input layer's change is not re-simulated).
+
 **Cost per env step** is a handful of BLAS calls on the ``2H x n_in`` input matrix (one ``gemm`` over the ``K``
 sim steps, ``scal`` + ``ger`` for its trace, ``axpy`` + ``ger`` for the update) plus vector work: the
 network runs in numpy at batch 1, which is several times faster per step than the general
@@ -185,6 +194,7 @@ class AgentConfig:
     scale_reward: bool = False  # divide rewards by the running std of the discounted return (Elsayed et al.)
     action_repeat: int = 1  # env steps per decision: the action is held and the rewards summed (frame skip)
     step_bound: str = "network"  # ||z||_1 of the step-size bound: per network (actor, critic) or per "layer"
+    refresh_value: bool = False  # after each update, V(S_t) and the value readout's state use the new readout
 
     def check(self) -> "AgentConfig":
         for name in ("n_features", "hidden", "n_pop", "sim_steps", "action_repeat"):
@@ -210,6 +220,7 @@ class AgentConfig:
             raise ValueError(f"entropy must be a finite number >= 0, got {self.entropy!r}")
         check_non_negative_int("entropy_half_life", self.entropy_half_life)
         check_bool("scale_reward", self.scale_reward)
+        check_bool("refresh_value", self.refresh_value)
         if not 0.0 < self.init_density <= 1.0:
             raise ValueError(f"init_density must be in (0, 1], got {self.init_density!r}")
         return self
@@ -415,7 +426,9 @@ class StreamingActorCritic:
         e = np.exp(logits - logits.max())
         return e / e.sum()
 
-    def _td_update(self, reward: float, next_value: float, terminated: bool) -> None:
+    def _td_update(self, reward: float, next_value: float, terminated: bool) -> float:
+        """Apply the TD update of the pending transition; returns the change of ``V(S_{t+1})`` under the new
+        value readout when ``refresh_value`` is on (the readout state already includes it), else 0."""
         cfg, p, z = self.config, self.params, self.traces
         H = cfg.hidden
         if self.reward_scaler is not None:
@@ -440,6 +453,11 @@ class StreamingActorCritic:
         p["b_pi"] += (a_pi_out * delta) * z["b_pi"]
         p["w_v"] += (a_v_out * delta) * z["w_v"]
         p["b_v"] += (a_v_out * delta) * z["b_v"]
+        refreshed = 0.0
+        if cfg.refresh_value:  # the value readout's change at S_{t+1}, whose state is in s_hat, c_o
+            st = self.state
+            refreshed = (a_v_out * delta) * (float(z["w_v"][0] @ st["s_hat"][H:]) + float(z["b_v"][0]) * st["c_o"])
+            st["y"][-1] += refreshed
         if cfg.entropy > 0:  # entropy ascent at S_t, same step sizes, no trace
             e_h, x_hat, c_h, g_h, s_hat, c_o = self._entropy_terms
             tau = self.entropy_coefficient()
@@ -448,6 +466,7 @@ class StreamingActorCritic:
             p["b1"][:H] += (step * c_h) * e_h
             p["w_pi"] += step_out * np.outer(g_h, s_hat)
             p["b_pi"] += (step_out * c_o) * g_h
+        return refreshed
 
     def entropy_coefficient(self) -> float:
         """The entropy weight now: ``tau`` or, with ``entropy_half_life = h > 0``, ``tau / (1 + t / h)`` after
@@ -513,7 +532,7 @@ class StreamingActorCritic:
         logits, value = self.forward(x)
         if self._pending:
             assert reward is not None  # checked above
-            self._td_update(float(reward), value, terminated=False)
+            value += self._td_update(float(reward), value, terminated=False)
         pi = self._policy(logits)
         self.last_policy = pi
         action = min(int(np.searchsorted(np.cumsum(pi), self.rng.random(), side="right")), self.config.n_actions - 1)

@@ -142,6 +142,47 @@ def test_learns_a_two_armed_bandit_policy():
     assert np.mean(picks[-100:]) > 0.9 and agent.last_policy[1] > 0.9
 
 
+def _readout_value(agent: StreamingActorCritic) -> float:
+    """The value under the current readout for the stream so far: ``w_V . s_hat + b_V c_o``."""
+    H, st, p = agent.config.hidden, agent.state, agent.params
+    return float(p["w_v"][0] @ st["s_hat"][H:]) + float(p["b_v"][0]) * st["c_o"]
+
+
+@pytest.mark.parametrize("unit", ["lif", "tanh"])
+def test_refresh_value_keeps_the_value_on_the_current_readout(unit):
+    fresh, stale = _agent(unit, refresh_value=True), _agent(unit)
+    rng = np.random.default_rng(7)
+    gaps = []
+    for t in range(30):
+        obs, reward = rng.normal(0, 1, 3), None if t == 0 else float(rng.normal())
+        fresh.act(obs, reward)
+        stale.act(obs, reward)
+        # the stored V(S_t) and the readout state equal the value under the readout after the last update
+        assert fresh._value == pytest.approx(_readout_value(fresh), abs=1e-10)
+        assert fresh.state["y"][-1] == pytest.approx(_readout_value(fresh), abs=1e-10)
+        gaps.append(abs(stale._value - _readout_value(stale)))
+    assert max(gaps) > 1e-3  # without the refresh the stored value lags the readout's updates
+
+
+def test_refresh_value_breaks_the_bootstrapped_bias_loop():
+    """A silent critic (no hidden spikes): V = b_V c_o. On a reward-free stream the bias should decay towards 0;
+    with the stale V(S_t) every update's own change re-enters the next TD error as + gamma dV."""
+    largest, last = {}, {}
+    for refresh in (False, True):
+        agent = StreamingActorCritic(1, 2, seed=0, hidden=4, n_pop=2, sim_steps=2, gamma=0.99, lam=0.9,
+                                     kappa_critic=0.75, entropy=0.0, refresh_value=refresh, dtype=np.float64)
+        agent.params["w1"][...] = -10.0  # no input spikes ever reach threshold: the critic readout is its bias
+        agent.params["b_v"][...] = 0.5
+        agent.act(np.zeros(1))
+        trajectory = []
+        for _ in range(300):
+            agent.act(np.zeros(1), 0.0)
+            trajectory.append(float(agent.params["b_v"][0]))
+        largest[refresh], last[refresh] = np.abs(trajectory).max(), abs(trajectory[-1])
+    assert largest[False] > 10.0  # stale: the bias runs away (it swings between about +-80 here)
+    assert largest[True] < 1.0 and last[True] < 0.01  # refreshed: it decays towards the target 0
+
+
 @pytest.mark.parametrize("scale_reward", [False, True])
 def test_state_dict_round_trip_continues_identically(scale_reward):
     a = StreamingActorCritic(3, 2, seed=4, hidden=8, scale_reward=scale_reward)
@@ -164,6 +205,8 @@ def test_bad_inputs_raise():
         StreamingActorCritic(3, 2, unit="sigmoid")
     with pytest.raises(ValueError, match="n_actions"):
         StreamingActorCritic(3, 1)
+    with pytest.raises(TypeError, match="refresh_value"):
+        StreamingActorCritic(3, 2, refresh_value=1)
     agent = StreamingActorCritic(3, 2)
     with pytest.raises(ValueError, match="3 features"):
         agent.act(np.zeros(4))

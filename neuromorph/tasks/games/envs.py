@@ -9,6 +9,7 @@
   score is the game score, own points minus the opponent's (-21 .. 21).
 - ``pong_objects``: the same Pong, seen through six numbers read from the RAM (:class:`PongObjects`): the ball's
   x and y, both paddles' y, and the ball's displacement since the previous env step.
+- ``pong_relative``: ``pong_objects`` plus the ball's height above the own paddle (:class:`PongRelative`).
 
 >>> GAMES["pong"].actions
 (0, 2, 3)
