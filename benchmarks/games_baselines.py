@@ -21,6 +21,7 @@ import json
 import os
 from collections import defaultdict
 
+from neuromorph.learning.agents import AgentConfig
 from neuromorph.tasks.games.curves import curve, plot_learning_curve
 
 
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(path) as f:
             run = json.load(f)
         run["_path"] = path
+        if _is_agent(run):  # a result file written before a setting existed ran with its default
+            run["config"] = AgentConfig.with_defaults(run["config"])
         by_game[run["game"]].append(run)
     os.makedirs(args.out, exist_ok=True)
     lines = []

@@ -78,3 +78,19 @@ def test_a_setting_missing_from_older_result_files_is_not_a_difference():
     shown = baselines.varying_settings([old, new])
     assert shown == ("kappa_actor",)
     assert baselines._label(old, shown) == "spiking LIF agent (H=128x2, 1 sim step, kappa_actor 1.5)"
+
+
+def test_an_older_file_without_a_setting_is_labelled_with_its_default(tmp_path):
+    # a file written before refresh_value existed ran without it: beside a run with it, the labels tell them apart
+    paths = []
+    for name, extra in (("old.json", {}), ("new.json", {"refresh_value": True})):
+        run = {"game": "pong_relative", "seed": 0, "policy": "agent", "env_steps": 10, "wall_s": 1.0,
+               "config": {"unit": "lif", "hidden": 8, "sim_steps": 6} | extra,
+               "episode_scores": [-21.0, -20.0], "episode_end_steps": [4, 10],
+               "summary": {"episodes": 2, "mean_last_100": -20.5, "steps_per_s": 10.0, "agent_steps_per_s": 20.0,
+                           "env_steps_per_s": 20.0, "peak_rss_mb": 1.0, "rss_growth_from_100k": 0.0}}
+        (tmp_path / name).write_text(json.dumps(run))
+        paths.append(str(tmp_path / name))
+    assert baselines.main(paths + ["--out", str(tmp_path / "out")]) == 0
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "refresh_value False)" in table and "refresh_value True)" in table
