@@ -56,18 +56,23 @@ def test_settings_that_differ_between_runs_are_named_in_every_agent_label():
     ]
 
 
-def test_runs_of_one_seed_that_differ_in_a_setting_get_two_curves(tmp_path):
+def _pong_tables(tmp_path, configs: dict[str, dict]) -> str:
+    """Collate one seed-0 Pong run per ``{file name: config}`` and return the table."""
     paths = []
-    for name, kappa in (("a.json", 1.5), ("b.json", 1.0)):
+    for name, config in configs.items():
         run = {"game": "pong_objects", "seed": 0, "policy": "agent", "env_steps": 10, "wall_s": 1.0,
-               "config": {"unit": "lif", "hidden": 8, "sim_steps": 6, "kappa_actor": kappa},
-               "episode_scores": [-21.0, -20.0], "episode_end_steps": [4, 10],
+               "config": config, "episode_scores": [-21.0, -20.0], "episode_end_steps": [4, 10],
                "summary": {"episodes": 2, "mean_last_100": -20.5, "steps_per_s": 10.0, "agent_steps_per_s": 20.0,
                            "env_steps_per_s": 20.0, "peak_rss_mb": 1.0, "rss_growth_from_100k": 0.0}}
         (tmp_path / name).write_text(json.dumps(run))
         paths.append(str(tmp_path / name))
     assert baselines.main(paths + ["--out", str(tmp_path / "out")]) == 0
-    table = (tmp_path / "out" / "table.md").read_text()
+    return (tmp_path / "out" / "table.md").read_text()
+
+
+def test_runs_of_one_seed_that_differ_in_a_setting_get_two_curves(tmp_path):
+    base = {"unit": "lif", "hidden": 8, "sim_steps": 6}
+    table = _pong_tables(tmp_path, {"a.json": base | {"kappa_actor": 1.5}, "b.json": base | {"kappa_actor": 1.0}})
     assert "kappa_actor 1.5)" in table and "kappa_actor 1.0)" in table
 
 
@@ -82,15 +87,6 @@ def test_a_setting_missing_from_older_result_files_is_not_a_difference():
 
 def test_an_older_file_without_a_setting_is_labelled_with_its_default(tmp_path):
     # a file written before refresh_value existed ran without it: beside a run with it, the labels tell them apart
-    paths = []
-    for name, extra in (("old.json", {}), ("new.json", {"refresh_value": True})):
-        run = {"game": "pong_relative", "seed": 0, "policy": "agent", "env_steps": 10, "wall_s": 1.0,
-               "config": {"unit": "lif", "hidden": 8, "sim_steps": 6} | extra,
-               "episode_scores": [-21.0, -20.0], "episode_end_steps": [4, 10],
-               "summary": {"episodes": 2, "mean_last_100": -20.5, "steps_per_s": 10.0, "agent_steps_per_s": 20.0,
-                           "env_steps_per_s": 20.0, "peak_rss_mb": 1.0, "rss_growth_from_100k": 0.0}}
-        (tmp_path / name).write_text(json.dumps(run))
-        paths.append(str(tmp_path / name))
-    assert baselines.main(paths + ["--out", str(tmp_path / "out")]) == 0
-    table = (tmp_path / "out" / "table.md").read_text()
+    base = {"unit": "lif", "hidden": 8, "sim_steps": 6}
+    table = _pong_tables(tmp_path, {"old.json": base, "new.json": base | {"refresh_value": True}})
     assert "refresh_value False)" in table and "refresh_value True)" in table
