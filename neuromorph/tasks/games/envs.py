@@ -100,27 +100,17 @@ class GameSpec:
     view: type | None = None  # observation -> features (a class like PongObjects: reset(obs), __call__(obs))
 
 
+def _pong(name: str, view: type[PongObjects] | None = None) -> GameSpec:
+    """``ALE/Pong-v5`` on its RAM, seen through ``view`` (``None``: the 128 bytes themselves)."""
+    n_features = 128 if view is None else view.n_features
+    return GameSpec(name, "ALE/Pong-v5", n_features, (0, 2, 3), "reward_sum", (("obs_type", "ram"),), view)
+
+
 GAMES: dict[str, GameSpec] = {
     "flappy": GameSpec("flappy", "FlappyBird-v0", 12, (0, 1), "info_score", (("use_lidar", False),)),
-    "pong": GameSpec("pong", "ALE/Pong-v5", 128, (0, 2, 3), "reward_sum", (("obs_type", "ram"),)),
-    "pong_objects": GameSpec(
-        "pong_objects",
-        "ALE/Pong-v5",
-        PongObjects.n_features,
-        (0, 2, 3),
-        "reward_sum",
-        (("obs_type", "ram"),),
-        PongObjects,
-    ),
-    "pong_relative": GameSpec(
-        "pong_relative",
-        "ALE/Pong-v5",
-        PongRelative.n_features,
-        (0, 2, 3),
-        "reward_sum",
-        (("obs_type", "ram"),),
-        PongRelative,
-    ),
+    "pong": _pong("pong"),
+    "pong_objects": _pong("pong_objects", PongObjects),
+    "pong_relative": _pong("pong_relative", PongRelative),
 }
 
 
