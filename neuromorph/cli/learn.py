@@ -153,6 +153,10 @@ def _run_game(args: argparse.Namespace) -> int:
     for name, default in GAME_DEFAULTS[game].items():  # options not given take the game's (observation's) default
         agent_config[name] = default if getattr(args, name) is None else getattr(args, name)
     if args.policy == "random":
+        given = [name for name in GAME_DEFAULTS[game] if getattr(args, name) is not None]
+        given += ["refresh_value"] if args.refresh_value else []
+        if given:
+            raise ValueError(f"--policy random has no agent to configure; drop {', '.join(given)}")
         agent_config = {}
     result = run_lifetime(
         game,

@@ -74,3 +74,9 @@ def test_learn_flappy_relu_and_random_policy(tmp_path):
 def test_learn_games_reject_bad_arguments(argv):
     with pytest.raises(SystemExit):
         main(argv)
+
+
+def test_random_policy_refuses_agent_options(tmp_path):
+    with pytest.raises(ValueError, match="--policy random has no agent to configure; drop hidden, refresh_value"):
+        main(["learn", "flappy", "--env-steps", "10", "--policy", "random", "--hidden", "8", "--refresh-value",
+              "--out", str(tmp_path)])
