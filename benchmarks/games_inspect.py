@@ -1,6 +1,6 @@
 """Look inside a single-lifetime checkpoint: what the agent does now, and what its TD updates do.
 
-    # one test game with learning frozen: policy, value, readout traces per population, parameter norms
+    # one test game with the weights frozen: policy, value, readout traces per population, parameter norms
     python benchmarks/games_inspect.py play docs/figures/games/checkpoints/pong_relative_lif_s1_2700203.npz
     # continue a copy of the lifetime to --until env steps, logging every TD update of the critic
     python benchmarks/games_inspect.py trace docs/figures/games/checkpoints/pong_relative_lif_s1_2700203.npz \
@@ -41,7 +41,8 @@ def load_agent(path: str) -> tuple[StreamingActorCritic, dict[str, Any]]:
 
 
 def play(agent: StreamingActorCritic, game: str, seed: int = 123, max_steps: int = 3000) -> dict[str, Any]:
-    """One game (up to ``max_steps`` env steps) with the weights restored after every step (no learning)."""
+    """One game (up to ``max_steps`` env steps) with the weights restored after every step, so they do not learn;
+    the running observation statistics still take in the game's observations, as they do in :meth:`act`."""
     H = agent.config.hidden
     env = make_env(game)
     obs, _ = env.reset(seed=seed)
