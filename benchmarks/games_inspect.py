@@ -6,7 +6,12 @@
     python benchmarks/games_inspect.py trace docs/figures/games/checkpoints/pong_relative_lif_s1_2700203.npz \
         --until 2815000 --log /tmp/trace.npy
 
-The game, seed and agent configuration are read from the checkpoint. ``trace`` continues the same lifetime
+    # a new lifetime from birth: firing rate of each LIF population (spikes per unit per sim step) per window
+    python benchmarks/games_inspect.py firing --game pong_relative --env-steps 300000 --seed 100 \
+        --critic-features fixed
+
+For ``play`` and ``trace`` the game, seed and agent configuration are read from the checkpoint; ``firing`` uses the
+game's defaults of ``neuromorph learn``. ``trace`` continues the same lifetime
 (``run_lifetime(..., resume=True)`` on a copy, so the checkpoint is left as it is) and prints the episodes it
 played and, from the log, the first excursion of the critic's readout bias beyond ``--bias-limit``.
 """
@@ -20,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from neuromorph.cli.learn import GAME_DEFAULTS
 from neuromorph.learning.agents import StreamingActorCritic
 from neuromorph.tasks.games import run_lifetime
 from neuromorph.tasks.games.checkpoint import load_checkpoint
@@ -112,6 +118,38 @@ def trace(path: str, until: int) -> tuple[np.ndarray, Any]:
     return np.array(rows), lifetime
 
 
+def firing(game: str, env_steps: int, seed: int, every: int, **config: Any) -> list[dict[str, float]]:
+    """A new lifetime of ``env_steps`` with ``neuromorph learn``'s defaults for ``game`` (updated by ``config``);
+    one row per ``every`` agent steps: mean spikes per unit per sim step of the actor and the critic population,
+    and the critic's readout (``|w_V|`` mean, ``b_V``) at the window's end."""
+    agent_config = {**GAME_DEFAULTS[game], **config}
+    if agent_config.get("unit", "lif") != "lif":
+        raise ValueError(f"unit: firing rates need spiking units, got {agent_config['unit']!r}")
+    rows: list[dict[str, float]] = []
+    window = {"steps": 0, "actor": 0.0, "critic": 0.0}
+    original = StreamingActorCritic.forward
+
+    def counted(self: StreamingActorCritic, x: np.ndarray) -> tuple[np.ndarray, float]:
+        out = original(self, x)
+        H, spikes = self.config.hidden, self.last_spikes
+        window["steps"] += 1
+        window["actor"] += float(spikes[:H].mean())
+        window["critic"] += float(spikes[H:].mean())
+        if window["steps"] == every:
+            rows.append({"agent_steps": self.steps + 1, "actor_rate": window["actor"] / every,
+                         "critic_rate": window["critic"] / every,
+                         "w_v_abs_mean": float(np.abs(self.params["w_v"]).mean()), "b_v": float(self.params["b_v"][0])})
+            window.update(steps=0, actor=0.0, critic=0.0)
+        return out
+
+    StreamingActorCritic.forward = counted  # type: ignore[method-assign]
+    try:
+        run_lifetime(game, env_steps, seed=seed, agent_config=agent_config, show_progress=False)
+    finally:
+        StreamingActorCritic.forward = original  # type: ignore[method-assign]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -123,7 +161,19 @@ def main(argv: list[str] | None = None) -> int:
     p_trace.add_argument("--until", type=int, required=True, help="env steps to continue to")
     p_trace.add_argument("--log", default=None, help=".npy file for the per-update log")
     p_trace.add_argument("--bias-limit", type=float, default=2.0)
+    p_firing = sub.add_parser("firing", help="firing rates of the two populations over a new lifetime")
+    p_firing.add_argument("--game", choices=sorted(GAME_DEFAULTS), default="pong_relative")
+    p_firing.add_argument("--env-steps", type=int, default=300_000)
+    p_firing.add_argument("--seed", type=int, default=100)
+    p_firing.add_argument("--every", type=int, default=50_000, help="agent steps per row")
+    p_firing.add_argument("--critic-features", choices=("learned", "fixed"), default="learned")
     args = parser.parse_args(argv)
+    if args.mode == "firing":
+        print("agent steps | actor spikes/unit/sim step | critic spikes/unit/sim step | mean |w_V| | b_V")
+        for row in firing(args.game, args.env_steps, args.seed, args.every, critic_features=args.critic_features):
+            print(f"{row['agent_steps']:>11} | {row['actor_rate']:.4f} | {row['critic_rate']:.4f} | "
+                  f"{row['w_v_abs_mean']:.4f} | {row['b_v']:.3f}")
+        return 0
     if args.mode == "play":
         for path in args.checkpoints:
             agent, result = load_agent(path)

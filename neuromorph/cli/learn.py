@@ -132,6 +132,8 @@ GAME_DEFAULTS = {
     },
 }
 GAME_DEFAULTS["pong_relative"] = dict(GAME_DEFAULTS["pong_objects"])  # the object view's settings, not retuned
+# agent options whose default (AgentConfig's) is the same for every game
+AGENT_OPTIONS = ("refresh_value", "critic_features")
 # --observation of `neuromorph learn pong` -> the game (view) it plays
 PONG_VIEWS = {"objects": "pong_objects", "relative": "pong_relative", "ram": "pong"}
 
@@ -149,12 +151,14 @@ def _run_game(args: argparse.Namespace) -> int:
         game = PONG_VIEWS[args.observation]
     out = args.out or os.path.join("runs", f"{game}_{args.policy}_{args.unit}_seed{args.seed}")
     json_path = args.json or os.path.join(out, "result.json")
-    agent_config = {"unit": args.unit, "refresh_value": args.refresh_value}
+    # options given for every game (AgentConfig's defaults otherwise), then the per-game ones
+    agent_config = {name: getattr(args, name) for name in AGENT_OPTIONS if getattr(args, name) not in (None, False)}
+    given = list(agent_config)
+    agent_config["unit"] = args.unit
     for name, default in GAME_DEFAULTS[game].items():  # options not given take the game's (observation's) default
         agent_config[name] = default if getattr(args, name) is None else getattr(args, name)
     if args.policy == "random":
-        given = [name for name in GAME_DEFAULTS[game] if getattr(args, name) is not None]
-        given += ["refresh_value"] if args.refresh_value else []
+        given = [name for name in GAME_DEFAULTS[game] if getattr(args, name) is not None] + given
         if given:
             raise ValueError(f"--policy random has no agent to configure; drop {', '.join(given)}")
         agent_config = {}
@@ -267,6 +271,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             action="store_true",
             help="after each update, the critic's value of the current state uses the updated readout "
             "(StreamingActorCritic refresh_value; off by default)",
+        )
+        sub.add_argument(
+            "--critic-features",
+            choices=("learned", "fixed"),
+            default=None,
+            help="fixed: the critic population's input weights keep their random initialisation and only its "
+            "value readout learns (StreamingActorCritic critic_features; default learned)",
         )
         sub.add_argument("--checkpoint-every", type=positive_int, default=50_000)
         sub.add_argument(

@@ -54,6 +54,16 @@ the bias grows further. With ``refresh_value`` the update's change of the value 
 so that ``y_V = w_V . s_hat + b_V c_o`` holds with the current readout at every step (exact for the readout;
 the input layer's change is not re-simulated).
 
+**Fixed critic features** (``critic_features = "fixed"``; default ``"learned"``). The semi-gradient TD update
+shrinks a hidden unit's contribution to ``V`` where it does not predict the return: the unpredictable part of
+``w_Vj s_j`` enters ``delta`` with a minus sign, so the expected input-layer step of unit ``j`` has a term of
+sign ``-w_Vj^2 s_j psi_j``. A tanh unit shrinks towards 0, where it is most sensitive; a spiking (or ReLU) unit
+can only shrink by firing less, and a silent unit has a small surrogate and no readout gradient, so silence is
+absorbing and the value becomes the readout bias, ``V ~ b_V c_o`` (measured in Pong: ``docs/games.md``). With
+fixed features the critic's input weights and biases keep their random initialisation (a fixed spiking feature
+layer, like a reservoir) and only the value readout learns: the critic's input rows get no trace, no update and
+no part in the critic's step bound, so its readout takes larger steps, and ``refresh_value`` is then exact.
+
 **Cost per env step** is a handful of BLAS calls on the ``2H x n_in`` input matrix (one ``gemm`` over the ``K``
 sim steps, ``scal`` + ``ger`` for its trace, ``axpy`` + ``ger`` for the update) plus vector work: the
 network runs in numpy at batch 1, which is several times faster per step than the general
@@ -76,10 +86,11 @@ from typing import Any
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
-from neuromorph.utils import check_bool, check_non_negative_int, check_positive_int
+from neuromorph.utils import check_bool, check_choice, check_non_negative_int, check_positive_int
 
 UNITS = ("lif", "tanh", "relu")
 STEP_BOUNDS = ("network", "layer")
+CRITIC_FEATURES = ("learned", "fixed")
 
 
 class RunningNorm:
@@ -195,6 +206,7 @@ class AgentConfig:
     action_repeat: int = 1  # env steps per decision: the action is held and the rewards summed (frame skip)
     step_bound: str = "network"  # ||z||_1 of the step-size bound: per network (actor, critic) or per "layer"
     refresh_value: bool = False  # after each update, V(S_t) and the value readout's state use the new readout
+    critic_features: str = "learned"  # "fixed": the critic population's input weights stay at their random init
 
     def check(self) -> "AgentConfig":
         for name in ("n_features", "hidden", "n_pop", "sim_steps", "action_repeat"):
@@ -208,6 +220,7 @@ class AgentConfig:
             raise ValueError(f"unit must be one of {UNITS}, got {self.unit!r}")
         if self.step_bound not in STEP_BOUNDS:
             raise ValueError(f"step_bound must be one of {STEP_BOUNDS}, got {self.step_bound!r}")
+        check_choice("critic_features", self.critic_features, CRITIC_FEATURES)
         for name in ("beta", "readout_beta", "gamma", "lam"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -266,6 +279,7 @@ class StreamingActorCritic:
         self.n_in = n_features * cfg.n_pop
         self.spiking = cfg.unit == "lif"
         H = cfg.hidden
+        self._learned_rows = 2 * H if cfg.critic_features == "learned" else H  # input-layer rows that learn
         self.norm = RunningNorm(n_features, cfg.obs_clip)
         self.reward_scaler = ReturnScaler(cfg.gamma) if cfg.scale_reward else None
         self.centres = np.linspace(-cfg.obs_clip, cfg.obs_clip, cfg.n_pop)
@@ -351,6 +365,7 @@ class StreamingActorCritic:
                 np.greater(u, 0.0, out=s_k, casting="unsafe")
                 v -= thr * s_k
             inc = spikes @ self._pow_o
+            self.last_spikes = spikes  # [2H, K], actor rows first: what diagnostics read
             self._psi = 1.0 / (1.0 + np.square(np.pi * u))
         else:
             pre = p["w1"] @ x[-1] + p["b1"]
@@ -446,9 +461,10 @@ class StreamingActorCritic:
             a_v = a_v_out = bounded_step_size(cfg.lr, cfg.kappa_critic, delta, self._l1[1])
         w1 = p["w1"]
         self._axpy(z["w1"][:H].reshape(-1), w1[:H].reshape(-1), a=a_pi * delta)
-        self._axpy(z["w1"][H:].reshape(-1), w1[H:].reshape(-1), a=a_v * delta)
         p["b1"][:H] += (a_pi * delta) * z["b1"][:H]
-        p["b1"][H:] += (a_v * delta) * z["b1"][H:]
+        if self._learned_rows > H:
+            self._axpy(z["w1"][H:].reshape(-1), w1[H:].reshape(-1), a=a_v * delta)
+            p["b1"][H:] += (a_v * delta) * z["b1"][H:]
         p["w_pi"] += (a_pi_out * delta) * z["w_pi"]
         p["b_pi"] += (a_pi_out * delta) * z["b_pi"]
         p["w_v"] += (a_v_out * delta) * z["w_v"]
@@ -484,15 +500,16 @@ class StreamingActorCritic:
 
     def _accumulate(self, g_logits: np.ndarray) -> None:
         """Eligibility traces ``z <- gamma lambda z + d(log pi(A|S) + V(S))/dtheta`` (actor and critic blocks are
-        disjoint, so one pass serves both) and the running bounds of ``||z||_1`` per block."""
+        disjoint, so one pass serves both) and the running bounds of ``||z||_1`` per block. With fixed critic
+        features the critic's input rows have no trace (it stays zero) and no part in the bound."""
         cfg, z, st = self.config, self.traces, self.state
-        H, d = cfg.hidden, cfg.gamma * cfg.lam
-        e = self.hidden_signal(g_logits, 1.0)
+        H, d, rows = cfg.hidden, cfg.gamma * cfg.lam, self._learned_rows
+        e = self.hidden_signal(g_logits, 1.0)[:rows]
         x_hat, c_h, s_hat, c_o = st["x_hat"], st["c_h"], st["s_hat"], st["c_o"]
-        self._scal(d, z["w1"].reshape(-1))
-        self._ger(1.0, x_hat, e, a=z["w1"].T, overwrite_a=True)
-        z["b1"] *= d
-        z["b1"] += c_h * e
+        self._scal(d, z["w1"][:rows].reshape(-1))
+        self._ger(1.0, x_hat, e, a=z["w1"][:rows].T, overwrite_a=True)
+        z["b1"][:rows] *= d
+        z["b1"][:rows] += c_h * e
         z["w_pi"] *= d
         z["w_pi"] += np.outer(g_logits, s_hat[:H])
         z["b_pi"] *= d

@@ -183,6 +183,31 @@ def test_refresh_value_breaks_the_bootstrapped_bias_loop():
     assert largest[True] < 1.0 and last[True] < 0.01  # refreshed: it decays towards the target 0
 
 
+@pytest.mark.parametrize("unit", ["lif", "tanh"])
+def test_fixed_critic_features_learn_only_the_value_readout(unit):
+    """critic_features="fixed": the critic's input rows keep their initial weights (no trace, no update) while the
+    actor and the value readout learn; the first update of the actor equals the learned-critic agent's (same TD
+    error, and the actor's step bound does not see the critic)."""
+    fixed, learned = _agent(unit, critic_features="fixed"), _agent(unit)
+    H, rng = fixed.config.hidden, np.random.default_rng(5)
+    start = {k: v.copy() for k, v in fixed.params.items()}
+    for t in range(40):
+        obs, reward = rng.normal(0, 1, 3), None if t == 0 else float(rng.normal())
+        fixed.act(obs, reward)
+        learned.act(obs, reward)
+        if t == 1:
+            for name in ("w1", "b1"):
+                np.testing.assert_allclose(fixed.params[name][:H], learned.params[name][:H], rtol=1e-12)
+            assert not np.allclose(learned.params["w1"][H:], start["w1"][H:])
+    for name in ("w1", "b1"):
+        np.testing.assert_array_equal(fixed.params[name][H:], start[name][H:])
+        assert not np.any(fixed.traces[name][H:])
+        assert not np.allclose(fixed.params[name][:H], start[name][:H])
+    assert not np.allclose(fixed.params["w_v"], start["w_v"]) and fixed.params["b_v"][0] != start["b_v"][0]
+    with pytest.raises(ValueError, match="critic_features must be one of"):
+        StreamingActorCritic(3, 2, critic_features="frozen")
+
+
 @pytest.mark.parametrize("scale_reward", [False, True])
 def test_state_dict_round_trip_continues_identically(scale_reward):
     a = StreamingActorCritic(3, 2, seed=4, hidden=8, scale_reward=scale_reward)
@@ -234,7 +259,7 @@ def test_return_scaler_divides_by_the_std_of_the_discounted_return():
     gamma, rng = 0.9, np.random.default_rng(5)
     scaler = ReturnScaler(gamma)
     returns, scaled = [], []
-    for episode in range(3):
+    for _episode in range(3):
         scaler.begin_episode()
         g = 0.0
         for r in rng.normal(1.0, 2.0, size=50):
@@ -274,15 +299,17 @@ def test_action_repeat_equals_deciding_on_every_kth_step_with_summed_rewards(end
         StreamingActorCritic(3, 2, action_repeat=0)
 
 
+@pytest.mark.parametrize("critic_features", ["learned", "fixed"])
 @pytest.mark.parametrize("unit", ["lif", "tanh", "relu"])
 @pytest.mark.parametrize("step_bound", ["network", "layer"])
-def test_one_update_moves_each_bounded_block_by_at_most_one_over_kappa(step_bound, unit):
+def test_one_update_moves_each_bounded_block_by_at_most_one_over_kappa(step_bound, unit, critic_features):
     """The overshooting bound: per update, ``||dtheta||_1 <= 1 / kappa`` over the actor's and the critic's parameters
     ("network"), or over each layer of each ("layer"); also for tanh units, whose outputs (and so the readout
     traces) take both signs."""
     kappa = {"actor": 4.0, "critic": 2.0}
     agent = StreamingActorCritic(3, 2, seed=2, hidden=8, entropy=0.0, kappa_actor=kappa["actor"],
-                                 kappa_critic=kappa["critic"], step_bound=step_bound, unit=unit, dtype=np.float64)
+                                 kappa_critic=kappa["critic"], step_bound=step_bound, unit=unit, dtype=np.float64,
+                                 critic_features=critic_features)
     H, rng = 8, np.random.default_rng(3)
     agent.params["w_pi"][...] = rng.normal(0, 1, (2, H))
     agent.params["w_v"][...] = rng.normal(0, 1, (1, H))

@@ -70,13 +70,26 @@ def test_learn_flappy_relu_and_random_policy(tmp_path):
 @pytest.mark.parametrize("argv", [["learn", "flappy", "--env-steps", "0"], ["learn", "pong", "--unit", "gru"],
                                   ["learn", "flappy", "--hidden", "-3"], ["learn", "pong", "--policy", "dqn"],
                                   ["learn", "flappy", "--kappa-actor", "fast"],
-                                  ["learn", "pong", "--observation", "pixels"]])
+                                  ["learn", "pong", "--observation", "pixels"],
+                                  ["learn", "pong", "--critic-features", "frozen"]])
 def test_learn_games_reject_bad_arguments(argv):
     with pytest.raises(SystemExit):
         main(argv)
 
 
 def test_random_policy_refuses_agent_options(tmp_path):
-    with pytest.raises(ValueError, match="--policy random has no agent to configure; drop hidden, refresh_value"):
+    with pytest.raises(ValueError, match="--policy random has no agent to configure; drop hidden, refresh_value, "
+                                         "critic_features"):
         main(["learn", "flappy", "--env-steps", "10", "--policy", "random", "--hidden", "8", "--refresh-value",
-              "--out", str(tmp_path)])
+              "--critic-features", "learned", "--out", str(tmp_path)])
+
+
+def test_learn_pong_with_fixed_critic_features(tmp_path):
+    assert main(["learn", "pong", "--observation", "relative", "--env-steps", "200", "--out", str(tmp_path),
+                 "--random-episodes", "0", "--hidden", "8", "--critic-features", "fixed", "--refresh-value"]) == 0
+    config = json.loads((tmp_path / "result.json").read_text())["config"]
+    assert config["critic_features"] == "fixed" and config["refresh_value"] is True
+    assert main(["learn", "pong", "--env-steps", "200", "--out", str(tmp_path / "b"), "--random-episodes", "0",
+                 "--hidden", "8"]) == 0
+    config = json.loads((tmp_path / "b" / "result.json").read_text())["config"]
+    assert config["critic_features"] == "learned" and config["refresh_value"] is False

@@ -40,3 +40,13 @@ def test_trace_continues_the_same_lifetime_and_logs_every_update(checkpoint):
     again = run_lifetime("flappy", start + 300, seed=3, checkpoint=checkpoint, resume=True,
                          agent_config={"hidden": 8}, show_progress=False)
     assert again.episode_scores == lifetime.episode_scores
+
+
+@pytest.mark.parametrize("critic_features", ["learned", "fixed"])
+def test_firing_reports_both_populations_per_window(critic_features):
+    rows = inspect.firing("flappy", 600, seed=1, every=200, hidden=8, critic_features=critic_features)
+    assert [row["agent_steps"] for row in rows] == [200, 400, 600]
+    assert all(0.0 <= row[name] <= 1.0 for row in rows for name in ("actor_rate", "critic_rate"))
+    assert any(row["actor_rate"] > 0 for row in rows)
+    with pytest.raises(ValueError, match="unit"):
+        inspect.firing("flappy", 10, seed=1, every=5, unit="tanh")
