@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from neuromorph.cli.learn import GAME_DEFAULTS
-from neuromorph.learning.agents import StreamingActorCritic
+from neuromorph.learning.agents import CRITIC_FEATURES, StreamingActorCritic
 from neuromorph.tasks.games import run_lifetime
 from neuromorph.tasks.games.checkpoint import load_checkpoint
 from neuromorph.tasks.games.envs import GAMES, make_env
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p_firing.add_argument("--env-steps", type=int, default=300_000)
     p_firing.add_argument("--seed", type=int, default=100)
     p_firing.add_argument("--every", type=int, default=50_000, help="agent steps per row")
-    p_firing.add_argument("--critic-features", choices=("learned", "fixed"), default="learned")
+    p_firing.add_argument("--critic-features", choices=CRITIC_FEATURES, default="learned")
     args = parser.parse_args(argv)
     if args.mode == "firing":
         print("agent steps | actor spikes/unit/sim step | critic spikes/unit/sim step | mean |w_V| | b_V")

@@ -216,10 +216,8 @@ class AgentConfig:
             raise ValueError(f"n_actions must be an int >= 2, got {self.n_actions!r}")
         if self.n_pop < 2:
             raise ValueError(f"n_pop must be >= 2, got {self.n_pop}")
-        if self.unit not in UNITS:
-            raise ValueError(f"unit must be one of {UNITS}, got {self.unit!r}")
-        if self.step_bound not in STEP_BOUNDS:
-            raise ValueError(f"step_bound must be one of {STEP_BOUNDS}, got {self.step_bound!r}")
+        check_choice("unit", self.unit, UNITS)
+        check_choice("step_bound", self.step_bound, STEP_BOUNDS)
         check_choice("critic_features", self.critic_features, CRITIC_FEATURES)
         for name in ("beta", "readout_beta", "gamma", "lam"):
             value = getattr(self, name)
