@@ -18,9 +18,11 @@ played and, from the log, the first excursion of the critic's readout bias beyon
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -91,30 +93,40 @@ def play(agent: StreamingActorCritic, game: str, seed: int = 123, max_steps: int
     }
 
 
+@contextlib.contextmanager
+def patched(name: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Iterator[None]:
+    """Inside the block, ``StreamingActorCritic.<name>`` is ``wrap(original)``; the original is restored on exit,
+    also when the block raises."""
+    original = getattr(StreamingActorCritic, name)
+    setattr(StreamingActorCritic, name, wrap(original))
+    try:
+        yield
+    finally:
+        setattr(StreamingActorCritic, name, original)
+
+
 def trace(path: str, until: int) -> tuple[np.ndarray, Any]:
     """Continue a copy of the lifetime in ``path`` to ``until`` env steps; one row of :data:`TRACE_COLUMNS` per
     TD update."""
     _, result = load_agent(path)
     rows: list[tuple[float, ...]] = []
-    original = StreamingActorCritic._td_update
 
-    def logged(self: StreamingActorCritic, reward: float, next_value: float, terminated: bool) -> float:
-        value_before = self._value
-        refreshed = original(self, reward, next_value, terminated)
-        rows.append((self.steps, reward, value_before, next_value, self.last_delta, float(self.last_policy.max()),
-                     float(self.params["b_v"][0]), float(np.abs(self.params["w_v"]).sum())))
-        return refreshed
+    def logging(original: Callable[..., float]) -> Callable[..., float]:
+        def logged(self: StreamingActorCritic, reward: float, next_value: float, terminated: bool) -> float:
+            value_before = self._value
+            refreshed = original(self, reward, next_value, terminated)
+            rows.append((self.steps, reward, value_before, next_value, self.last_delta, float(self.last_policy.max()),
+                         float(self.params["b_v"][0]), float(np.abs(self.params["w_v"]).sum())))
+            return refreshed
 
-    with tempfile.TemporaryDirectory() as folder:
+        return logged
+
+    with tempfile.TemporaryDirectory() as folder, patched("_td_update", logging):
         copy = os.path.join(folder, "checkpoint.npz")
         shutil.copy(path, copy)
-        StreamingActorCritic._td_update = logged  # type: ignore[method-assign]
-        try:
-            config = {k: v for k, v in result["config"].items() if k not in ("n_features", "n_actions")}
-            lifetime = run_lifetime(result["game"], until, seed=result["seed"], checkpoint=copy, resume=True,
-                                    checkpoint_every=10**12, agent_config=config, show_progress=False)
-        finally:
-            StreamingActorCritic._td_update = original  # type: ignore[method-assign]
+        config = {k: v for k, v in result["config"].items() if k not in ("n_features", "n_actions")}
+        lifetime = run_lifetime(result["game"], until, seed=result["seed"], checkpoint=copy, resume=True,
+                                checkpoint_every=10**12, agent_config=config, show_progress=False)
     return np.array(rows), lifetime
 
 
@@ -127,26 +139,26 @@ def firing(game: str, env_steps: int, seed: int, every: int, **config: Any) -> l
         raise ValueError(f"unit: firing rates need spiking units, got {agent_config['unit']!r}")
     rows: list[dict[str, float]] = []
     window = {"steps": 0, "actor": 0.0, "critic": 0.0}
-    original = StreamingActorCritic.forward
 
-    def counted(self: StreamingActorCritic, x: np.ndarray) -> tuple[np.ndarray, float]:
-        out = original(self, x)
-        H, spikes = self.config.hidden, self.last_spikes
-        window["steps"] += 1
-        window["actor"] += float(spikes[:H].mean())
-        window["critic"] += float(spikes[H:].mean())
-        if window["steps"] == every:
-            rows.append({"agent_steps": self.steps + 1, "actor_rate": window["actor"] / every,
-                         "critic_rate": window["critic"] / every,
-                         "w_v_abs_mean": float(np.abs(self.params["w_v"]).mean()), "b_v": float(self.params["b_v"][0])})
-            window.update(steps=0, actor=0.0, critic=0.0)
-        return out
+    def counting(original: Callable[..., tuple[np.ndarray, float]]) -> Callable[..., tuple[np.ndarray, float]]:
+        def counted(self: StreamingActorCritic, x: np.ndarray) -> tuple[np.ndarray, float]:
+            out = original(self, x)
+            H, spikes = self.config.hidden, self.last_spikes
+            window["steps"] += 1
+            window["actor"] += float(spikes[:H].mean())
+            window["critic"] += float(spikes[H:].mean())
+            if window["steps"] == every:
+                rows.append({"agent_steps": self.steps + 1, "actor_rate": window["actor"] / every,
+                             "critic_rate": window["critic"] / every,
+                             "w_v_abs_mean": float(np.abs(self.params["w_v"]).mean()),
+                             "b_v": float(self.params["b_v"][0])})
+                window.update(steps=0, actor=0.0, critic=0.0)
+            return out
 
-    StreamingActorCritic.forward = counted  # type: ignore[method-assign]
-    try:
+        return counted
+
+    with patched("forward", counting):
         run_lifetime(game, env_steps, seed=seed, agent_config=agent_config, show_progress=False)
-    finally:
-        StreamingActorCritic.forward = original  # type: ignore[method-assign]
     return rows
 
 

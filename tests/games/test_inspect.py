@@ -50,3 +50,26 @@ def test_firing_reports_both_populations_per_window(critic_features):
     assert any(row["actor_rate"] > 0 for row in rows)
     with pytest.raises(ValueError, match="unit"):
         inspect.firing("flappy", 10, seed=1, every=5, unit="tanh")
+
+
+def test_patched_restores_the_method_also_when_the_block_raises():
+    from neuromorph.learning.agents import StreamingActorCritic
+
+    original = StreamingActorCritic.forward
+    calls = []
+
+    def wrap(method):
+        def wrapped(self, x):
+            calls.append(1)
+            return method(self, x)
+
+        return wrapped
+
+    with pytest.raises(RuntimeError, match="boom"), inspect.patched("forward", wrap):
+        assert StreamingActorCritic.forward is not original
+        agent = StreamingActorCritic(n_features=2, n_actions=2, hidden=4, seed=0)
+        agent.act(np.zeros(2))
+        raise RuntimeError("boom")
+    assert StreamingActorCritic.forward is original and calls
+    assert len(inspect.firing("flappy", 50, seed=1, every=25, hidden=4)) == 2  # a normal exit restores it too
+    assert StreamingActorCritic.forward is original
