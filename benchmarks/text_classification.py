@@ -11,7 +11,6 @@ per-layer spike-rate / synaptic-operation tables. Results go to a JSON-lines fil
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import torch
@@ -31,7 +30,8 @@ def _choice(model: str, row: dict) -> str:
     cfg = row["config"]
     if "C" in cfg:
         return f"C={cfg['C']:g}"
-    return f"lr={cfg['lr']:g}, epoch {row['epoch']}"
+    context = f", max_len {cfg['max_len']}" if "max_len" in cfg else ""
+    return f"lr={cfg['lr']:g}{context}, epoch {row['epoch']}"
 
 
 def comparison_table(store: tc.ResultStore, datasets: list[str]) -> str:
@@ -89,14 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", choices=("compare", "ablation", "efficiency", "table"))
     parser.add_argument("--datasets", nargs="+", default=["polarity", "newsgroups"],
-                        choices=tuple(tc.DATASET_MAX_LEN))
-    parser.add_argument("--dataset", default="polarity", choices=tuple(tc.DATASET_MAX_LEN),
+                        choices=tc.DATASETS)
+    parser.add_argument("--dataset", default="polarity", choices=tc.DATASETS,
                         help="data set of the ablation / efficiency stage")
     parser.add_argument("--models", nargs="+", default=list(tc.MODELS), choices=tc.MODELS)
     parser.add_argument("--folds", type=int, nargs="+", default=list(range(tc.NUM_FOLDS)))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="ablation seeds")
     parser.add_argument("--lr", type=float, default=None, help="ablation learning rate (default: the one the "
-                        "comparison chose on validation)")
+                        "comparison chose on validation; the context length is always the chosen one)")
     parser.add_argument("--runs", default="runs/text_classification.jsonl", help="JSON-lines result store")
     parser.add_argument("--markdown", default=None, help="also write the tables to this file")
     parser.add_argument("--threads", type=int, default=1)
@@ -106,10 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "compare":
         tc.run_comparison(store, args.datasets, args.models, args.folds)
     elif args.stage == "ablation":
-        lr = args.lr
-        if lr is None:
-            lr = store.select(args.dataset, "spikformer", tc.CHECKPOINTS)["config"]["lr"]
-        tc.run_shift_ablation(store, args.dataset, lr, seeds=args.seeds, folds=args.folds)
+        chosen = store.select(args.dataset, "spikformer", tc.CHECKPOINTS)["config"]  # on validation
+        lr = chosen["lr"] if args.lr is None else args.lr
+        tc.run_shift_ablation(store, args.dataset, lr, chosen["max_len"], seeds=args.seeds, folds=args.folds)
     elif args.stage == "efficiency":
         text = tc.efficiency_markdown(store, args.dataset)
         print(text)

@@ -17,9 +17,10 @@ Models (rows of the table, :data:`MODELS`):
   (:class:`~neuromorph.models.SpikingMLP`) trained with :func:`neuromorph.training.fit`.
 
 Protocol (:func:`select`): every model has a small grid (learning rate, or ``C``); for iterative models the epoch
-checkpoint (:data:`CHECKPOINTS`) is part of the grid. The grid point with the best validation accuracy averaged over
-the folds is chosen; its test accuracy is reported as mean +- sd over the folds (and seeds). The test split never
-takes part in a choice.
+checkpoint (:data:`CHECKPOINTS`) is part of the grid, and for the two transformers the context length
+(:data:`MAX_LEN_GRID`: longer posts are cut, and a third of the newsgroups posts are longer than 128 tokens).
+The grid point with the best validation accuracy averaged over the folds is chosen; its test accuracy is reported
+as mean +- sd over the folds (and seeds). The test split never takes part in a choice.
 
 >>> row = select([{"model": "m", "config": {"lr": 1}, "val": [0.5], "test": [0.6], "epochs": [1]},
 ...               {"model": "m", "config": {"lr": 2}, "val": [0.7], "test": [0.4], "epochs": [1]}])
@@ -44,7 +45,9 @@ from neuromorph.data.text import TextTask, fold_splits, glove_vocabulary, load_t
 from neuromorph.utils import check_positive_int
 
 MODELS = ("spikformer", "transformer", "tfidf_lr", "minilm_probe", "minilm_spiking")
-DATASET_MAX_LEN = {"polarity": 40, "newsgroups": 128}
+# context lengths (tokens) of the transformer rows; the first is the default of load_fold
+MAX_LEN_GRID = {"polarity": (40,), "newsgroups": (128, 256)}
+DATASETS = tuple(MAX_LEN_GRID)
 NUM_FOLDS = 5
 CHECKPOINTS = (10, 20, 30)
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
@@ -108,17 +111,22 @@ class Fold:
     indices: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def load_fold(dataset: str, fold: int, vocab: Sequence[str], num_folds: int = NUM_FOLDS) -> Fold:
-    """Fold ``fold`` of ``dataset`` tokenised with ``vocab`` (max length :data:`DATASET_MAX_LEN`).
+def load_fold(
+    dataset: str, fold: int, vocab: Sequence[str], num_folds: int = NUM_FOLDS, max_len: int | None = None
+) -> Fold:
+    """Fold ``fold`` of ``dataset`` tokenised with ``vocab``, each document cut to ``max_len`` tokens (default: the
+    first of :data:`MAX_LEN_GRID`).
 
     >>> from neuromorph.data.text import build_vocab
     >>> fold = load_fold("polarity", 2, build_vocab([["good"], ["bad"]], min_count=1))
     >>> tuple(fold.task.x_test.shape), len(fold.indices["val"])
     ((40, 40), 40)
     """
-    if dataset not in DATASET_MAX_LEN:
-        raise ValueError(f"dataset must be one of {tuple(DATASET_MAX_LEN)}, got {dataset!r}")
-    task = load_text_task(dataset, max_len=DATASET_MAX_LEN[dataset], num_folds=num_folds, fold=fold, vocab=vocab)
+    if dataset not in MAX_LEN_GRID:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if max_len is None:
+        max_len = MAX_LEN_GRID[dataset][0]
+    task = load_text_task(dataset, max_len=max_len, num_folds=num_folds, fold=fold, vocab=vocab)
     _, labels, _ = load_text_corpus(dataset)
     train, val, test = fold_splits(labels, num_folds, fold)
     return Fold(task, {"train": train, "val": val, "test": test})
@@ -457,7 +465,9 @@ def run_comparison(
     pop: PopulationConfig | None = None,
     log: Callable[[str], None] | None = print,
 ) -> None:
-    """Run every missing (dataset, model, grid point, fold) of the comparison into ``store`` (seed = fold)."""
+    """Run every missing (dataset, model, grid point, fold) of the comparison into ``store`` (seed = fold).
+
+    The grid of the transformer rows is ``lrs`` x :data:`MAX_LEN_GRID` of the data set (``config["max_len"]``)."""
     cfg = cfg or TransformerConfig()
     pop = pop or PopulationConfig()
     for m in models:
@@ -467,7 +477,8 @@ def run_comparison(
     for dataset in datasets:
         minilm = minilm_corpus_embeddings(dataset) if {"minilm_probe", "minilm_spiking"} & set(models) else None
         for fold_id in folds:
-            fold = load_fold(dataset, fold_id, vocab)
+            cut = {max_len: load_fold(dataset, fold_id, vocab, max_len=max_len) for max_len in MAX_LEN_GRID[dataset]}
+            fold = cut[MAX_LEN_GRID[dataset][0]]  # the rows that read whole documents or embeddings
             base = {"dataset": dataset, "fold": fold_id, "seed": fold_id}
             for model_name in models:
                 if model_name in ("tfidf_lr", "minilm_probe"):
@@ -481,8 +492,13 @@ def run_comparison(
                     for rec in logistic_regression_grid(feats, _labels(fold.task)):
                         store.add({**base, "model": model_name, **rec})
                     continue
-                for lr in lrs:
-                    if model_name == "minilm_spiking":
+                grid: list[tuple[float, int | None]]
+                if model_name == "minilm_spiking":
+                    grid = [(lr, None) for lr in lrs]
+                else:
+                    grid = [(lr, max_len) for max_len in MAX_LEN_GRID[dataset] for lr in lrs]
+                for lr, max_len in grid:
+                    if max_len is None:
                         config = {"lr": lr, **asdict(pop)}
                         if store.has(model=model_name, config=config, **base):
                             continue
@@ -490,18 +506,19 @@ def run_comparison(
                         _, _, curves = train_population_readout(fold, minilm, pop, lr, seed=fold_id)
                     else:
                         shifts = cfg.time_shifts if model_name == "spikformer" else None
-                        config = {"lr": lr, **asdict(cfg), "time_shifts": shifts}
+                        config = {"lr": lr, "max_len": max_len, **asdict(cfg), "time_shifts": shifts}
                         if model_name == "transformer":
                             config = {k: v for k, v in config.items() if k not in ("T", "time_shifts")}
                         if store.has(model=model_name, config=config, **base):
                             continue
                         _, curves = train_text_model(
-                            model_name, fold, vectors, cfg, lr, seed=fold_id, time_shifts=shifts
+                            model_name, cut[max_len], vectors, cfg, lr, seed=fold_id, time_shifts=shifts
                         )
                     store.add({**base, "model": model_name, "config": config, **curves})
                     if log:
+                        context = "" if max_len is None else f" max_len {max_len}"
                         log(
-                            f"{dataset} fold {fold_id} {model_name} lr {lr:g}: val {curves['val'][-1]:.3f} "
+                            f"{dataset} fold {fold_id} {model_name} lr {lr:g}{context}: val {curves['val'][-1]:.3f} "
                             f"test {curves['test'][-1]:.3f} ({curves['seconds']:.0f}s)"
                         )
 
@@ -510,20 +527,24 @@ def run_shift_ablation(
     store: ResultStore,
     dataset: str,
     lr: float,
+    max_len: int | None = None,
     seeds: Sequence[int] = (0, 1, 2),
     shifts: Sequence[tuple[int, ...] | None] = ((0, 1, 2, 3), None),
     folds: Sequence[int] = tuple(range(NUM_FOLDS)),
     cfg: TransformerConfig | None = None,
     log: Callable[[str], None] | None = print,
 ) -> None:
-    """Spikformer with and without the per-head time shift, ``seeds`` x ``folds`` (model ``spikformer_ablation``)."""
+    """Spikformer with and without the per-head time shift, ``seeds`` x ``folds`` (model ``spikformer_ablation``),
+    at learning rate ``lr`` and context length ``max_len`` (default: the first of :data:`MAX_LEN_GRID`)."""
     cfg = cfg or TransformerConfig()
+    if max_len is None:
+        max_len = MAX_LEN_GRID[dataset][0]
     vocab, vectors = glove_vocabulary(cfg.glove_words)
     for fold_id in folds:
-        fold = load_fold(dataset, fold_id, vocab)
+        fold = load_fold(dataset, fold_id, vocab, max_len=max_len)
         for seed in seeds:
             for shift in shifts:
-                config = {"lr": lr, **asdict(cfg), "time_shifts": list(shift) if shift else None}
+                config = {"lr": lr, "max_len": max_len, **asdict(cfg), "time_shifts": list(shift) if shift else None}
                 base = {
                     "dataset": dataset,
                     "model": "spikformer_ablation",
@@ -636,14 +657,15 @@ def efficiency_markdown(
     pop = pop or PopulationConfig()
     vocab, vectors = glove_vocabulary(cfg.glove_words)
     fold = load_fold(dataset, fold_id, vocab)
-    x_test = fold.task.x_test
     parts = []
     for kind in ("spikformer", "transformer"):
         choice = store.select(dataset, kind, CHECKPOINTS)
         shifts = choice["config"].get("time_shifts")
+        max_len = choice["config"]["max_len"]
+        cut = load_fold(dataset, fold_id, vocab, max_len=max_len)
         model, curves = train_text_model(
             kind,
-            fold,
+            cut,
             vectors,
             cfg,
             choice["config"]["lr"],
@@ -652,10 +674,10 @@ def efficiency_markdown(
             stop_after=choice["epoch"],
         )
         model.eval()
-        rows = layer_operations(model, x_test)
+        rows = layer_operations(model, cut.task.x_test)
         parts.append(
             operations_markdown(
-                f"{kind} (lr {choice['config']['lr']:g}, epoch {choice['epoch']}, fold "
+                f"{kind} (lr {choice['config']['lr']:g}, max_len {max_len}, epoch {choice['epoch']}, fold "
                 f"{fold_id} test accuracy {100 * curves['test'][-1]:.1f} %)",
                 rows,
             )

@@ -94,3 +94,15 @@ def test_one_fold_end_to_end_with_every_trained_row(tmp_path):
         tc.load_fold("imdb", 0, vocab)
     with pytest.raises(ValueError, match="models"):
         tc.run_comparison(tc.ResultStore(str(tmp_path / "r.jsonl")), ["polarity"], models=["svm"])
+
+
+def test_comparison_grid_covers_every_context_length_and_resumes(tmp_path):
+    vocab, _ = glove_vocabulary(3000)
+    assert tc.load_fold("newsgroups", 1, vocab, max_len=256).task.x_test.shape == (40, 256)
+    assert tc.load_fold("newsgroups", 1, vocab).task.max_len == tc.MAX_LEN_GRID["newsgroups"][0]
+    store = tc.ResultStore(str(tmp_path / "runs.jsonl"))
+    cfg = tc.TransformerConfig(dim=8, heads=2, epochs=1, glove_words=3000)
+    tc.run_comparison(store, ["newsgroups"], models=["transformer"], folds=[0], lrs=(1e-3,), cfg=cfg, log=None)
+    assert sorted(r["config"]["max_len"] for r in store.records) == sorted(tc.MAX_LEN_GRID["newsgroups"])
+    tc.run_comparison(store, ["newsgroups"], models=["transformer"], folds=[0], lrs=(1e-3,), cfg=cfg, log=None)
+    assert len(tc.ResultStore(store.path).records) == len(tc.MAX_LEN_GRID["newsgroups"])  # nothing run twice
