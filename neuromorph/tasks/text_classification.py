@@ -46,7 +46,7 @@ from neuromorph.utils import check_positive_int
 
 MODELS = ("spikformer", "transformer", "tfidf_lr", "minilm_probe", "minilm_spiking")
 # context lengths (tokens) of the transformer rows; the first is the default of load_fold
-MAX_LEN_GRID = {"polarity": (40,), "newsgroups": (128, 256)}
+MAX_LEN_GRID = {"polarity": (40,), "newsgroups": (128, 256, 512)}
 DATASETS = tuple(MAX_LEN_GRID)
 NUM_FOLDS = 5
 CHECKPOINTS = (10, 20, 30)
