@@ -50,6 +50,22 @@ def comparison_table(store: tc.ResultStore, datasets: list[str]) -> str:
     return "\n".join(lines)
 
 
+def context_table(store: tc.ResultStore, dataset: str) -> str:
+    """Each transformer row at each context length of the grid (the rest of the grid chosen on validation), to show
+    what the context-length choice did; the comparison's choice is the row with the best validation mean."""
+    lines = ["| model | max_len | test % (mean ± sd over folds) | chosen on validation |", "|---|---|---|---|"]
+    for model in ("spikformer", "transformer"):
+        for max_len in tc.MAX_LEN_GRID[dataset]:
+            try:
+                row = store.select(dataset, model, tc.CHECKPOINTS,
+                                   where=lambda r, n=max_len: r["config"]["max_len"] == n)
+            except ValueError:
+                continue
+            lines.append(f"| {ROW_NAMES[model]} | {max_len} | {_fmt(row)} (n={row['n']}) | "
+                         f"lr={row['config']['lr']:g}, epoch {row['epoch']}, val {100 * row['val_mean']:.1f} |")
+    return "\n".join(lines)
+
+
 def ablation_table(store: tc.ResultStore, dataset: str) -> str:
     import statistics
 
@@ -99,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                         "comparison chose on validation; the context length is always the chosen one)")
     parser.add_argument("--runs", default="runs/text_classification.jsonl", help="JSON-lines result store")
     parser.add_argument("--markdown", default=None, help="also write the tables to this file")
+    parser.add_argument("--max-len", type=int, default=None, help="efficiency: hold both transformers at this "
+                        "context length (default: each at the length chosen on validation)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -110,13 +128,16 @@ def main(argv: list[str] | None = None) -> int:
         lr = chosen["lr"] if args.lr is None else args.lr
         tc.run_shift_ablation(store, args.dataset, lr, chosen["max_len"], seeds=args.seeds, folds=args.folds)
     elif args.stage == "efficiency":
-        text = tc.efficiency_markdown(store, args.dataset)
+        text = tc.efficiency_markdown(store, args.dataset, max_len=args.max_len)
         print(text)
         if args.markdown:
             with open(args.markdown, "a", encoding="utf-8") as fh:
                 fh.write(text + "\n")
         return 0
     tables = "## Comparison\n\n" + comparison_table(store, args.datasets)
+    for dataset in args.datasets:
+        if len(tc.MAX_LEN_GRID[dataset]) > 1:
+            tables += f"\n\n## Context length ({dataset})\n\n" + context_table(store, dataset)
     if any(r["model"] == "spikformer_ablation" for r in store.records):
         tables += "\n\n## Time-shift ablation (" + args.dataset + ")\n\n" + ablation_table(store, args.dataset)
     print(tables)

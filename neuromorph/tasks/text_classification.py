@@ -650,19 +650,25 @@ def efficiency_markdown(
     fold_id: int = 0,
     cfg: TransformerConfig | None = None,
     pop: PopulationConfig | None = None,
+    max_len: int | None = None,
 ) -> str:
     """Retrain each trained row of ``dataset`` at the grid point the comparison chose on validation (fold
-    ``fold_id``, stopped at the chosen epoch) and tabulate its per-layer operations on that fold's test split."""
+    ``fold_id``, stopped at the chosen epoch) and tabulate its per-layer operations on that fold's test split.
+
+    ``max_len``: hold both transformers at this context length (their learning rate and epoch still chosen on
+    validation at it), for an energy comparison on equal inputs; default: each at its own chosen length."""
+    if max_len is not None and max_len not in MAX_LEN_GRID.get(dataset, ()):
+        raise ValueError(f"max_len must be one of the grid {MAX_LEN_GRID.get(dataset)} of {dataset!r}, got {max_len!r}")
     cfg = cfg or TransformerConfig()
     pop = pop or PopulationConfig()
     vocab, vectors = glove_vocabulary(cfg.glove_words)
     fold = load_fold(dataset, fold_id, vocab)
     parts = []
+    at_length = None if max_len is None else (lambda r: r["config"]["max_len"] == max_len)
     for kind in ("spikformer", "transformer"):
-        choice = store.select(dataset, kind, CHECKPOINTS)
+        choice = store.select(dataset, kind, CHECKPOINTS, where=at_length)
         shifts = choice["config"].get("time_shifts")
-        max_len = choice["config"]["max_len"]
-        cut = load_fold(dataset, fold_id, vocab, max_len=max_len)
+        cut = load_fold(dataset, fold_id, vocab, max_len=choice["config"]["max_len"])
         model, curves = train_text_model(
             kind,
             cut,
@@ -677,8 +683,8 @@ def efficiency_markdown(
         rows = layer_operations(model, cut.task.x_test)
         parts.append(
             operations_markdown(
-                f"{kind} (lr {choice['config']['lr']:g}, max_len {max_len}, epoch {choice['epoch']}, fold "
-                f"{fold_id} test accuracy {100 * curves['test'][-1]:.1f} %)",
+                f"{kind} (lr {choice['config']['lr']:g}, max_len {choice['config']['max_len']}, "
+                f"epoch {choice['epoch']}, fold {fold_id} test accuracy {100 * curves['test'][-1]:.1f} %)",
                 rows,
             )
         )

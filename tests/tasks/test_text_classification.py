@@ -106,3 +106,8 @@ def test_comparison_grid_covers_every_context_length_and_resumes(tmp_path):
     assert sorted(r["config"]["max_len"] for r in store.records) == sorted(tc.MAX_LEN_GRID["newsgroups"])
     tc.run_comparison(store, ["newsgroups"], models=["transformer"], folds=[0], lrs=(1e-3,), cfg=cfg, log=None)
     assert len(tc.ResultStore(store.path).records) == len(tc.MAX_LEN_GRID["newsgroups"])  # nothing run twice
+
+
+def test_efficiency_refuses_a_context_length_outside_the_grid(tmp_path):
+    with pytest.raises(ValueError, match="max_len"):
+        tc.efficiency_markdown(tc.ResultStore(str(tmp_path / "r.jsonl")), "newsgroups", max_len=100)
