@@ -132,7 +132,9 @@ GAME_DEFAULTS = {
     },
 }
 GAME_DEFAULTS["pong_relative"] = dict(GAME_DEFAULTS["pong_objects"])  # the object view's settings, not retuned
-# agent options whose default (AgentConfig's) is the same for every game
+# agent options whose default (AgentConfig's) is the same for every game; the --unit and --critic-features choices
+# below repeat the agent's UNITS and CRITIC_FEATURES (importing the agent here would add scipy.linalg to every CLI
+# call), and tests/games/test_cli_games.py keeps them equal
 AGENT_OPTIONS = ("refresh_value", "critic_features")
 # --observation of `neuromorph learn pong` -> the game (view) it plays
 PONG_VIEWS = {"objects": "pong_objects", "relative": "pong_relative", "ram": "pong"}

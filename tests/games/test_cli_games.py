@@ -93,3 +93,20 @@ def test_learn_pong_with_fixed_critic_features(tmp_path):
                  "--hidden", "8"]) == 0
     config = json.loads((tmp_path / "b" / "result.json").read_text())["config"]
     assert config["critic_features"] == "learned" and config["refresh_value"] is False
+
+
+def test_agent_option_choices_match_the_agent():
+    """The CLI spells the agent's choices out (importing the agent would cost every CLI call scipy.linalg); they must
+    stay the agent's own."""
+    import argparse
+
+    from neuromorph.cli import build_parser
+    from neuromorph.learning.agents import CRITIC_FEATURES, UNITS
+
+    def subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return action.choices[name]
+
+    for game in ("flappy", "pong"):
+        options = {a.dest: a.choices for a in subparser(subparser(build_parser(), "learn"), game)._actions}
+        assert tuple(options["unit"]) == UNITS and tuple(options["critic_features"]) == CRITIC_FEATURES
