@@ -264,8 +264,12 @@ def run(args: argparse.Namespace) -> int:
             if args.history_json:
                 with open(args.history_json, "w", encoding="utf-8") as fh:
                     json.dump(result.history, fh, indent=1)
-    finally:
+    finally:  # every rank gets here once train() returned, rank 0 after writing its outputs
         from neuromorph.training.ddp import cleanup
 
-        cleanup()
+        cleanup(synchronize=True)
+    if result.world_size > 1:  # a torchrun worker: skip the teardown that now and then aborts (ddp.exit_worker)
+        from neuromorph.training.ddp import exit_worker
+
+        exit_worker(0)
     return 0

@@ -116,3 +116,35 @@ def test_init_distributed_without_torchrun_env(monkeypatch):
         ddp.init_distributed("tpu")
     with pytest.raises(ValueError, match="backend"):
         ddp.init_distributed("cpu", backend="mpi")
+
+
+@pytest.mark.parametrize("synchronize", [True, False])
+def test_cleanup_waits_at_a_barrier_before_destroying_the_group_only_when_asked(monkeypatch, synchronize):
+    """The CLI's normal exit path synchronises first, so no rank closes its connections while a peer still runs."""
+    torch.distributed.init_process_group("gloo", store=torch.distributed.HashStore(), rank=0, world_size=1)
+    calls = []
+    real_barrier, real_destroy = ddp.dist.barrier, ddp.dist.destroy_process_group
+    monkeypatch.setattr(ddp.dist, "barrier", lambda *a, **k: calls.append("barrier") or real_barrier(*a, **k))
+    monkeypatch.setattr(ddp.dist, "destroy_process_group",
+                        lambda *a, **k: calls.append("destroy") or real_destroy(*a, **k))
+    try:
+        ddp.cleanup(synchronize=synchronize)
+    finally:
+        if torch.distributed.is_initialized():
+            real_destroy()
+    assert calls == (["barrier", "destroy"] if synchronize else ["destroy"])
+    assert not torch.distributed.is_initialized()
+    ddp.cleanup(synchronize=True)  # no group left: a no-op
+    assert calls == (["barrier", "destroy"] if synchronize else ["destroy"])
+
+
+def test_exit_worker_flushes_its_output_and_exits_with_the_code():
+    """The worker's last words reach the pipe although the interpreter's teardown (and atexit) is skipped."""
+    import subprocess
+    import sys
+
+    script = ("import atexit, sys\nfrom neuromorph.training.ddp import exit_worker\n"
+              "atexit.register(lambda: print('atexit ran'))\n"
+              "print('out', end='')\nsys.stderr.write('err')\nexit_worker(3)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "out", "err")
