@@ -58,7 +58,9 @@ def _label(run: dict, shown: tuple[str, ...] = ()) -> str:
     sim = run["config"].get("sim_steps")  # runs with different sim steps must not share a curve's label
     sim_text = "" if sim is None else f", {sim} sim step{'s' if sim != 1 else ''}"
     extra = "".join(f", {key} {run['config'][key]}" for key in shown if key in run["config"])
-    return f"{'spiking LIF' if unit == 'lif' else unit} agent (H={run['config']['hidden']}x2{sim_text}{extra})"
+    populations = "" if run["config"].get("critic_features") == "shared" else "x2"  # actor's alone, or both
+    width = f"{run['config']['hidden']}{populations}"
+    return f"{'spiking LIF' if unit == 'lif' else unit} agent (H={width}{sim_text}{extra})"
 
 
 def _mean_last_by(run: dict, step: int, window: int = 100) -> str:

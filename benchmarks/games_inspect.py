@@ -65,7 +65,7 @@ def play(agent: StreamingActorCritic, game: str, seed: int = 123, max_steps: int
         policies.append(agent.last_policy.copy())
         values.append(agent._value)
         actor_trace.append(float(agent.state["s_hat"][:H].mean()))
-        critic_trace.append(float(agent.state["s_hat"][H:].mean()))
+        critic_trace.append(float(agent.state["s_hat"][agent.critic_rows].mean()))
         actions.append(action)
         obs, reward, terminated, truncated, _ = env.step(GAMES[game].actions[action])
         score += float(reward)
@@ -85,7 +85,7 @@ def play(agent: StreamingActorCritic, game: str, seed: int = 123, max_steps: int
         "readout_trace_actor": round(float(np.mean(actor_trace)), 4),
         "readout_trace_critic": round(float(np.mean(critic_trace)), 4),
         "norm_w1_actor": round(float(np.linalg.norm(p["w1"][:H])), 2),
-        "norm_w1_critic": round(float(np.linalg.norm(p["w1"][H:])), 2),
+        "norm_w1_critic": round(float(np.linalg.norm(p["w1"][agent.critic_rows])), 2),
         "norm_w_pi": round(float(np.linalg.norm(p["w_pi"])), 2),
         "b_pi": p["b_pi"].astype(np.float64).round(3).tolist(),
         "norm_w_v": round(float(np.linalg.norm(p["w_v"])), 2),
@@ -146,7 +146,7 @@ def firing(game: str, env_steps: int, seed: int, every: int, **config: Any) -> l
             H, spikes = self.config.hidden, self.last_spikes
             window["steps"] += 1
             window["actor"] += float(spikes[:H].mean())
-            window["critic"] += float(spikes[H:].mean())
+            window["critic"] += float(spikes[self.critic_rows].mean())
             if window["steps"] == every:
                 rows.append({"agent_steps": self.steps + 1, "actor_rate": window["actor"] / every,
                              "critic_rate": window["critic"] / every,

@@ -276,10 +276,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         )
         sub.add_argument(
             "--critic-features",
-            choices=("learned", "fixed"),
+            choices=("learned", "fixed", "shared"),
             default=None,
             help="fixed: the critic population's input weights keep their random initialisation and only its "
-            "value readout learns (StreamingActorCritic critic_features; default learned)",
+            "value readout learns; shared: no critic population, the value readout reads the actor's units "
+            "(StreamingActorCritic critic_features; default learned)",
         )
         sub.add_argument("--checkpoint-every", type=positive_int, default=50_000)
         sub.add_argument(

@@ -64,6 +64,13 @@ fixed features the critic's input weights and biases keep their random initialis
 layer, like a reservoir) and only the value readout learns: the critic's input rows get no trace, no update and
 no part in the critic's step bound, so its readout takes larger steps, and ``refresh_value`` is then exact.
 
+**Shared features** (``critic_features = "shared"``). There is no critic population: the value readout reads
+the actor's population, ``y_V <- beta_o y_V + w_V s_actor + b_V``, whose units stay active because the policy
+gradient keeps them useful to the policy. The value's gradient is stopped at the readout (the TD error trains
+``w_V, b_V`` only; the input layer learns from the policy gradient and the entropy term alone), so the silencing
+pressure above never reaches the shared units. The network has ``hidden`` units instead of ``2 hidden``, so an
+env step costs about half as much; ``refresh_value`` is exact, as with fixed features.
+
 **Cost per env step** is a handful of BLAS calls on the ``2H x n_in`` input matrix (one ``gemm`` over the ``K``
 sim steps, ``scal`` + ``ger`` for its trace, ``axpy`` + ``ger`` for the update) plus vector work: the
 network runs in numpy at batch 1, which is several times faster per step than the general
@@ -90,7 +97,7 @@ from neuromorph.utils import check_bool, check_choice, check_non_negative_int, c
 
 UNITS = ("lif", "tanh", "relu")
 STEP_BOUNDS = ("network", "layer")
-CRITIC_FEATURES = ("learned", "fixed")
+CRITIC_FEATURES = ("learned", "fixed", "shared")
 
 
 class RunningNorm:
@@ -185,7 +192,7 @@ class AgentConfig:
 
     n_features: int
     n_actions: int
-    hidden: int = 128  # units per population (actor and critic each)
+    hidden: int = 128  # units per population (actor and critic each; one population with shared critic features)
     unit: str = "lif"  # "lif" (spiking), "tanh" or "relu" (non-spiking, same rule and size)
     n_pop: int = 10  # receptive fields per feature
     sim_steps: int = 2  # network steps per env step
@@ -206,7 +213,7 @@ class AgentConfig:
     action_repeat: int = 1  # env steps per decision: the action is held and the rewards summed (frame skip)
     step_bound: str = "network"  # ||z||_1 of the step-size bound: per network (actor, critic) or per "layer"
     refresh_value: bool = False  # after each update, V(S_t) and the value readout's state use the new readout
-    critic_features: str = "learned"  # "fixed": the critic population's input weights stay at their random init
+    critic_features: str = "learned"  # "fixed": critic input weights stay random; "shared": V reads the actor
 
     def check(self) -> "AgentConfig":
         for name in ("n_features", "hidden", "n_pop", "sim_steps", "action_repeat"):
@@ -248,7 +255,7 @@ class AgentConfig:
         return {**defaults, **saved}
 
 
-# parameter names, in a fixed order; "1" = input layer (actor rows [:H], critic rows [H:])
+# parameter names, in a fixed order; "1" = input layer (actor rows [:H], critic rows [H:] unless shared)
 PARAMS = ("w1", "b1", "w_pi", "b_pi", "w_v", "b_v")
 
 
@@ -277,18 +284,20 @@ class StreamingActorCritic:
         self.n_in = n_features * cfg.n_pop
         self.spiking = cfg.unit == "lif"
         H = cfg.hidden
+        self.n_hidden = H if cfg.critic_features == "shared" else 2 * H  # actor rows, then the critic's if any
         self._learned_rows = 2 * H if cfg.critic_features == "learned" else H  # input-layer rows that learn
+        self.critic_rows = slice(0, H) if cfg.critic_features == "shared" else slice(H, 2 * H)  # rows V reads
         self.norm = RunningNorm(n_features, cfg.obs_clip)
         self.reward_scaler = ReturnScaler(cfg.gamma) if cfg.scale_reward else None
         self.centres = np.linspace(-cfg.obs_clip, cfg.obs_clip, cfg.n_pop)
         self.sigma = 2 * cfg.obs_clip / (cfg.n_pop - 1)
         # about 2.5 fields of every feature are active; currents of std ~ init_scale
         bound = cfg.init_scale * math.sqrt(3.0 / (2.5 * n_features * cfg.init_density))
-        w1 = self.rng.uniform(-bound, bound, (2 * H, self.n_in))
-        w1 *= self.rng.random((2 * H, self.n_in)) < cfg.init_density
+        w1 = self.rng.uniform(-bound, bound, (self.n_hidden, self.n_in))
+        w1 *= self.rng.random((self.n_hidden, self.n_in)) < cfg.init_density
         self.params: dict[str, np.ndarray] = {
             "w1": w1.astype(self.dtype),
-            "b1": np.zeros(2 * H, self.dtype),
+            "b1": np.zeros(self.n_hidden, self.dtype),
             "w_pi": np.zeros((n_actions, H), self.dtype),
             "b_pi": np.zeros(n_actions, self.dtype),
             "w_v": np.zeros((1, H), self.dtype),
@@ -363,7 +372,7 @@ class StreamingActorCritic:
                 np.greater(u, 0.0, out=s_k, casting="unsafe")
                 v -= thr * s_k
             inc = spikes @ self._pow_o
-            self.last_spikes = spikes  # [2H, K], actor rows first: what diagnostics read
+            self.last_spikes = spikes  # [n_hidden, K], actor rows first: what diagnostics read
             self._psi = 1.0 / (1.0 + np.square(np.pi * u))
         else:
             pre = p["w1"] @ x[-1] + p["b1"]
@@ -382,21 +391,23 @@ class StreamingActorCritic:
         st["c_o"] = self._decay_o * st["c_o"] + self._sum_o
         y *= self._decay_o
         y[:-1] += p["w_pi"] @ inc[:H] + self._sum_o * p["b_pi"]
-        y[-1] += float(p["w_v"][0] @ inc[H:]) + self._sum_o * float(p["b_v"][0])
+        y[-1] += float(p["w_v"][0] @ inc[self.critic_rows]) + self._sum_o * float(p["b_v"][0])
         return y[:-1].copy(), float(y[-1])
 
     def hidden_signal(self, g_logits: np.ndarray, g_value: float) -> np.ndarray:
-        """Learning signal of the hidden units ``e = (W_out^T g) * psi`` at the last :meth:`forward`."""
+        """Learning signal of the hidden units ``e = (W_out^T g) * psi`` at the last :meth:`forward` (with shared
+        critic features both readouts' signals reach the one population)."""
         H = self.config.hidden
-        e = np.empty(2 * H, self.dtype)
+        e = np.zeros(self.n_hidden, self.dtype)
         e[:H] = g_logits @ self.params["w_pi"]
-        e[H:] = g_value * self.params["w_v"][0]
+        e[self.critic_rows] += g_value * self.params["w_v"][0]
         e *= self._psi
         return e
 
     def gradients(self, g_logits: np.ndarray, g_value: float) -> dict[str, np.ndarray]:
         """Dense ``dJ/dtheta`` for output gradients ``g_logits = dJ/dlogits`` and ``g_value = dJ/dV`` at the last
-        :meth:`forward` (module docstring); the learning step uses the same terms without materialising them."""
+        :meth:`forward` (module docstring); the learning step uses the same terms without materialising them
+        (except the input-layer terms of ``g_value`` with fixed or shared critic features, which it stops)."""
         H, st = self.config.hidden, self.state
         s_hat, c_o = st["s_hat"], st["c_o"]
         e = self.hidden_signal(g_logits, g_value)
@@ -405,20 +416,20 @@ class StreamingActorCritic:
             "b1": e * st["c_h"],
             "w_pi": np.outer(g_logits, s_hat[:H]),
             "b_pi": g_logits * c_o,
-            "w_v": (g_value * s_hat[H:])[None, :],
+            "w_v": (g_value * s_hat[self.critic_rows])[None, :],
             "b_v": np.array([g_value * c_o], self.dtype),
         }
 
     # ------------------------------------------------------------------------------------ learning
     def begin_episode(self) -> None:
         """Zero neuron states, presynaptic and eligibility traces (weights and statistics are kept)."""
-        H, dt = self.config.hidden, self.dtype
+        dt = self.dtype
         self.state = {
             "phase": np.zeros(self.n_in, dt),
-            "v": np.zeros(2 * H, dt),
+            "v": np.zeros(self.n_hidden, dt),
             "x_hat": np.zeros(self.n_in, dt),
             "c_h": 0.0,
-            "s_hat": np.zeros(2 * H, dt),
+            "s_hat": np.zeros(self.n_hidden, dt),
             "c_o": 0.0,
             "y": np.zeros(self.config.n_actions + 1, dt),
         }
@@ -470,7 +481,8 @@ class StreamingActorCritic:
         refreshed = 0.0
         if cfg.refresh_value:  # the value readout's change at S_{t+1}, whose state is in s_hat, c_o
             st = self.state
-            refreshed = (a_v_out * delta) * (float(z["w_v"][0] @ st["s_hat"][H:]) + float(z["b_v"][0]) * st["c_o"])
+            s_v = st["s_hat"][self.critic_rows]
+            refreshed = (a_v_out * delta) * (float(z["w_v"][0] @ s_v) + float(z["b_v"][0]) * st["c_o"])
             st["y"][-1] += refreshed
         if cfg.entropy > 0:  # entropy ascent at S_t, same step sizes, no trace
             e_h, x_hat, c_h, g_h, s_hat, c_o = self._entropy_terms
@@ -499,10 +511,11 @@ class StreamingActorCritic:
     def _accumulate(self, g_logits: np.ndarray) -> None:
         """Eligibility traces ``z <- gamma lambda z + d(log pi(A|S) + V(S))/dtheta`` (actor and critic blocks are
         disjoint, so one pass serves both) and the running bounds of ``||z||_1`` per block. With fixed critic
-        features the critic's input rows have no trace (it stays zero) and no part in the bound."""
+        features the critic's input rows have no trace (it stays zero) and no part in the bound; with shared
+        features the input-layer trace is the actor's alone (the value's gradient is stopped at the readout)."""
         cfg, z, st = self.config, self.traces, self.state
         H, d, rows = cfg.hidden, cfg.gamma * cfg.lam, self._learned_rows
-        e = self.hidden_signal(g_logits, 1.0)[:rows]
+        e = self.hidden_signal(g_logits, 1.0 if rows > H else 0.0)[:rows]
         x_hat, c_h, s_hat, c_o = st["x_hat"], st["c_h"], st["s_hat"], st["c_o"]
         self._scal(d, z["w1"][:rows].reshape(-1))
         self._ger(1.0, x_hat, e, a=z["w1"][:rows].T, overwrite_a=True)
@@ -513,13 +526,13 @@ class StreamingActorCritic:
         z["b_pi"] *= d
         z["b_pi"] += c_o * g_logits
         z["w_v"] *= d
-        z["w_v"][0] += s_hat[H:]
+        z["w_v"][0] += s_hat[self.critic_rows]
         z["b_v"] *= d
         z["b_v"] += c_o
         # ||d z + g||_1 <= d ||z||_1 + ||g||_1, and ||e x^T||_1 = ||e||_1 ||x||_1. x_hat >= 0 (spikes or rates);
         # s_hat >= 0 for spikes and ReLU but takes both signs for tanh units, so its norm takes absolute values
         x_l1, abs_e, g_l1 = float(x_hat.sum()) + c_h, np.abs(e), float(np.abs(g_logits).sum())
-        s_l1 = (float(np.abs(s_hat[:H]).sum()), float(np.abs(s_hat[H:]).sum()))
+        s_l1 = (float(np.abs(s_hat[:H]).sum()), float(np.abs(s_hat[self.critic_rows]).sum()))
         self._l1[0] = d * self._l1[0] + float(abs_e[:H].sum()) * x_l1 + g_l1 * (s_l1[0] + c_o)
         self._l1[1] = d * self._l1[1] + float(abs_e[H:].sum()) * x_l1 + s_l1[1] + c_o
         if cfg.step_bound == "layer":

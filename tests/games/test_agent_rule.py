@@ -12,10 +12,11 @@ from neuromorph.learning.online import OnlineLearner
 
 
 def _reference(agent: StreamingActorCritic) -> tuple[nn.Module, nn.Module]:
-    """Actor and critic as torch modules with the agent's weights (float64)."""
+    """Actor and critic as torch modules with the agent's weights (float64); with shared critic features the
+    critic's hidden layer is a copy of the actor's."""
     cfg, p, H = agent.config, agent.params, agent.config.hidden
     nets = []
-    for rows, w_out, b_out in ((slice(0, H), p["w_pi"], p["b_pi"]), (slice(H, 2 * H), p["w_v"], p["b_v"])):
+    for rows, w_out, b_out in ((slice(0, H), p["w_pi"], p["b_pi"]), (agent.critic_rows, p["w_v"], p["b_v"])):
         net = nn.Sequential(nn.Linear(agent.n_in, H), LIF(beta=cfg.beta, threshold=cfg.threshold),
                             nn.Linear(H, w_out.shape[0]), LeakyIntegrator(beta=cfg.readout_beta)).double()
         with torch.no_grad():
@@ -37,8 +38,10 @@ def _agent(unit: str = "lif", **kw) -> StreamingActorCritic:
     return agent
 
 
-def test_forward_and_gradients_match_online_learner_over_a_stream():
-    agent = _agent("lif")
+@pytest.mark.parametrize("critic_features", ["learned", "shared"])
+def test_forward_and_gradients_match_online_learner_over_a_stream(critic_features):
+    """Shared features: one population, whose input-layer gradient is the sum of the actor's and the critic's."""
+    agent = _agent("lif", critic_features=critic_features)
     actor, critic = _reference(agent)
     rng = np.random.default_rng(3)
     K = agent.config.sim_steps
@@ -63,9 +66,11 @@ def test_forward_and_gradients_match_online_learner_over_a_stream():
                 net.zero_grad(set_to_none=True)
             (ref_logits @ torch.from_numpy(g_logits) + g_value * ref_value).backward()
             H = agent.config.hidden
-            np.testing.assert_allclose(grads["w1"][:H], actor[0].weight.grad.numpy(), rtol=1e-6, atol=1e-10)
-            np.testing.assert_allclose(grads["w1"][H:], critic[0].weight.grad.numpy(), rtol=1e-6, atol=1e-10)
-            np.testing.assert_allclose(grads["b1"][:H], actor[0].bias.grad.numpy(), rtol=1e-6, atol=1e-10)
+            for name, attr in (("w1", "weight"), ("b1", "bias")):
+                expected = np.zeros_like(grads[name])
+                expected[:H] += getattr(actor[0], attr).grad.numpy()
+                expected[agent.critic_rows] += getattr(critic[0], attr).grad.numpy()
+                np.testing.assert_allclose(grads[name], expected, rtol=1e-6, atol=1e-10)
             np.testing.assert_allclose(grads["w_pi"], actor[2].weight.grad.numpy(), rtol=1e-6, atol=1e-10)
             np.testing.assert_allclose(grads["b_pi"], actor[2].bias.grad.numpy(), rtol=1e-6, atol=1e-10)
             np.testing.assert_allclose(grads["w_v"], critic[2].weight.grad.numpy(), rtol=1e-6, atol=1e-10)
@@ -144,13 +149,15 @@ def test_learns_a_two_armed_bandit_policy():
 
 def _readout_value(agent: StreamingActorCritic) -> float:
     """The value under the current readout for the stream so far: ``w_V . s_hat + b_V c_o``."""
-    H, st, p = agent.config.hidden, agent.state, agent.params
-    return float(p["w_v"][0] @ st["s_hat"][H:]) + float(p["b_v"][0]) * st["c_o"]
+    st, p = agent.state, agent.params
+    return float(p["w_v"][0] @ st["s_hat"][agent.critic_rows]) + float(p["b_v"][0]) * st["c_o"]
 
 
+@pytest.mark.parametrize("critic_features", ["learned", "shared"])
 @pytest.mark.parametrize("unit", ["lif", "tanh"])
-def test_refresh_value_keeps_the_value_on_the_current_readout(unit):
-    fresh, stale = _agent(unit, refresh_value=True), _agent(unit)
+def test_refresh_value_keeps_the_value_on_the_current_readout(unit, critic_features):
+    fresh = _agent(unit, refresh_value=True, critic_features=critic_features)
+    stale = _agent(unit, critic_features=critic_features)
     rng = np.random.default_rng(7)
     gaps = []
     for t in range(30):
@@ -206,6 +213,34 @@ def test_fixed_critic_features_learn_only_the_value_readout(unit):
     assert not np.allclose(fixed.params["w_v"], start["w_v"]) and fixed.params["b_v"][0] != start["b_v"][0]
     with pytest.raises(ValueError, match="critic_features must be one of"):
         StreamingActorCritic(3, 2, critic_features="frozen")
+
+
+@pytest.mark.parametrize("unit", ["lif", "tanh"])
+def test_shared_critic_features_stop_the_value_gradient_at_the_readout(unit):
+    """critic_features="shared": one population of ``hidden`` units feeds both readouts. Against a learned-critic
+    agent whose critic population is an exact copy of its actor's (so both see the same value and TD error),
+    the shared input layer moves exactly like that agent's actor rows: the TD error trains only the value
+    readout."""
+    shared, twin = _agent(unit, critic_features="shared"), _agent(unit)
+    H = shared.config.hidden
+    assert shared.params["w1"].shape == (H, shared.n_in) and shared.state["s_hat"].shape == (H,)
+    for name in ("w1", "b1"):
+        twin.params[name][:H] = twin.params[name][H:] = shared.params[name]
+    for name in ("w_pi", "b_pi", "w_v", "b_v"):
+        twin.params[name][...] = shared.params[name]
+    shared.rng, twin.rng = np.random.default_rng(9), np.random.default_rng(9)
+    start = {k: v.copy() for k, v in shared.params.items()}
+    rng = np.random.default_rng(5)
+    for t in range(2):
+        obs, reward = rng.normal(0, 1, 3), None if t == 0 else float(rng.normal())
+        assert shared.act(obs, reward) == twin.act(obs, reward)
+        assert shared._value == pytest.approx(twin._value, rel=1e-12)
+    assert shared.last_delta != 0.0
+    for name in ("w1", "b1", "w_pi", "b_pi"):
+        np.testing.assert_allclose(shared.params[name], twin.params[name][: len(shared.params[name])], rtol=1e-12)
+    assert not np.allclose(shared.params["w1"], start["w1"])  # the policy gradient moved the shared units
+    assert not np.allclose(twin.params["w1"][H:], twin.params["w1"][:H])  # the twin's critic rows took the TD step
+    assert not np.allclose(shared.params["w_v"], start["w_v"]) and shared.params["b_v"][0] != start["b_v"][0]
 
 
 @pytest.mark.parametrize("scale_reward", [False, True])
@@ -299,7 +334,7 @@ def test_action_repeat_equals_deciding_on_every_kth_step_with_summed_rewards(end
         StreamingActorCritic(3, 2, action_repeat=0)
 
 
-@pytest.mark.parametrize("critic_features", ["learned", "fixed"])
+@pytest.mark.parametrize("critic_features", ["learned", "fixed", "shared"])
 @pytest.mark.parametrize("unit", ["lif", "tanh", "relu"])
 @pytest.mark.parametrize("step_bound", ["network", "layer"])
 def test_one_update_moves_each_bounded_block_by_at_most_one_over_kappa(step_bound, unit, critic_features):

@@ -22,6 +22,15 @@ def test_labels_tell_runs_with_different_sim_steps_apart():
     assert baselines._label(_agent_run(None)) == "spiking LIF agent (H=128x2)"  # older result files
 
 
+def test_label_counts_one_population_when_the_critic_shares_the_actors_units():
+    shared = _agent_run(6)
+    shared["config"]["critic_features"] = "shared"
+    assert baselines._label(shared, ("critic_features",)) == (
+        "spiking LIF agent (H=128, 6 sim steps, critic_features shared)")
+    shared["config"]["critic_features"] = "fixed"
+    assert baselines._label(shared).startswith("spiking LIF agent (H=128x2,")
+
+
 def test_random_policy_label_ignores_the_config():
     assert baselines._label({"policy": "random", "config": {}}) == "random policy"
 
