@@ -68,8 +68,8 @@ no part in the critic's step bound, so its readout takes larger steps, and ``ref
 the actor's population, ``y_V <- beta_o y_V + w_V s_actor + b_V``, whose units stay active because the policy
 gradient keeps them useful to the policy. The value's gradient is stopped at the readout (the TD error trains
 ``w_V, b_V`` only; the input layer learns from the policy gradient and the entropy term alone), so the silencing
-pressure above never reaches the shared units. The network has ``hidden`` units instead of ``2 hidden``, so an
-env step costs about half as much; ``refresh_value`` is exact, as with fixed features.
+pressure above never reaches the shared units. The network has ``hidden`` units instead of ``2 hidden`` (half the
+input-layer work; the per-step fixed costs stay), and ``refresh_value`` is exact, as with fixed features.
 
 **Cost per env step** is a handful of BLAS calls on the ``2H x n_in`` input matrix (one ``gemm`` over the ``K``
 sim steps, ``scal`` + ``ger`` for its trace, ``axpy`` + ``ger`` for the update) plus vector work: the
